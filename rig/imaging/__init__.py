@@ -1,0 +1,1 @@
+"""Loading sources and rendering them to the 8-bit display frame (pure numpy)."""

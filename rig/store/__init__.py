@@ -1,0 +1,1 @@
+"""The project store: SQLite schema and migrations, and content-addressed files."""

@@ -1,0 +1,62 @@
+"""Content-addressed files: ``objects/ab/cdef…`` named by their SHA-256.
+
+Writes are atomic (temp + fsync + rename), so an object either exists whole or
+not at all; reads verify the hash, so silent corruption becomes a StoreError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rig.atomic import write_bytes_atomic
+from rig.errors import StoreError
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ObjectStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise StoreError(f"not a SHA-256 object name: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:]
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; return its SHA-256. Storing the same bytes twice is a no-op."""
+        sha = sha256_bytes(data)
+        path = self.path_for(sha)
+        if not path.exists():
+            write_bytes_atomic(path, data)
+        return sha
+
+    def contains(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def get(self, sha256: str) -> bytes:
+        """Read an object back, verifying its hash."""
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"{path}: object missing ({exc.strerror})") from exc
+        if sha256_bytes(data) != sha256:
+            raise StoreError(f"{path}: content does not match its hash (corrupted object)")
+        return data
+
+    def verified_path(self, sha256: str) -> Path:
+        """The object's path after checking its hash (for readers that need a file)."""
+        self.get(sha256)
+        return self.path_for(sha256)

@@ -1,0 +1,168 @@
+"""The rig.db schema as forward-only migrations (sqlite-utils ``Migrations``).
+
+Designed for the whole pipeline, not only import:
+
+    files ─< sources ─< labels            (library: what can be displayed)
+    patients ─< studies ─< sources        (pseudonymous ids only, never PHI)
+    sources ─< frames                     (rendered 8-bit ground truth + how)
+    sessions ─< items ─< captures ─ registrations
+    sessions ─< calibrations, events      (event log of everything that happened)
+    splits                                (patient → train/valid/test, kept across exports)
+
+A migration is never edited once released: change the schema by appending one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("rig")
+
+
+@MIGRATIONS(name="m001_initial")
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE files (
+            sha256 TEXT PRIMARY KEY,          -- hash of the file as given (dedupe key)
+            object_sha256 TEXT NOT NULL,      -- de-identified copy in objects/
+            kind TEXT NOT NULL,               -- 'dicom' | 'raster'
+            size_bytes INTEGER NOT NULL,
+            path_key TEXT NOT NULL,           -- keyed hash of the path given (no raw paths)
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE patients (
+            id TEXT PRIMARY KEY,              -- keyed hash of PatientID (or of the file)
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE studies (
+            id TEXT PRIMARY KEY,              -- keyed hash of StudyInstanceUID
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            file_sha256 TEXT NOT NULL REFERENCES files(sha256),
+            frame INTEGER NOT NULL,           -- 0-based frame within the file
+            n_frames INTEGER NOT NULL,
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            study_id TEXT NOT NULL REFERENCES studies(id),
+            view TEXT,                        -- e.g. ViewPosition PA/AP/LL, or 'frontal'
+            modality TEXT,
+            photometric TEXT,
+            rows INTEGER NOT NULL,
+            columns INTEGER NOT NULL,
+            bits_stored INTEGER NOT NULL,
+            samples_per_pixel INTEGER NOT NULL,
+            transfer_syntax TEXT,
+            imported_at TEXT NOT NULL,
+            UNIQUE (file_sha256, frame)
+        );
+        CREATE TABLE labels (
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            name TEXT NOT NULL,
+            value REAL,                       -- 1 / 0 / -1 (uncertain) / NULL (blank)
+            origin TEXT NOT NULL,             -- which labels file (keyed hash of its path)
+            PRIMARY KEY (source_id, name)
+        );
+        CREATE TABLE frames (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            render_key TEXT NOT NULL,         -- hash of the render options
+            object_sha256 TEXT NOT NULL,      -- the 8-bit PNG in objects/
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            channels INTEGER NOT NULL,
+            facts TEXT NOT NULL,              -- JSON: window, function, polarity, decoder
+            created_at TEXT NOT NULL,
+            UNIQUE (source_id, render_key)
+        );
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,              -- planned|running|paused|finished|failed
+            plan TEXT NOT NULL,               -- JSON capture plan
+            camera TEXT NOT NULL,             -- camera URL
+            layout TEXT,                      -- JSON fiducial layout
+            conditions TEXT,                  -- JSON operator-entered conditions
+            pairing TEXT,                     -- JSON: port(s) and key kept for resume
+            reconciliation TEXT,              -- JSON, written at the end
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE items (
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            idx INTEGER NOT NULL,             -- position in the session, 0-based
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            frame_id INTEGER REFERENCES frames(id),
+            repeat INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL,              -- pending|shown|verified|failed
+            conditions TEXT,                  -- JSON conditions actually set
+            PRIMARY KEY (session_id, idx)
+        );
+        CREATE TABLE captures (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            state TEXT NOT NULL,              -- requested|stored|verified|rejected|failed
+            photo_sha256 TEXT,
+            reason TEXT,                      -- why rejected / failed
+            requested_at TEXT NOT NULL,
+            stored_at TEXT,
+            conditions TEXT,                  -- JSON conditions + sensor readings
+            device TEXT,                      -- JSON camera/phone facts (no patient data)
+            UNIQUE (session_id, idx, attempt),
+            FOREIGN KEY (session_id, idx) REFERENCES items(session_id, idx)
+        );
+        CREATE TABLE registrations (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+            mapping TEXT NOT NULL,            -- JSON homography / distortion model
+            reproj_err_px REAL,
+            residual_px REAL,
+            psnr_db REAL,
+            ssim REAL,
+            verdict TEXT NOT NULL,            -- accepted|rejected
+            reason TEXT,
+            frame_code TEXT,                  -- JSON decoded frame code
+            aligned_sha256 TEXT,
+            mask_sha256 TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE calibrations (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT REFERENCES sessions(id),
+            kind TEXT NOT NULL,               -- geometry|photometric|intrinsics
+            data TEXT NOT NULL,               -- JSON
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT,                  -- NULL for project-level events (imports)
+            ts REAL NOT NULL,                 -- unix time, seconds
+            kind TEXT NOT NULL,
+            idx INTEGER,
+            attempt INTEGER,
+            data TEXT                         -- JSON, never patient data
+        );
+        CREATE INDEX events_session ON events(session_id, id);
+        CREATE INDEX sources_patient ON sources(patient_id);
+        CREATE INDEX captures_item ON captures(session_id, idx);
+        """
+    )
+
+
+@MIGRATIONS(name="m002_splits")
+def m002_splits(db: Database) -> None:
+    # Patient-level splits are stored so later exports keep every patient where it was.
+    db.executescript(
+        """
+        CREATE TABLE splits (
+            patient_id TEXT NOT NULL REFERENCES patients(id),
+            scheme TEXT NOT NULL,             -- e.g. 'train=0.8,valid=0.1,test=0.1;seed=0'
+            split TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (patient_id, scheme)
+        );
+        """
+    )
