@@ -1,0 +1,1 @@
+"""The source library: importing images and labels, de-identification, lookup."""
