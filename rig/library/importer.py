@@ -1,0 +1,280 @@
+"""``rig import``: files in, de-identified sources out.
+
+Each file is one logical step: hash it, skip it if its content is already in
+the library, decode every frame (so corrupt data is caught now, not mid-session),
+de-identify, write the de-identified copy to objects/, then insert its rows in one
+transaction. A bad file is reported (path + reason) and skipped; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pydicom
+import sqlite_utils
+from pydicom.errors import InvalidDicomError
+
+from rig.errors import InputError, RigError
+from rig.imaging.render import RenderOptions, count_frames, render_dataset
+from rig.library.deid import deidentify, pseudonym
+from rig.library.labels import LabelRow, LabelTable, ids_from_path, read_labels
+from rig.project import Project
+from rig.store.db import log_event, utc_now
+from rig.store.objects import sha256_bytes
+
+RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+MAX_FILE_BYTES = 2 << 30
+
+
+@dataclass
+class ImportReport:
+    imported: list[dict[str, Any]] = field(default_factory=list)  # one per new file
+    duplicates: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    labelled_sources: int = 0
+    unmatched_label_rows: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.skipped else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "imported_files": len(self.imported),
+            "imported_sources": sum(f["sources"] for f in self.imported),
+            "duplicates": self.duplicates,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "labelled_sources": self.labelled_sources,
+            "unmatched_label_rows": self.unmatched_label_rows,
+            "source_ids": [i for f in self.imported for i in f["source_ids"]],
+        }
+
+
+@dataclass
+class _Parsed:
+    kind: str
+    object_bytes: bytes
+    patient_key: str
+    study_key: str
+    frames: list[dict[str, Any]]  # per-frame sources columns
+
+
+def iter_files(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
+    """Files named directly, plus the files inside named folders (recursively on request)."""
+    for path in paths:
+        if path.is_dir():
+            children = path.rglob("*") if recursive else path.iterdir()
+            for child in sorted(children):
+                if child.is_file() and not child.name.startswith("."):
+                    yield child
+        else:
+            yield path
+
+
+def import_paths(
+    project: Project,
+    paths: Iterable[Path],
+    labels_csv: Path | None = None,
+    recursive: bool = False,
+    on_file: Callable[[Path], None] | None = None,
+) -> ImportReport:
+    """Import every file under ``paths``; never raises for a bad file, only reports it."""
+    table = read_labels(labels_csv) if labels_csv is not None else None
+    report = ImportReport()
+    db = project.db()
+    try:
+        for path in iter_files(paths, recursive):
+            if on_file is not None:
+                on_file(path)
+            try:
+                _import_one(project, db, path, table, report)
+            except RigError as exc:
+                report.skipped.append((str(path), exc.message))
+        if table is not None:
+            report.unmatched_label_rows = sum(not row.matched for row in table.rows)
+        with db.conn:
+            log_event(db, "import", _event_summary(report))
+    finally:
+        db.close()
+    return report
+
+
+def _event_summary(report: ImportReport) -> dict[str, Any]:
+    # Counts only: paths may carry names, so they stay out of the event log.
+    summary = report.to_dict()
+    summary["skipped"] = len(report.skipped)
+    summary.pop("source_ids")
+    return summary
+
+
+def _import_one(
+    project: Project,
+    db: sqlite_utils.Database,
+    path: Path,
+    table: LabelTable | None,
+    report: ImportReport,
+) -> None:
+    data = _read(path)
+    sha = sha256_bytes(data)
+    row = table.match(path.resolve()) if table is not None else None
+    existing = list(db.query("SELECT id FROM sources WHERE file_sha256 = ?", [sha]))
+    if existing:
+        report.duplicates += 1
+        if row is not None:
+            with db.conn:
+                _write_labels(db, [r["id"] for r in existing], row, project)
+            report.labelled_sources += len(existing)
+        return
+    parsed = _parse(project, path, data, row)
+    object_sha = project.objects.put(parsed.object_bytes)
+    now = utc_now()
+    with db.conn:  # one transaction per file
+        patient_id = pseudonym(project.secret, "patient", parsed.patient_key)
+        study_id = pseudonym(project.secret, "study", parsed.study_key)
+        db["patients"].insert({"id": patient_id, "created_at": now}, ignore=True)
+        db["studies"].insert(
+            {"id": study_id, "patient_id": patient_id, "created_at": now}, ignore=True
+        )
+        db["files"].insert(
+            {
+                "sha256": sha,
+                "object_sha256": object_sha,
+                "kind": parsed.kind,
+                "size_bytes": len(data),
+                "path_key": pseudonym(project.secret, "path", str(path.resolve())),
+                "imported_at": now,
+            }
+        )
+        ids = []
+        for frame in parsed.frames:
+            frame.update(file_sha256=sha, patient_id=patient_id, study_id=study_id, imported_at=now)
+            if row is not None and row.view and not frame.get("view"):
+                frame["view"] = row.view
+            ids.append(db["sources"].insert(frame).last_pk)
+        if row is not None:
+            _write_labels(db, ids, row, project)
+            report.labelled_sources += len(ids)
+    report.imported.append({"kind": parsed.kind, "sources": len(ids), "source_ids": ids})
+
+
+def _read(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: {size} bytes is larger than the 2 GiB import limit")
+        if size == 0:
+            raise InputError(f"{path}: empty file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _write_labels(
+    db: sqlite_utils.Database, source_ids: list[int], row: LabelRow, project: Project
+) -> None:
+    origin = pseudonym(project.secret, "path", "labels")
+    for source_id in source_ids:
+        for name, value in row.labels.items():
+            db["labels"].upsert(
+                {"source_id": source_id, "name": name, "value": value, "origin": origin},
+                pk=("source_id", "name"),
+            )
+
+
+def _is_dicom(path: Path, data: bytes) -> bool:
+    if data[128:132] == b"DICM":
+        return True
+    return path.suffix.lower() not in RASTER_SUFFIXES and path.suffix.lower() in {"", ".dcm", ".dicom"}
+
+
+def _parse(project: Project, path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
+    if _is_dicom(path, data):
+        return _parse_dicom(project, path, data)
+    if path.suffix.lower() in RASTER_SUFFIXES:
+        return _parse_raster(path, data, row)
+    raise InputError(f"{path}: not an image rig can import (DICOM, PNG, JPEG or TIFF)")
+
+
+def _parse_dicom(project: Project, path: Path, data: bytes) -> _Parsed:
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=data[128:132] != b"DICM")
+        ds.decode()
+    except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise InputError(f"{path}: not a readable DICOM file ({exc})") from exc
+    except Exception as exc:  # pydicom raises many kinds on hostile input
+        raise InputError(f"{path}: not a readable DICOM file ({type(exc).__name__})") from exc
+    if "PixelData" not in ds:
+        raise InputError(f"{path}: not an image (no Pixel Data)")
+    n_frames = count_frames(ds)
+    for frame in range(n_frames):  # catches corrupt and undecodable data up front
+        try:
+            render_dataset(ds, RenderOptions(frame=frame))
+        except InputError as exc:
+            raise InputError(f"{path}: {exc.message}") from exc
+    patient_key = str(ds.get("PatientID", "") or "") or "file:" + sha256_bytes(data)
+    study_key = str(ds.get("StudyInstanceUID", "") or "") or "file:" + sha256_bytes(data)
+    meta = {
+        "modality": str(ds.get("Modality", "") or "") or None,
+        "photometric": str(ds.get("PhotometricInterpretation", "")) or None,
+        "rows": int(ds.Rows),
+        "columns": int(ds.Columns),
+        "bits_stored": int(ds.get("BitsStored", ds.get("BitsAllocated", 8))),
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1)),
+        "transfer_syntax": str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.get("file_meta", {}) else None,
+        "view": str(ds.get("ViewPosition", "") or "") or None,
+        "n_frames": n_frames,
+    }
+    patient_pseudo = pseudonym(project.secret, "patient", patient_key)
+    study_pseudo = pseudonym(project.secret, "study", study_key)
+    deidentify(ds, project.secret, patient_pseudo, study_pseudo)
+    buf = io.BytesIO()
+    try:
+        ds.save_as(buf, enforce_file_format=True)
+    except (ValueError, AttributeError):
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=False)
+    frames = [dict(meta, frame=i) for i in range(n_frames)]
+    return _Parsed("dicom", buf.getvalue(), patient_key, study_key, frames)
+
+
+def _parse_raster(path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.size == 0:
+        raise InputError(f"{path}: corrupt or unsupported {path.suffix} image")
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        pixels = pixels[:, :, :3]
+    if pixels.ndim == 3 and np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(
+        pixels[..., 1], pixels[..., 2]
+    ):
+        pixels = pixels[..., 0]  # grey stored as RGB (common for JPEG X-rays)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{path}: {pixels.dtype} pixels are not supported (8 or 16 bit only)")
+    # Re-encoding as PNG keeps the decoded pixels exactly and drops every metadata
+    # chunk (EXIF, text) that could carry identifiers.
+    ok, png = cv2.imencode(".png", pixels)
+    if not ok:
+        raise InputError(f"{path}: cannot re-encode image")
+    patient_key, study_key = ids_from_path(path)
+    if row is not None:
+        patient_key = row.patient or patient_key
+        study_key = row.study or study_key
+    file_key = "file:" + sha256_bytes(data)
+    frame = {
+        "frame": 0,
+        "n_frames": 1,
+        "modality": None,
+        "photometric": "MONOCHROME2" if pixels.ndim == 2 else "RGB",
+        "rows": int(pixels.shape[0]),
+        "columns": int(pixels.shape[1]),
+        "bits_stored": 16 if pixels.dtype == np.uint16 else 8,
+        "samples_per_pixel": 1 if pixels.ndim == 2 else 3,
+        "transfer_syntax": None,
+        "view": None,
+    }
+    return _Parsed("raster", png.tobytes(), patient_key or file_key, study_key or file_key, [frame])
