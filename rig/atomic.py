@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def fsync_dir(folder: Path) -> None:
@@ -29,7 +29,7 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on clean exit it replaces ``path`` atomically."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

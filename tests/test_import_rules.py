@@ -31,11 +31,14 @@ def modules(package: str) -> list[Path]:
 @pytest.mark.parametrize("path", modules("calibration"), ids=lambda p: p.name)
 def test_calibration_is_pure(path: Path) -> None:
     forbidden = {"rig", "serial", "torch", "torchvision", *QT}
-    assert not imported_roots(path) & forbidden, f"{path} imports {imported_roots(path) & forbidden}"
+    assert not imported_roots(path) & forbidden, (
+        f"{path} imports {imported_roots(path) & forbidden}"
+    )
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in modules("rig") if "gui" not in p.relative_to(ROOT).parts],
+    "path",
+    [p for p in modules("rig") if "gui" not in p.relative_to(ROOT).parts],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_only_gui_imports_qt(path: Path) -> None:

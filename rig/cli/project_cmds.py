@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,8 +12,10 @@ from rich.table import Table
 
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import UsageError
-from rig.library.importer import ImportReport, import_paths, iter_files
 from rig.project import init_project
+
+if TYPE_CHECKING:
+    from rig.library.importer import ImportReport
 
 
 def cmd_init(
@@ -26,7 +29,9 @@ def cmd_init(
 
 def cmd_import(
     paths: list[Path] = typer.Argument(..., help="Files or folders to import."),
-    labels: Path | None = typer.Option(None, "--labels", help="Labels CSV (CheXpert style or path,label)."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Labels CSV (CheXpert style or path,label)."
+    ),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Descend into sub-folders."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
@@ -35,6 +40,8 @@ def cmd_import(
 
     Exit 0 when everything imported, 1 when something was skipped, 2 for usage errors.
     """
+    from rig.library.importer import import_paths, iter_files  # heavy: pydicom, decoders
+
     proj = project_from(project)
     for path in paths:
         if not path.exists():
@@ -43,11 +50,17 @@ def cmd_import(
         raise UsageError(f"--labels {labels}: no such file")
     total = sum(1 for _ in iter_files(paths, recursive))
     with Progress(
-        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as progress:
         task = progress.add_task("import", total=total)
-        report = import_paths(proj, paths, labels, recursive, on_file=lambda _p: progress.advance(task))
+        report = import_paths(
+            proj, paths, labels, recursive, on_file=lambda _p: progress.advance(task)
+        )
     if json_out:
         print_json(report.to_dict())
     else:
@@ -91,9 +104,14 @@ def cmd_sources_list(json_out: JsonOption = False, project: ProjectOption = None
     for row in rows:
         positive = ", ".join(k for k, v in row["labels"].items() if v == 1) or "-"
         table.add_row(
-            str(row["id"]), row["modality"] or "-", f"{row['columns']}x{row['rows']}",
-            str(row["bits_stored"]), row["photometric"] or "-",
-            f"{row['frame'] + 1}/{row['n_frames']}", row["patient_id"], positive,
+            str(row["id"]),
+            row["modality"] or "-",
+            f"{row['columns']}x{row['rows']}",
+            str(row["bits_stored"]),
+            row["photometric"] or "-",
+            f"{row['frame'] + 1}/{row['n_frames']}",
+            row["patient_id"],
+            positive,
         )
     console.print(table)
     console.print(f"{len(rows)} sources")

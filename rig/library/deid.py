@@ -113,9 +113,7 @@ def deidentify(ds: Dataset, secret: bytes, patient_id: str, study_id: str) -> Da
     for keyword in REMOVE_KEYWORDS:
         if keyword in ds:
             delattr(ds, keyword)
-    for keyword in REPLACE_UID_KEYWORDS:
-        if keyword in ds and ds.data_element(keyword).value:
-            setattr(ds, keyword, keyed_uid(secret, str(ds.data_element(keyword).value)))
+    _scrub(ds, secret)
     _scrub_sequences(ds, secret)
     ds.PatientID = patient_id
     ds.PatientName = patient_id
@@ -135,7 +133,13 @@ def _scrub_sequences(ds: Dataset, secret: bytes) -> None:
                 for keyword in REMOVE_KEYWORDS:
                     if keyword in item:
                         delattr(item, keyword)
-                for keyword in REPLACE_UID_KEYWORDS:
-                    if keyword in item and item.data_element(keyword).value:
-                        setattr(item, keyword, keyed_uid(secret, str(item.data_element(keyword).value)))
+                _scrub(item, secret)
                 _scrub_sequences(item, secret)
+
+
+def _scrub(ds: Dataset, secret: bytes) -> None:
+    """Replace the UIDs of one dataset level by keyed UIDs."""
+    for keyword in REPLACE_UID_KEYWORDS:
+        value = ds.get(keyword)
+        if value:
+            setattr(ds, keyword, keyed_uid(secret, str(value)))

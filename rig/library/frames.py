@@ -72,23 +72,29 @@ def ensure_frame(
         if rows:
             row = rows[0]
             pixels = decode_png(project.objects.get(row["object_sha256"]))
-            return GroundTruth(row["id"], source_id, row["object_sha256"], pixels, json.loads(row["facts"]))
+            return GroundTruth(
+                row["id"], source_id, row["object_sha256"], pixels, json.loads(row["facts"])
+            )
         rendered = render_path(ref.path, opts)
         sha = project.objects.put(encode_png(rendered.pixels))
         with db.conn:
-            frame_id = db["frames"].insert(
-                {
-                    "source_id": source_id,
-                    "render_key": key,
-                    "object_sha256": sha,
-                    "width": int(rendered.pixels.shape[1]),
-                    "height": int(rendered.pixels.shape[0]),
-                    "channels": 1 if rendered.pixels.ndim == 2 else 3,
-                    "facts": json.dumps(rendered.facts, sort_keys=True, default=str),
-                    "created_at": utc_now(),
-                },
-                ignore=True,
-            ).last_pk
-        return GroundTruth(int(frame_id), source_id, sha, rendered.pixels, rendered.facts)
+            frame_id = (
+                db.table("frames")
+                .insert(
+                    {
+                        "source_id": source_id,
+                        "render_key": key,
+                        "object_sha256": sha,
+                        "width": int(rendered.pixels.shape[1]),
+                        "height": int(rendered.pixels.shape[0]),
+                        "channels": 1 if rendered.pixels.ndim == 2 else 3,
+                        "facts": json.dumps(rendered.facts, sort_keys=True, default=str),
+                        "created_at": utc_now(),
+                    },
+                    ignore=True,
+                )
+                .last_pk
+            )
+        return GroundTruth(int(frame_id or 0), source_id, sha, rendered.pixels, rendered.facts)
     finally:
         db.close()

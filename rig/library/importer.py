@@ -137,11 +137,11 @@ def _import_one(
     with db.conn:  # one transaction per file
         patient_id = pseudonym(project.secret, "patient", parsed.patient_key)
         study_id = pseudonym(project.secret, "study", parsed.study_key)
-        db["patients"].insert({"id": patient_id, "created_at": now}, ignore=True)
-        db["studies"].insert(
+        db.table("patients").insert({"id": patient_id, "created_at": now}, ignore=True)
+        db.table("studies").insert(
             {"id": study_id, "patient_id": patient_id, "created_at": now}, ignore=True
         )
-        db["files"].insert(
+        db.table("files").insert(
             {
                 "sha256": sha,
                 "object_sha256": object_sha,
@@ -156,7 +156,7 @@ def _import_one(
             frame.update(file_sha256=sha, patient_id=patient_id, study_id=study_id, imported_at=now)
             if row is not None and row.view and not frame.get("view"):
                 frame["view"] = row.view
-            ids.append(db["sources"].insert(frame).last_pk)
+            ids.append(int(db.table("sources").insert(frame).last_pk))  # type: ignore[arg-type]
         if row is not None:
             _write_labels(db, ids, row, project)
             report.labelled_sources += len(ids)
@@ -181,7 +181,7 @@ def _write_labels(
     origin = pseudonym(project.secret, "path", "labels")
     for source_id in source_ids:
         for name, value in row.labels.items():
-            db["labels"].upsert(
+            db.table("labels").upsert(
                 {"source_id": source_id, "name": name, "value": value, "origin": origin},
                 pk=("source_id", "name"),
             )
@@ -190,7 +190,11 @@ def _write_labels(
 def _is_dicom(path: Path, data: bytes) -> bool:
     if data[128:132] == b"DICM":
         return True
-    return path.suffix.lower() not in RASTER_SUFFIXES and path.suffix.lower() in {"", ".dcm", ".dicom"}
+    return path.suffix.lower() not in RASTER_SUFFIXES and path.suffix.lower() in {
+        "",
+        ".dcm",
+        ".dicom",
+    }
 
 
 def _parse(project: Project, path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
@@ -226,7 +230,9 @@ def _parse_dicom(project: Project, path: Path, data: bytes) -> _Parsed:
         "columns": int(ds.Columns),
         "bits_stored": int(ds.get("BitsStored", ds.get("BitsAllocated", 8))),
         "samples_per_pixel": int(ds.get("SamplesPerPixel", 1)),
-        "transfer_syntax": str(ds.file_meta.TransferSyntaxUID) if "TransferSyntaxUID" in ds.get("file_meta", {}) else None,
+        "transfer_syntax": str(ds.file_meta.TransferSyntaxUID)
+        if "TransferSyntaxUID" in ds.get("file_meta", {})
+        else None,
         "view": str(ds.get("ViewPosition", "") or "") or None,
         "n_frames": n_frames,
     }
@@ -243,14 +249,22 @@ def _parse_dicom(project: Project, path: Path, data: bytes) -> _Parsed:
     return _Parsed("dicom", buf.getvalue(), patient_key, study_key, frames)
 
 
+def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(uid) if uid else None
+
+
 def _parse_raster(path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise InputError(f"{path}: corrupt or unsupported {path.suffix} image")
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[:, :, :3]
-    if pixels.ndim == 3 and np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(
-        pixels[..., 1], pixels[..., 2]
+    if (
+        pixels.ndim == 3
+        and np.array_equal(pixels[..., 0], pixels[..., 1])
+        and np.array_equal(pixels[..., 1], pixels[..., 2])
     ):
         pixels = pixels[..., 0]  # grey stored as RGB (common for JPEG X-rays)
     if pixels.dtype not in (np.uint8, np.uint16):

@@ -90,7 +90,9 @@ def read_labels(csv_path: Path) -> LabelTable:
             lower = [f.lower() for f in fieldnames]
             table = LabelTable(origin=csv_path)
             if "path" not in lower:
-                raise InputError(f"{csv_path}: no 'Path' column; expected CheXpert style or path,label")
+                raise InputError(
+                    f"{csv_path}: no 'Path' column; expected CheXpert style or path,label"
+                )
             simple = sorted(lower) == ["label", "path"]
             for line_no, raw in enumerate(reader, start=2):
                 row = {k.strip(): (v or "") for k, v in raw.items() if k is not None}

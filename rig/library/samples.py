@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 FINDINGS = ("No Finding", "Cardiomegaly", "Pleural Effusion", "Consolidation")
 FAKE_NAME_PREFIX = "RIGSAMPLE"  # fictitious; tests scan projects for it
-DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+DX_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.1")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float
     return out / (out.std() + 1e-6)
 
 
-def _ellipse(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+def _ellipse(
+    yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, ry: float, rx: float
+) -> np.ndarray:
     """Soft-edged filled ellipse in [0, 1]."""
     r = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
     return np.clip((1.0 - r) * 7.0, 0.0, 1.0)
@@ -61,7 +63,7 @@ def phantom(rng: np.random.Generator, spec: SampleSpec, findings: dict[str, int]
     lungs = np.clip(lung_l + lung_r, 0, 1)
     image -= 0.28 * lungs
     # Vessels fan out from the hila: denser medially, with branching texture.
-    hilum = np.exp(-((np.abs(xx - 0.5) - 0.09) / 0.12) ** 2 - ((yy - 0.47) / 0.15) ** 2)
+    hilum = np.exp(-(((np.abs(xx - 0.5) - 0.09) / 0.12) ** 2) - ((yy - 0.47) / 0.15) ** 2)
     image += lungs * hilum * (0.06 + 0.05 * np.abs(_smooth_noise(rng, (h, w), 2.5)))
     # Ribs: curved bands across each lung, denser where they cross.
     for k in range(9):
@@ -69,7 +71,9 @@ def phantom(rng: np.random.Generator, spec: SampleSpec, findings: dict[str, int]
         curve = y0 - 0.04 + 0.9 * (xx - 0.5) ** 2
         band = np.exp(-(((yy - curve) / 0.012) ** 2))
         image += 0.11 * band * lungs
-    clav = np.exp(-(((yy - (0.17 + 0.1 * np.abs(xx - 0.5))) / 0.012) ** 2)) * (np.abs(xx - 0.5) < 0.3)
+    clav = np.exp(-(((yy - (0.17 + 0.1 * np.abs(xx - 0.5))) / 0.012) ** 2)) * (
+        np.abs(xx - 0.5) < 0.3
+    )
     image += 0.12 * clav
     image += 0.16 * heart
     diaphragm = 1.0 / (1.0 + np.exp(-(yy - (0.72 - 0.1 * np.cos((xx - 0.5) * 6))) * 60))
@@ -87,8 +91,10 @@ def phantom(rng: np.random.Generator, spec: SampleSpec, findings: dict[str, int]
 
 
 def _draw_findings(rng: np.random.Generator) -> dict[str, int]:
-    found = {name: int(rng.random() < p) for name, p in
-             (("Cardiomegaly", 0.35), ("Pleural Effusion", 0.3), ("Consolidation", 0.3))}
+    found = {
+        name: int(rng.random() < p)
+        for name, p in (("Cardiomegaly", 0.35), ("Pleural Effusion", 0.3), ("Consolidation", 0.3))
+    }
     found["No Finding"] = int(not any(found.values()))
     return found
 
@@ -99,11 +105,12 @@ def sample_dataset(
     """A DX DICOM dataset for ``pixels`` (uint16) with fictitious identifiers."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = DX_FOR_PRESENTATION
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    sop_uid = generate_uid()
+    meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
     ds.SOPClassUID = DX_FOR_PRESENTATION
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.SOPInstanceUID = sop_uid
     ds.StudyInstanceUID = generate_uid()
     ds.SeriesInstanceUID = generate_uid()
     ds.PatientName = f"{FAKE_NAME_PREFIX}^PATIENT{patient:04d}"
@@ -131,7 +138,9 @@ def sample_dataset(
     return ds
 
 
-def write_samples(out_dir: Path, n_images: int = 24, seed: int = 0, spec: SampleSpec | None = None) -> Path:
+def write_samples(
+    out_dir: Path, n_images: int = 24, seed: int = 0, spec: SampleSpec | None = None
+) -> Path:
     """Write ``n_images`` sample DICOMs (about 2 per patient) and ``labels.csv``; return the CSV."""
     spec = spec or SampleSpec()
     rng = np.random.default_rng(seed)
@@ -147,8 +156,12 @@ def write_samples(out_dir: Path, n_images: int = 24, seed: int = 0, spec: Sample
         rel = Path(f"patient{patient:05d}") / f"study{study}" / "view1_frontal.dcm"
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        sample_dataset(pixels, patient, study, spec, monochrome1).save_as(path, enforce_file_format=True)
-        rows.append({"Path": rel.as_posix(), "Frontal/Lateral": "Frontal", "AP/PA": "PA", **findings})
+        sample_dataset(pixels, patient, study, spec, monochrome1).save_as(
+            path, enforce_file_format=True
+        )
+        rows.append(
+            {"Path": rel.as_posix(), "Frontal/Lateral": "Frontal", "AP/PA": "PA", **findings}
+        )
     csv_path = out_dir / "labels.csv"
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["Path", "Frontal/Lateral", "AP/PA", *FINDINGS])

@@ -33,7 +33,9 @@ def resolve_source(project: Project, source_id: int) -> SourceRef:
     finally:
         db.close()
     if not rows:
-        raise InputError(f"source {source_id}: no such source in {project.root}; see 'rig sources list'")
+        raise InputError(
+            f"source {source_id}: no such source in {project.root}; see 'rig sources list'"
+        )
     row = rows[0]
     path = project.objects.verified_path(row["object_sha256"])
     return SourceRef(source_id, path, int(row["frame"]), str(row["kind"]))

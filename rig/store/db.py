@@ -47,7 +47,7 @@ def log_event(
     ts: float | None = None,
 ) -> None:
     """Append one row to the event log (caller owns the transaction)."""
-    db["events"].insert(
+    db.table("events").insert(
         {
             "session_id": session_id,
             "ts": time.time() if ts is None else ts,

@@ -23,7 +23,10 @@ def test_one_to_one_is_pixel_exact() -> None:
 
 
 @given(
-    w=st.integers(8, 300), h=st.integers(8, 300), sw=st.integers(320, 1200), sh=st.integers(320, 900)
+    w=st.integers(8, 300),
+    h=st.integers(8, 300),
+    sw=st.integers(320, 1200),
+    sh=st.integers(320, 900),
 )
 def test_integer_scaling_replicates_pixels(w: int, h: int, sw: int, sh: int) -> None:
     image = (np.arange(w * h) % 251).astype(np.uint8).reshape(h, w)
@@ -40,8 +43,8 @@ def test_fit_keeps_inside_and_uses_only_source_values(w: int, h: int) -> None:
     image = np.zeros((h, w), np.uint8)
     image[::2, ::2] = 200
     canvas, p = compose(image, (1920, 1080), mode="fit", border_px=32)
-    assert 32 <= p.offset_x and p.offset_x + p.width <= 1920 - 32
-    assert 32 <= p.offset_y and p.offset_y + p.height <= 1080 - 32
+    assert p.offset_x >= 32 and p.offset_x + p.width <= 1920 - 32
+    assert p.offset_y >= 32 and p.offset_y + p.height <= 1080 - 32
     assert set(np.unique(canvas)) <= {0, 200}  # nearest neighbour: no new grey levels
 
 

@@ -14,8 +14,19 @@ from rig.store.schema import MIGRATIONS
 def test_fresh_db_has_pipeline_tables(tmp_path: Path) -> None:
     db = open_db(tmp_path / "rig.db")
     expected = {
-        "files", "patients", "studies", "sources", "labels", "frames", "sessions", "items",
-        "captures", "registrations", "calibrations", "events", "splits",
+        "files",
+        "patients",
+        "studies",
+        "sources",
+        "labels",
+        "frames",
+        "sessions",
+        "items",
+        "captures",
+        "registrations",
+        "calibrations",
+        "events",
+        "splits",
     }
     assert expected <= set(db.table_names())
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
