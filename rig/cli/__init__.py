@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 
-import click
 import typer
 
 from rig.errors import RigError
@@ -44,9 +44,14 @@ for _name in COMMAND_MODULES:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    project: Path | None = typer.Option(
+        None, "--project", "-p", help="Project folder for every command (sets RIG_PROJECT)."
+    ),
 ) -> None:
     if debug:
         os.environ["RIG_DEBUG"] = "1"
+    if project is not None:
+        os.environ["RIG_PROJECT"] = str(project)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("RIG_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="rig", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
-        print("rig: aborted", file=sys.stderr)
-        return 130
+        # Standalone mode lets click report usage errors itself (exit 2) while our
+        # own errors propagate to here.
+        command.main(args=args, prog_name="rig", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except RigError as exc:
         if debug:
             raise

@@ -117,9 +117,38 @@ def cmd_sources_list(json_out: JsonOption = False, project: ProjectOption = None
     console.print(f"{len(rows)} sources")
 
 
+def cmd_demo(
+    quick: bool = typer.Option(False, "--quick", help="A smaller run for a first look."),
+    images: int | None = typer.Option(None, "--images", help="Number of sample images."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the generated samples."),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Run the main job on the embedded default (generated samples, simulated rig, SQLite)."""
+    import os
+
+    from rig.demo import choose_project_dir, run_demo
+
+    root = choose_project_dir(project, os.environ.get("RIG_PROJECT"))
+    console.print(f"demo project: {root}")
+    n = images or (8 if quick else 24)
+    result = run_demo(root, n, seed, say=lambda s: console.print(f"• {s}"))
+    if json_out:
+        print_json({"project": str(result.project), "steps": dict(result.steps), **result.figures})
+        return
+    table = Table("step", "outcome", title="rig demo")
+    for step, outcome in result.steps:
+        table.add_row(step, outcome)
+    console.print(table)
+    console.print(
+        f"project: {result.project}  (continue with: rig -p {result.project} sources list)"
+    )
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("init")(cmd_init)
     app.command("import")(cmd_import)
     sources = typer.Typer(help="The source library.", no_args_is_help=True)
     sources.command("list")(cmd_sources_list)
     app.add_typer(sources, name="sources")
+    app.command("demo")(cmd_demo)

@@ -47,8 +47,7 @@ REMOVE_KEYWORDS = (
     "NamesOfIntendedRecipientsOfResults", "Occupation", "OperatorsName",
     "OperatorIdentificationSequence", "OriginalAttributesSequence", "OrderCallbackPhoneNumber",
     "OrderEnteredBy", "OrderEntererLocation", "OtherPatientIDs", "OtherPatientIDsSequence",
-    "OtherPatientNames", "OverlayComments", "OverlayDate", "OverlayDescription",
-    "OverlayLabel", "OverlayTime", "ParticipantSequence", "PatientAddress", "PatientAge",
+    "OtherPatientNames", "ParticipantSequence", "PatientAddress", "PatientAge",
     "PatientBirthDate", "PatientBirthName", "PatientBirthTime", "PatientComments",
     "PatientInstitutionResidence", "PatientInsurancePlanCodeSequence",
     "PatientMotherBirthName", "PatientPrimaryLanguageCodeSequence",
@@ -113,6 +112,7 @@ def deidentify(ds: Dataset, secret: bytes, patient_id: str, study_id: str) -> Da
     for keyword in REMOVE_KEYWORDS:
         if keyword in ds:
             delattr(ds, keyword)
+    _remove_overlay_text(ds)
     _scrub(ds, secret)
     _scrub_sequences(ds, secret)
     ds.PatientID = patient_id
@@ -123,6 +123,19 @@ def deidentify(ds: Dataset, secret: bytes, patient_id: str, study_id: str) -> Da
     if hasattr(ds, "file_meta") and "MediaStorageSOPInstanceUID" in ds.file_meta:
         ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", keyed_uid(secret, "x"))
     return ds
+
+
+# Free-text elements of the repeating overlay groups 60xx (PS3.3 C.9.2):
+# description, label and comments; the overlay bits themselves are kept.
+OVERLAY_TEXT_ELEMENTS = (0x0022, 0x1500, 0x4000)
+
+
+def _remove_overlay_text(ds: Dataset) -> None:
+    for group in range(0x6000, 0x6020, 2):
+        for element in OVERLAY_TEXT_ELEMENTS:
+            tag = (group << 16) | element
+            if tag in ds:
+                del ds[tag]
 
 
 def _scrub_sequences(ds: Dataset, secret: bytes) -> None:

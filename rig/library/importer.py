@@ -9,6 +9,7 @@ transaction. A bad file is reported (path + reason) and skipped; the rest goes o
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +88,19 @@ def import_paths(
     """Import every file under ``paths``; never raises for a bad file, only reports it."""
     table = read_labels(labels_csv) if labels_csv is not None else None
     report = ImportReport()
+    skip = labels_csv.resolve() if labels_csv is not None else None
     db = project.db()
     try:
         for path in iter_files(paths, recursive):
+            if skip is not None and path.resolve() == skip:
+                continue
             if on_file is not None:
                 on_file(path)
             try:
-                _import_one(project, db, path, table, report)
+                with warnings.catch_warnings():
+                    # pydicom warns about oddities we either handle or report ourselves.
+                    warnings.simplefilter("ignore")
+                    _import_one(project, db, path, table, report)
             except RigError as exc:
                 report.skipped.append((str(path), exc.message))
         if table is not None:
