@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "rig.cli.synth_cmds",
     "rig.cli.protocol_cmds",
     "rig.cli.registration_cmds",
+    "rig.cli.export_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,43 @@
+"""``rig export``: paired datasets out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
+
+
+def cmd_export(
+    sessions: list[str] = typer.Argument(None, help="Session ids (default: all sessions)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Export folder (created)."),
+    fmt: str = typer.Option("chexphoto", "--format", help="chexphoto | folders | webdataset"),
+    split: str = typer.Option(
+        "train=0.8,valid=0.1,test=0.1", "--split", help="Patient-level split fractions."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split (stored per scheme)."),
+    include_unverified: bool = typer.Option(
+        False, "--include-unverified", help="Also export rejected/unverified photos."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing non-empty folder."),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Export paired photos and ground truth with patient-level splits and a dataset card."""
+    from rig.export.run import ExportOptions, export
+
+    card = export(
+        project_from(project),
+        ExportOptions(out, fmt, split, seed, tuple(sessions or ()), include_unverified, force),
+    )
+    if json_out:
+        print_json(card)
+        return
+    sizes = ", ".join(f"{s}: {v['pairs']}" for s, v in card["split_sizes"].items())
+    console.print(f"exported {card['counts']['pairs']} pairs ({sizes}) as {fmt} to {out}")
+    console.print(f"dataset card: {out / 'dataset.md'}")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    app.command("export")(cmd_export)

@@ -1,0 +1,1 @@
+"""Paired datasets out: patient-level splits, CheXphoto / folders / webdataset layouts, cards."""

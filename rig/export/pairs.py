@@ -1,0 +1,108 @@
+"""Which pairs an export holds: verified captures with their ground truth, labels and conditions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from rig.errors import UsageError
+
+
+@dataclass
+class Pair:
+    pair_id: str
+    session_id: str
+    idx: int
+    attempt: int
+    source_id: int
+    patient: str
+    study: str
+    view: str | None
+    photo_sha256: str
+    ground_truth_sha256: str
+    aligned_sha256: str | None
+    mask_sha256: str | None
+    verified: bool
+    quality: dict[str, float | None]
+    labels: dict[str, float | None] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
+    split: str = ""
+
+
+_QUERY = """
+SELECT c.session_id, c.idx, c.attempt, c.state, c.photo_sha256, c.conditions AS c_cond,
+       c.device, i.source_id, i.conditions AS i_cond, s.conditions AS s_cond, s.camera,
+       src.patient_id, src.study_id, src.view, fr.object_sha256 AS gt_sha,
+       r.aligned_sha256, r.mask_sha256, r.psnr_db, r.ssim, r.reproj_err_px, r.residual_px,
+       r.verdict
+FROM captures c
+JOIN items i ON i.session_id = c.session_id AND i.idx = c.idx
+JOIN sessions s ON s.id = c.session_id
+JOIN sources src ON src.id = i.source_id
+JOIN frames fr ON fr.id = i.frame_id
+LEFT JOIN registrations r ON r.capture_id = c.id
+WHERE c.photo_sha256 IS NOT NULL {where}
+ORDER BY c.session_id, c.idx, c.attempt
+"""
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}
+
+
+def select_pairs(
+    db: sqlite_utils.Database, sessions: Sequence[str], include_unverified: bool = False
+) -> list[Pair]:
+    """Pairs of the given sessions (all sessions when empty), verified only unless asked."""
+    known = {row["id"] for row in db.query("SELECT id FROM sessions")}
+    missing = [s for s in sessions if s not in known]
+    if missing:
+        raise UsageError(f"no such session: {', '.join(missing)}; see 'rig session list'")
+    where, params = "", []
+    if sessions:
+        where += f" AND c.session_id IN ({','.join('?' * len(sessions))})"
+        params += list(sessions)
+    if not include_unverified:
+        where += " AND c.state = 'verified'"
+    labels = _labels(db)
+    pairs = []
+    for row in db.query(_QUERY.format(where=where), params):
+        conditions = {**_json(row["s_cond"]), **_json(row["i_cond"]), **_json(row["c_cond"])}
+        conditions.setdefault("camera", row["camera"])
+        pairs.append(
+            Pair(
+                pair_id=f"{row['session_id']}-{row['idx']:05d}-a{row['attempt']}",
+                session_id=row["session_id"],
+                idx=row["idx"],
+                attempt=row["attempt"],
+                source_id=row["source_id"],
+                patient=row["patient_id"],
+                study=row["study_id"],
+                view=row["view"],
+                photo_sha256=row["photo_sha256"],
+                ground_truth_sha256=row["gt_sha"],
+                aligned_sha256=row["aligned_sha256"],
+                mask_sha256=row["mask_sha256"],
+                verified=row["state"] == "verified",
+                quality={k: row[k] for k in ("psnr_db", "ssim", "reproj_err_px", "residual_px")},
+                labels=labels.get(row["source_id"], {}),
+                conditions=conditions,
+            )
+        )
+    return pairs
+
+
+def _labels(db: sqlite_utils.Database) -> dict[int, dict[str, float | None]]:
+    out: dict[int, dict[str, float | None]] = {}
+    for row in db.query("SELECT source_id, name, value FROM labels ORDER BY source_id, name"):
+        out.setdefault(row["source_id"], {})[row["name"]] = row["value"]
+    return out
+
+
+def stratum(pair_labels: dict[str, float | None]) -> str:
+    """Stratum key of a patient's labels: its positive findings, sorted."""
+    return "|".join(sorted(k for k, v in pair_labels.items() if v == 1)) or "-"

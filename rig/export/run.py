@@ -1,0 +1,86 @@
+"""``rig export``: select pairs, split by patient, write a layout and its card atomically.
+
+The export is built in a sibling temp folder and renamed into place at the end,
+so a killed export never leaves a half-written dataset under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rig.errors import UsageError
+from rig.export.card import build_card, card_markdown
+from rig.export.layouts import LAYOUTS
+from rig.export.pairs import select_pairs, stratum
+from rig.export.splits import load_or_assign, parse_split, scheme_name
+from rig.project import Project
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    out: Path
+    fmt: str = "chexphoto"
+    split: str = "train=0.8,valid=0.1,test=0.1"
+    seed: int = 0
+    sessions: tuple[str, ...] = ()
+    include_unverified: bool = False
+    force: bool = False
+
+
+def export(project: Project, options: ExportOptions) -> dict[str, Any]:
+    """Write the dataset; return its card."""
+    if options.fmt not in LAYOUTS:
+        raise UsageError(f"--format '{options.fmt}' unknown; use one of {', '.join(LAYOUTS)}")
+    fractions = parse_split(options.split)
+    out = options.out.resolve()
+    if out.exists() and any(out.iterdir()) and not options.force:
+        raise UsageError(f"{out} exists and is not empty; choose a new folder or pass --force")
+    db = project.db()
+    try:
+        pairs = select_pairs(db, options.sessions, options.include_unverified)
+        if not pairs:
+            raise UsageError("nothing to export: no verified pairs in the chosen sessions")
+        strata = _patient_strata(pairs)
+        assignment = load_or_assign(db, strata, fractions, options.seed)
+        for pair in pairs:
+            pair.split = assignment[pair.patient]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            files = LAYOUTS[options.fmt]().write(tmp, pairs, project.objects.get)
+            card = build_card(db, pairs, options.fmt, scheme_name(fractions, options.seed), files)
+            (tmp / "dataset.json").write_text(json.dumps(card, indent=2, sort_keys=True))
+            (tmp / "dataset.md").write_text(card_markdown(card))
+            _replace_dir(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        db.close()
+    return card
+
+
+def _patient_strata(pairs: Sequence[Any]) -> dict[str, str]:
+    """One stratum per patient: the union of the positive labels of its sources."""
+    positives: dict[str, set[str]] = {}
+    for pair in pairs:
+        found = stratum(pair.labels)
+        positives.setdefault(pair.patient, set()).update(found.split("|") if found != "-" else [])
+    return {p: "|".join(sorted(v)) or "-" for p, v in positives.items()}
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

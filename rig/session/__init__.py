@@ -1,0 +1,1 @@
+"""Capture sessions: plan, async runner, events, and their persistence."""

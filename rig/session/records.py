@@ -1,0 +1,208 @@
+"""Persisting a session: one transaction per step, every step also an event row.
+
+The session engine calls these; nothing else writes sessions, items, captures or
+registrations. Each function is one logical step, so a process killed between
+two calls leaves a consistent database that ``resume`` can continue from.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+from rig.store.db import log_event, utc_now
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def new_session_id() -> str:
+    """Short random id (no dates or names: ids appear in exported filenames)."""
+    return "s" + secrets.token_hex(5)
+
+
+def create_session(
+    db: sqlite_utils.Database,
+    session_id: str,
+    plan: dict[str, Any],
+    camera: str,
+    items: Sequence[tuple[int, int | None]],  # (source_id, frame_id) in display order
+    layout: dict[str, Any] | None = None,
+    conditions: dict[str, Any] | None = None,
+    pairing: dict[str, Any] | None = None,
+) -> None:
+    now = utc_now()
+    with db.conn:
+        db.table("sessions").insert(
+            {
+                "id": session_id,
+                "state": "planned",
+                "plan": _dumps(plan),
+                "camera": camera,
+                "layout": _dumps(layout or {}),
+                "conditions": _dumps(conditions or {}),
+                "pairing": _dumps(pairing or {}),
+                "reconciliation": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        db.table("items").insert_all(
+            {
+                "session_id": session_id,
+                "idx": i,
+                "source_id": source_id,
+                "frame_id": frame_id,
+                "repeat": 0,
+                "state": "pending",
+                "conditions": None,
+            }
+            for i, (source_id, frame_id) in enumerate(items)
+        )
+        log_event(
+            db, "SessionCreated", {"items": len(items), "camera": camera}, session_id=session_id
+        )
+
+
+def set_state(db: sqlite_utils.Database, session_id: str, state: str, **data: Any) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE sessions SET state=?, updated_at=? WHERE id=?", [state, utc_now(), session_id]
+        )
+        log_event(db, f"Session{state.capitalize()}", data, session_id=session_id)
+
+
+def set_item_frame(db: sqlite_utils.Database, session_id: str, idx: int, frame_id: int) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE items SET frame_id=? WHERE session_id=? AND idx=?", [frame_id, session_id, idx]
+        )
+
+
+def request_capture(
+    db: sqlite_utils.Database,
+    session_id: str,
+    idx: int,
+    attempt: int,
+    conditions: dict[str, Any] | None = None,
+) -> int:
+    """Record a capture attempt before the camera is asked (so a crash leaves a trace)."""
+    with db.conn:
+        row_id = (
+            db.table("captures")
+            .insert(
+                {
+                    "session_id": session_id,
+                    "idx": idx,
+                    "attempt": attempt,
+                    "state": "requested",
+                    "photo_sha256": None,
+                    "reason": None,
+                    "requested_at": utc_now(),
+                    "stored_at": None,
+                    "conditions": _dumps(conditions or {}),
+                    "device": None,
+                }
+            )
+            .last_pk
+        )
+        db.execute(
+            "UPDATE items SET state='shown', conditions=? WHERE session_id=? AND idx=?",
+            [_dumps(conditions or {}), session_id, idx],
+        )
+        log_event(
+            db, "CaptureRequested", conditions, session_id=session_id, idx=idx, attempt=attempt
+        )
+    return int(row_id or 0)
+
+
+def store_photo(
+    db: sqlite_utils.Database,
+    capture_id: int,
+    photo_sha256: str,
+    device: dict[str, Any] | None = None,
+) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE captures SET state='stored', photo_sha256=?, stored_at=?, device=? WHERE id=?",
+            [photo_sha256, utc_now(), _dumps(device or {}), capture_id],
+        )
+        row = db.execute(
+            "SELECT session_id, idx, attempt FROM captures WHERE id=?", [capture_id]
+        ).fetchone()
+        log_event(
+            db,
+            "PhotoStored",
+            {"sha256": photo_sha256},
+            session_id=row[0],
+            idx=row[1],
+            attempt=row[2],
+        )
+
+
+def fail_capture(db: sqlite_utils.Database, capture_id: int, reason: str) -> None:
+    with db.conn:
+        db.execute("UPDATE captures SET state='failed', reason=? WHERE id=?", [reason, capture_id])
+        row = db.execute(
+            "SELECT session_id, idx, attempt FROM captures WHERE id=?", [capture_id]
+        ).fetchone()
+        log_event(
+            db, "CaptureFailed", {"reason": reason}, session_id=row[0], idx=row[1], attempt=row[2]
+        )
+
+
+def record_registration(
+    db: sqlite_utils.Database,
+    capture_id: int,
+    accepted: bool,
+    result: dict[str, Any],
+    aligned_sha256: str | None = None,
+    mask_sha256: str | None = None,
+) -> None:
+    """Store a registration verdict; an accepted one verifies the item (one transaction)."""
+    with db.conn:
+        db.table("registrations").upsert(
+            {
+                "capture_id": capture_id,
+                "mapping": _dumps(result.get("mapping", {})),
+                "reproj_err_px": result.get("reproj_err_px"),
+                "residual_px": result.get("residual_px"),
+                "psnr_db": result.get("psnr_db"),
+                "ssim": result.get("ssim"),
+                "verdict": "accepted" if accepted else "rejected",
+                "reason": result.get("reason"),
+                "frame_code": _dumps(result.get("frame_code")),
+                "aligned_sha256": aligned_sha256,
+                "mask_sha256": mask_sha256,
+                "created_at": utc_now(),
+            },
+            pk="capture_id",
+        )
+        state = "verified" if accepted else "rejected"
+        db.execute(
+            "UPDATE captures SET state=?, reason=? WHERE id=?",
+            [state, None if accepted else result.get("reason"), capture_id],
+        )
+        session_id, idx, attempt = db.execute(
+            "SELECT session_id, idx, attempt FROM captures WHERE id=?", [capture_id]
+        ).fetchone()
+        if accepted:
+            db.execute(
+                "UPDATE items SET state='verified' WHERE session_id=? AND idx=?", [session_id, idx]
+            )
+        kind = "PhotoVerified" if accepted else "PhotoRejected"
+        log_event(
+            db,
+            kind,
+            {k: result.get(k) for k in ("reason", "psnr_db", "ssim", "reproj_err_px")},
+            session_id=session_id,
+            idx=idx,
+            attempt=attempt,
+            ts=time.time(),
+        )
