@@ -21,7 +21,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_chexphoto_layout(exported_project: tuple[Project, list[str]], out_dir: Path) -> None:
-    project, sessions = exported_project
+    project, _ = exported_project
     card = export(project, ExportOptions(out_dir, "chexphoto"))
     rows = {split: read_csv(out_dir / f"{split}.csv") for split in ("train", "valid", "test")}
     all_rows = [r for rs in rows.values() for r in rs]
@@ -75,7 +75,10 @@ def test_webdataset_is_reproducible(
     export(project, ExportOptions(tmp_path / "w2", "webdataset", seed=3))
     assert _digest(tmp_path / "w1") == _digest(tmp_path / "w2")
     shards = sorted((tmp_path / "w1" / "shards").glob("*.tar"))
-    names = [m.name for s in shards for m in tarfile.open(s).getmembers()]
+    names = []
+    for shard in shards:
+        with tarfile.open(shard) as tar:
+            names += [m.name for m in tar.getmembers()]
     keys = {n.split(".")[0] for n in names}
     assert len(keys) == 22
     assert all(f"{k}.json" in names and f"{k}.jpg" in names for k in keys)
