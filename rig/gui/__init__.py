@@ -1,0 +1,1 @@
+"""The only package that imports Qt: the full-screen display and the operator console."""

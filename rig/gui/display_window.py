@@ -1,0 +1,103 @@
+"""The full-screen display: pixel-exact, no smoothing, black background.
+
+Pixel exactness (1 image pixel = 1 device pixel) is checked, not assumed: with OS
+scaling Qt would resample, so the window sets each QImage's device pixel ratio to
+the screen's and paints at device-independent size ``pixels / ratio`` — which maps
+back to exactly one device pixel per image pixel — and warns when the ratio is not
+an integer (then no exact mapping exists). A paint is not yet light on the panel,
+so ``QtDisplay.show`` adds the plan's settle time on top, and the frame code in
+every photo remains the final proof of what was on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPaintEvent, QScreen
+from PyQt6.QtWidgets import QWidget
+
+from rig.gui.qimage import to_qimage
+
+
+def scaling_warning(screen: QScreen) -> str | None:
+    ratio = screen.devicePixelRatio()
+    if ratio == 1.0:
+        return None
+    exact = float(ratio).is_integer()
+    return f"the OS scales this screen by {ratio:g}; " + (
+        "rig compensates (frames are painted at device pixels)"
+        if exact
+        else "non-integer scaling cannot be pixel-exact: set QT_ENABLE_HIGHDPI_SCALING=0 "
+        "or the screen's scaling to 100 %"
+    )
+
+
+class DisplayWindow(QWidget):
+    """Shows one screen frame at a time; records when each was painted."""
+
+    def __init__(self, screen: QScreen | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("rig display")
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setCursor(Qt.CursorShape.BlankCursor)
+        self._screen = screen or QGuiApplication.primaryScreen()
+        self._image: QImage | None = None
+        self._painted: asyncio.Future[float] | None = None
+        self.last_paint_at: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self._screen.devicePixelRatio() if self._screen else 1.0
+
+    def set_frame(self, frame: np.ndarray) -> None:
+        image = to_qimage(frame)
+        image.setDevicePixelRatio(self.ratio)
+        self._image = image
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(0, 0, 0))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        if self._image is not None:
+            painter.drawImage(QPoint(0, 0), self._image)
+        painter.end()
+        self.last_paint_at = time.time()
+        if self._painted is not None and not self._painted.done():
+            self._painted.set_result(self.last_paint_at)
+
+    def next_paint(self) -> asyncio.Future[float]:
+        self._painted = asyncio.get_running_loop().create_future()
+        return self._painted
+
+
+class QtDisplay:
+    """``rig.devices.display.Display`` on a Qt window (runs on the qasync event loop)."""
+
+    def __init__(self, window: DisplayWindow, paint_timeout_s: float = 2.0) -> None:
+        self.window = window
+        self.paint_timeout_s = paint_timeout_s
+        self._lock = threading.Lock()
+        self._frames: list[tuple[float, np.ndarray]] = []
+
+    async def show(self, frame: np.ndarray) -> float:
+        painted = self.window.next_paint()
+        self.window.set_frame(frame)
+        self.window.repaint()
+        try:
+            presented = await asyncio.wait_for(painted, self.paint_timeout_s)
+        except TimeoutError:  # a hidden window is never painted: say when we asked
+            presented = time.time()
+        with self._lock:
+            self._frames = [*self._frames[-3:], (presented, frame)]
+        return presented
+
+    def tap(self, at: float | None = None) -> np.ndarray | None:
+        at = time.time() if at is None else at
+        with self._lock:
+            visible = [f for t, f in self._frames if t <= at]
+        return visible[-1] if visible else None
