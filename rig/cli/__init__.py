@@ -35,7 +35,9 @@ COMMAND_MODULES = (
     "rig.cli.synth_cmds",
     "rig.cli.protocol_cmds",
     "rig.cli.registration_cmds",
+    "rig.cli.devices_cmds",
     "rig.cli.export_cmds",
+    "rig.cli.session_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -206,3 +206,32 @@ def record_registration(
             attempt=attempt,
             ts=time.time(),
         )
+
+
+def note(
+    db: sqlite_utils.Database,
+    session_id: str,
+    kind: str,
+    idx: int | None = None,
+    attempt: int | None = None,
+    **data: Any,
+) -> None:
+    """Log a step that changes no table (e.g. ItemShown) in the event log."""
+    with db.conn:
+        log_event(db, kind, data, session_id=session_id, idx=idx, attempt=attempt)
+
+
+def finish_session(
+    db: sqlite_utils.Database, session_id: str, state: str, summary: dict[str, Any]
+) -> None:
+    with db.conn:
+        db.execute(
+            "UPDATE sessions SET state=?, reconciliation=?, updated_at=? WHERE id=?",
+            [state, _dumps(summary), utc_now(), session_id],
+        )
+        log_event(
+            db,
+            "SessionFinished",
+            {"state": state, "clean": summary.get("clean")},
+            session_id=session_id,
+        )

@@ -1,0 +1,301 @@
+"""``rig session start|resume|list|show|replay``: capture sessions from the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
+from rig.errors import UsageError
+from rig.project import Project
+from rig.session import events as ev
+
+
+def _print_pairing(pairing_file: Path | None) -> Callable[[str, Any], None]:
+    from rig.protocol.pairing import qr_matrix, qr_to_text
+
+    def show(uri: str, _record: Any) -> None:
+        if pairing_file is not None:
+            from rig.atomic import write_text_atomic
+
+            write_text_atomic(pairing_file, uri + "\n")
+        try:
+            console.print(qr_to_text(qr_matrix(uri)), markup=False, highlight=False)
+        except Exception as exc:  # a console that cannot draw the QR code still gets the text
+            console.print(f"(no QR code: {exc})")
+        console.print(
+            f"pair the phone with: {uri}"
+            if pairing_file is None
+            else f"pairing written to {pairing_file} (rig phone-sim {pairing_file})"
+        )
+
+    return show
+
+
+def _run_with_progress(
+    project: Project, session_id: str, pairing_file: Path | None
+) -> dict[str, Any]:
+    from rig.devices.display import OffscreenDisplay
+    from rig.session import service
+
+    bus = ev.EventBus()
+    with Progress(
+        TextColumn("[bold]{task.fields[status]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("session", total=None, status=session_id, rate="")
+
+        def on_event(event: ev.SessionEvent) -> None:
+            if isinstance(event, ev.SessionStarted):
+                progress.update(task, total=event.items)
+            elif isinstance(event, ev.Progressed):
+                progress.update(task, completed=event.verified, rate=f"{event.rate_per_h:.0f}/h")
+            elif isinstance(
+                event, ev.PhotoRejected | ev.CaptureFailed | ev.PhoneLost | ev.SessionPaused
+            ):
+                progress.console.print(
+                    f"[yellow]{event.kind}[/]: "
+                    + ", ".join(
+                        f"{k}={v}"
+                        for k, v in event.to_dict().items()
+                        if k not in ("kind", "session_id", "ts")
+                    )
+                )
+
+        bus.subscribe(on_event)
+        ctx = service.SessionContext(
+            OffscreenDisplay(), bus, on_pairing=_print_pairing(pairing_file)
+        )
+        return asyncio.run(service.run(project, session_id, ctx))
+
+
+def _report(session_id: str, summary: dict[str, Any]) -> None:
+    colour = "green" if summary["clean"] else "red"
+    console.print(
+        f"[{colour}]session {session_id}: {summary['verified']}/{summary['items']} verified, "
+        f"{summary['retakes']} retakes[/]"
+    )
+    for problem, items in summary.get("problems", {}).items():
+        console.print(f"[red]  {problem}: items {items[:20]}{' …' if len(items) > 20 else ''}[/]")
+
+
+def cmd_start(
+    plan_file: Path | None = typer.Option(None, "--plan", help="Capture plan (TOML)."),
+    sources: str | None = typer.Option(
+        None, "--sources", help="all | ids:1,2,5-9 | label:NAME=1 | csv:FILE | range:A:B"
+    ),
+    camera: str | None = typer.Option(
+        None, "--camera", help="sim | phone | chexpeditor://HOST:PORT | usb:… | sim:PRESET"
+    ),
+    headless: bool = typer.Option(
+        False, "--headless", help="No windows: offscreen display (the default here)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="At most N items."),
+    condition: list[str] = typer.Option(
+        [], "--condition", help="Capture condition key=value (repeatable)."
+    ),
+    pairing_file: Path | None = typer.Option(
+        None, "--pairing-file", help="Write the pairing text here."
+    ),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Start a capture session; prints the reconciliation at the end (exit 1 if not clean)."""
+    from dataclasses import replace
+
+    from rig.session import service
+    from rig.session.plan import CapturePlan, load_plan, parse_conditions
+
+    proj = project_from(project)
+    plan = load_plan(plan_file) if plan_file else CapturePlan()
+    overrides: dict[str, Any] = {}
+    if sources:
+        overrides["sources"] = sources
+    if camera:
+        overrides["camera"] = camera
+    if limit:
+        overrides["limit"] = limit
+    if condition:
+        overrides["conditions"] = {**plan.conditions, **parse_conditions(condition)}
+    plan = replace(plan, **overrides)
+    plan.validate()
+    session_id = service.create(proj, plan)
+    console.print(f"session {session_id}: {plan.camera}, sources {plan.sources}")
+    summary = _run_with_progress(proj, session_id, pairing_file)
+    _finish(session_id, summary, json_out)
+
+
+def _finish(session_id: str, summary: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print_json({"id": session_id, **summary})
+    _report(session_id, summary)
+    raise typer.Exit(0 if summary["clean"] or summary.get("pending") else 1)
+
+
+def cmd_resume(
+    session_id: str = typer.Argument(..., help="Session id."),
+    pairing_file: Path | None = typer.Option(
+        None, "--pairing-file", help="Write the pairing text here."
+    ),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Continue a session from the first item without a verified photo."""
+    proj = project_from(project)
+    summary = _run_with_progress(proj, session_id, pairing_file)
+    _finish(session_id, summary, json_out)
+
+
+def session_summary(proj: Project, session_id: str) -> dict[str, Any]:
+    from rig.session.reconcile import reconcile
+
+    db = proj.db()
+    try:
+        row = next(iter(db.query("SELECT * FROM sessions WHERE id=?", [session_id])), None)
+        if row is None:
+            raise UsageError(f"no such session: {session_id}; see 'rig session list'")
+        rec = reconcile(db, session_id, proj.objects)
+        reasons = {
+            r["reason"]: r["n"]
+            for r in db.query(
+                "SELECT reason, count(*) AS n FROM captures WHERE session_id=? AND state IN ('rejected','failed') "
+                "GROUP BY reason",
+                [session_id],
+            )
+        }
+        captures = [
+            {
+                "item": r["idx"],
+                "attempt": r["attempt"],
+                "state": r["state"],
+                "conditions": json.loads(r["conditions"] or "{}"),
+                "reason": r["reason"],
+            }
+            for r in db.query(
+                "SELECT idx, attempt, state, conditions, reason FROM captures "
+                "WHERE session_id=? ORDER BY idx, attempt",
+                [session_id],
+            )
+        ]
+        times = db.execute(
+            "SELECT min(ts), max(ts) FROM events WHERE session_id=?", [session_id]
+        ).fetchone()
+    finally:
+        db.close()
+    duration = (times[1] - times[0]) if times[0] else 0.0
+    return {
+        "id": session_id,
+        "state": row["state"],
+        "camera": row["camera"],
+        "created_at": row["created_at"],
+        "items": rec["items"],
+        "verified": rec["verified"],
+        "skipped": rec["pending"],
+        "duplicates": len(rec["problems"].get("duplicates", [])),
+        "retakes": rec["retakes"],
+        "rejections": reasons,
+        "reconciliation": rec,
+        "duration_s": duration,
+        "pairs_per_hour": rec["verified"] / duration * 3600 if duration else None,
+        "conditions": json.loads(row["conditions"] or "{}"),
+        "captures": captures,
+    }
+
+
+def cmd_list(json_out: JsonOption = False, project: ProjectOption = None) -> None:
+    """List the sessions of the project."""
+    proj = project_from(project)
+    db = proj.db()
+    try:
+        rows = list(
+            db.query(
+                "SELECT s.id, s.state, s.camera, s.created_at, "
+                "(SELECT count(*) FROM items i WHERE i.session_id=s.id) AS items, "
+                "(SELECT count(*) FROM items i WHERE i.session_id=s.id AND i.state='verified') AS verified "
+                "FROM sessions s ORDER BY s.created_at"
+            )
+        )
+    finally:
+        db.close()
+    if json_out:
+        print_json({"sessions": rows})
+        return
+    table = Table("id", "state", "camera", "items", "verified", "created")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["state"],
+            r["camera"],
+            str(r["items"]),
+            str(r["verified"]),
+            r["created_at"][:19],
+        )
+    console.print(table)
+
+
+def cmd_show(
+    session_id: str = typer.Argument(...),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Counts, rates, retakes, rejections by reason, reconciliation and timings of a session."""
+    summary = session_summary(project_from(project), session_id)
+    if json_out:
+        print_json(summary)
+        return
+    for key in (
+        "id",
+        "state",
+        "camera",
+        "items",
+        "verified",
+        "skipped",
+        "duplicates",
+        "retakes",
+        "duration_s",
+        "pairs_per_hour",
+    ):
+        console.print(f"{key:>15}: {summary[key]}")
+    for reason, n in summary["rejections"].items():
+        console.print(f"{'rejected':>15}: {n} × {reason}")
+    _report(session_id, summary["reconciliation"])
+
+
+def cmd_gui(
+    screen: int = typer.Option(
+        -1, "--screen", help="Index of the rig's display (default: the last screen)."
+    ),
+    windowed: bool = typer.Option(
+        False, "--windowed", help="A window instead of full screen (for trying out)."
+    ),
+    resume: str | None = typer.Option(None, "--resume", help="Resume this session at start-up."),
+    project: ProjectOption = None,
+) -> None:
+    """The desktop app: full-screen display on the rig's screen and the operator console."""
+    try:
+        from rig.gui.app import run_gui
+    except ImportError as exc:
+        raise UsageError(f"the GUI needs PyQt6 and qasync: pip install 'rig[gui]' ({exc})") from exc
+    proj = project_from(project)
+    raise typer.Exit(run_gui(proj.root, screen, windowed, resume))
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    session = typer.Typer(help="Capture sessions.", no_args_is_help=True)
+    session.command("start")(cmd_start)
+    session.command("resume")(cmd_resume)
+    session.command("list")(cmd_list)
+    session.command("show")(cmd_show)
+    app.add_typer(session, name="session")
+    app.command("gui")(cmd_gui)

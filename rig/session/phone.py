@@ -1,0 +1,146 @@
+"""A phone as the session's camera: the capture protocol of docs/protocol.md.
+
+``ProtocolCapturer`` runs the desktop endpoint (UDP control + HTTP upload) and, for
+``--camera sim``, an in-process simulated phone that pairs from the same QR payload
+over real loopback sockets. The endpoint's key, session id and ports are kept in
+the session's ``pairing`` record, so after a desktop restart ``rig session resume``
+listens where the phone expects it and the phone need not be paired again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rig.errors import DeviceError
+from rig.protocol import endpoint as pe
+from rig.session.capture import CameraFailedError, CapturedPhoto, CaptureRequest, PhoneLostError
+
+
+@dataclass(frozen=True)
+class PairingRecord:
+    """What the session keeps so a resumed desktop is the same peer for the phone."""
+
+    key_hex: str
+    sid_hex: str
+    host: str
+    udp_port: int
+    http_port: int
+
+    @classmethod
+    def fresh(cls, host: str = "127.0.0.1") -> PairingRecord:
+        return cls(secrets.token_hex(32), secrets.token_hex(8), host, 0, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_hex": self.key_hex,
+            "sid_hex": self.sid_hex,
+            "host": self.host,
+            "udp_port": self.udp_port,
+            "http_port": self.http_port,
+        }
+
+
+@dataclass(frozen=True)
+class SimPhoneOptions:
+    """The in-process simulated phone of ``--camera sim``."""
+
+    preset: str | None = "paper-lcd-iphone"
+    faults: str = ""
+    shot_ms: float = 0.0
+    seed: int = 0
+
+
+class ProtocolCapturer:
+    def __init__(
+        self,
+        pairing: PairingRecord,
+        store_dir: Path,
+        screen_tap: Callable[[], Any] | None,
+        sim_phone: SimPhoneOptions | None = None,
+        on_pairing: Callable[[str, PairingRecord], None] | None = None,
+        display_latency_ms: float = 0.0,
+    ) -> None:
+        self.pairing = pairing
+        self.store_dir = store_dir
+        self.screen_tap = screen_tap
+        self.sim_phone = sim_phone
+        self.on_pairing = on_pairing
+        self.display_latency_ms = display_latency_ms
+        self.endpoint: pe.DesktopEndpoint | None = None
+        self._phone_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        p = self.pairing
+        endpoint = pe.DesktopEndpoint(
+            bytes.fromhex(p.key_hex),
+            bytes.fromhex(p.sid_hex),
+            p.host,
+            p.udp_port,
+            p.http_port,
+            self.store_dir,
+            self.screen_tap,
+            display_latency_ms=self.display_latency_ms,
+            camera_retries=0,  # the session decides about new attempts (new frame code)
+        )
+        self.endpoint = await endpoint.__aenter__()
+        self.pairing = PairingRecord(
+            p.key_hex, p.sid_hex, p.host, endpoint.udp_port, endpoint.http_port
+        )
+        uri = endpoint.pairing_payload()
+        if self.on_pairing is not None:
+            self.on_pairing(uri, self.pairing)
+        if self.sim_phone is not None:
+            self._phone_task = asyncio.ensure_future(self._run_sim_phone(uri))
+
+    async def _run_sim_phone(self, uri: str) -> None:
+        from rig.protocol.faults import parse_faults
+        from rig.protocol.pairing import parse_pairing
+        from rig.protocol.phonesim import PhoneSim, PhoneSimConfig
+
+        assert self.sim_phone is not None
+        cfg = PhoneSimConfig(
+            pairing=parse_pairing(uri),
+            store=self.store_dir.parent / "sim-phone",
+            faults=parse_faults(self.sim_phone.faults),
+            shot_ms=self.sim_phone.shot_ms,
+            camera_preset=self.sim_phone.preset,
+            seed=self.sim_phone.seed,
+        )
+        await PhoneSim(cfg).run()
+
+    async def stop(self) -> None:
+        if self._phone_task is not None:
+            self._phone_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._phone_task
+        if self.endpoint is not None:
+            await self.endpoint.__aexit__(None, None, None)
+
+    def stats(self) -> dict[str, Any]:
+        return self.endpoint.stats() if self.endpoint is not None else {}
+
+    async def capture(self, request: CaptureRequest) -> CapturedPhoto:
+        assert self.endpoint is not None, "start() first"
+        tag = f"{request.session_id}-{request.idx:06d}-a{request.attempt}"
+        try:
+            record = await self.endpoint.capture(request.idx, request.attempt, tag, None)
+        except pe.PhoneLostError as exc:
+            raise PhoneLostError(exc.message) from exc
+        except pe.CameraFailedError as exc:
+            raise CameraFailedError(exc.message) from exc
+        except DeviceError as exc:
+            raise PhoneLostError(exc.message) from exc
+        jpeg = Path(record.path).read_bytes()
+        device = {
+            "camera": "phone",
+            "protocol_attempt": record.attempt,
+            "sha256": record.sha256,
+            "sim_preset": self.sim_phone.preset if self.sim_phone else None,
+        }
+        return CapturedPhoto(jpeg=jpeg, captured_at=record.stored_at, device=device)
