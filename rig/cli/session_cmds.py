@@ -291,6 +291,41 @@ def cmd_gui(
     raise typer.Exit(run_gui(proj.root, screen, windowed, resume))
 
 
+def cmd_replay(
+    session_id: str = typer.Argument(..., help="The recorded session to replay."),
+    faults: str = typer.Option(
+        "", "--faults", help="Fault spec, e.g. loss=0.2,dup=0.05,restart_at=10"
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Also fail on event-sequence differences."),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Re-run a session's plan against the simulated phone and compare outcomes and events."""
+    from rig.session.replay import compare, create_replay
+
+    proj = project_from(project)
+    replay_id = create_replay(proj, session_id, faults)
+    console.print(
+        f"replaying {session_id} as {replay_id}" + (f" with faults {faults}" if faults else "")
+    )
+    _run_with_progress(proj, replay_id, None)
+    result = compare(proj, session_id, replay_id)
+    if json_out:
+        print_json(result)
+    for diff in result["outcome_differences"][:50]:
+        console.print(f"[red]item {diff['item']}: {diff['original']} → {diff['replay']}[/]")
+    for diff in result["event_differences"][:50]:
+        console.print(
+            f"[yellow]item {diff['item']}: {' '.join(diff['original'])}  ⇒  {' '.join(diff['replay'])}[/]"
+        )
+    console.print(
+        f"{len(result['outcome_differences'])} outcome and "
+        f"{len(result['event_differences'])} event-sequence differences"
+    )
+    failed = not result["same_outcome"] or (strict and result["event_differences"])
+    raise typer.Exit(1 if failed else 0)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session = typer.Typer(help="Capture sessions.", no_args_is_help=True)
     session.command("start")(cmd_start)
@@ -298,4 +333,5 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session.command("list")(cmd_list)
     session.command("show")(cmd_show)
     app.add_typer(session, name="session")
+    session.command("replay")(cmd_replay)
     app.command("gui")(cmd_gui)
