@@ -1,0 +1,1 @@
+"""Benchmarks behind ``rig bench``; each returns a JSON-able dict."""
