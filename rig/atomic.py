@@ -29,8 +29,12 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on clean exit it replaces ``path`` atomically."""
+def atomic_open(path: Path | str, mode: str = "wb", durable: bool = True) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; on clean exit it replaces ``path`` atomically.
+
+    The rename alone makes the write atomic for a killed process; ``durable`` adds
+    the fsyncs that make it survive power loss too.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -42,18 +46,20 @@ def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO[Any]]:
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
-        fsync_dir(target.parent)
+        if durable:
+            fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
 
-def write_bytes_atomic(path: Path | str, data: bytes) -> None:
+def write_bytes_atomic(path: Path | str, data: bytes, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as handle:
+    with atomic_open(path, "wb", durable) as handle:
         handle.write(data)
 
 

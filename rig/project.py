@@ -40,9 +40,9 @@ class Project:
     def objects(self) -> ObjectStore:
         return ObjectStore(self.root / OBJECTS_NAME)
 
-    def db(self) -> sqlite_utils.Database:
+    def db(self, durable: bool = True) -> sqlite_utils.Database:
         """A new connection with migrations applied (one per thread/process)."""
-        return open_db(self.db_path)
+        return open_db(self.db_path, durable)
 
 
 def init_project(root: Path, name: str | None = None) -> Project:

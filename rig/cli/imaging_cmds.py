@@ -90,14 +90,20 @@ def _resolve(src: str, project: Path | None) -> tuple[Path, int]:
 def bench_render_command(
     runs: Annotated[int, typer.Option("--runs", help="Timed runs per case (median).")] = 5,
     size: Annotated[int, typer.Option("--size", help="Image side in pixels.")] = 2048,
+    import_files: Annotated[
+        int, typer.Option("--import-files", help="Small DICOMs for the import throughput (0: skip).")
+    ] = 1000,
     json_out: JsonOption = False,
 ) -> None:
-    """Time rig's load+render against dcm2pnm on a synthetic 12-bit image."""
+    """Time rig's load+render against dcm2pnm on a synthetic 12-bit image, and import throughput."""
+    from rig.bench.import_bench import run_import_bench
     from rig.bench.render_bench import run_render_bench
 
-    if runs < 1 or size < 64:
-        raise UsageError("--runs must be >= 1 and --size >= 64")
+    if runs < 1 or size < 64 or import_files < 0:
+        raise UsageError("--runs must be >= 1, --size >= 64 and --import-files >= 0")
     result = run_render_bench(runs=runs, size=size)
+    if import_files:
+        result["import"] = run_import_bench(import_files)
     if json_out:
         print_json(result)
         return
@@ -105,4 +111,10 @@ def bench_render_command(
         console.print(
             f"{case}: rig {row['rig_ms']:.1f} ms, dcm2pnm {row.get('dcm2pnm_ms')} ms "
             f"(ratio {row.get('ratio_rig_to_dcm2pnm')}) {row.get('note', '')}"
+        )
+    if "import" in result:
+        imp = result["import"]
+        console.print(
+            f"import: {imp['import_files_per_s']} files/s over {imp['files']} files "
+            f"(read+decode alone: {imp['read_decode_files_per_s']} files/s)"
         )

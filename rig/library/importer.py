@@ -89,7 +89,7 @@ def import_paths(
     table = read_labels(labels_csv) if labels_csv is not None else None
     report = ImportReport()
     skip = labels_csv.resolve() if labels_csv is not None else None
-    db = project.db()
+    db = project.db(durable=False)  # an interrupted import is simply run again (it dedupes)
     try:
         for path in iter_files(paths, recursive):
             if skip is not None and path.resolve() == skip:
@@ -139,7 +139,7 @@ def _import_one(
             report.labelled_sources += len(existing)
         return
     parsed = _parse(project, path, data, row)
-    object_sha = project.objects.put(parsed.object_bytes)
+    object_sha = project.objects.put(parsed.object_bytes, durable=False)
     now = utc_now()
     with db.conn:  # one transaction per file
         patient_id = pseudonym(project.secret, "patient", parsed.patient_key)

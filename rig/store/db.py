@@ -15,14 +15,18 @@ from rig.errors import StoreError
 from rig.store.schema import MIGRATIONS
 
 
-def open_db(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) the project database with every migration applied."""
+def open_db(path: Path | str, durable: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the project database with every migration applied.
+
+    WAL lets the GUI read while a session writes. With ``durable`` (sessions),
+    synchronous=FULL makes a committed capture survive power loss, not only a
+    killed process; bulk work that can simply be redone (imports, which dedupe)
+    uses NORMAL, which in WAL mode still survives a killed process.
+    """
     try:
         conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-        # WAL lets the GUI read while a session writes; synchronous=FULL makes a
-        # committed capture survive power loss, not only a killed process.
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         conn.execute("PRAGMA foreign_keys=ON")
         db = sqlite_utils.Database(conn)
         MIGRATIONS.apply(db)

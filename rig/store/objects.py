@@ -34,12 +34,16 @@ class ObjectStore:
             raise StoreError(f"not a SHA-256 object name: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:]
 
-    def put(self, data: bytes) -> str:
-        """Store ``data``; return its SHA-256. Storing the same bytes twice is a no-op."""
+    def put(self, data: bytes, durable: bool = True) -> str:
+        """Store ``data``; return its SHA-256. Storing the same bytes twice is a no-op.
+
+        ``durable=False`` skips the fsyncs (still atomic against a killed process)
+        for bulk work that can be redone; a damaged object is caught by ``get``.
+        """
         sha = sha256_bytes(data)
         path = self.path_for(sha)
         if not path.exists():
-            write_bytes_atomic(path, data)
+            write_bytes_atomic(path, data, durable)
         return sha
 
     def contains(self, sha256: str) -> bool:

@@ -1,0 +1,1 @@
+"""Devices: camera and rig-controller interfaces with real and simulated backends."""
