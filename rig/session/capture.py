@@ -77,4 +77,7 @@ class DeviceCapturer:
         captured_at = float(getattr(photo, "captured_at", 0.0) or time.time())
         device = dict(getattr(photo, "device", {}) or {})
         device.setdefault("camera", self.url)
+        truth = getattr(photo, "truth", None)
+        if truth:  # the simulated camera's exact geometry: the oracle for registration QA
+            device["truth"] = truth
         return CapturedPhoto(jpeg=jpeg, captured_at=captured_at, device=device)
