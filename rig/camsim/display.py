@@ -25,6 +25,8 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     """Check a shown frame (uint8, (H, W) gray or (H, W, 3) BGR) and return it as BGR."""
     if frame.dtype != np.uint8:
         raise InputError(f"screen frames must be 8-bit, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:  # gray decoded with a channel axis
+        frame = frame[:, :, 0]
     if frame.ndim == 2:
         return np.repeat(frame[:, :, None], 3, axis=2)
     if frame.ndim == 3 and frame.shape[2] == 3:
