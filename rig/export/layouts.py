@@ -105,7 +105,7 @@ class FoldersLayout:
                     (out / rel).write_bytes(fetch(sha))
                 row[column] = rel if sha else ""
             row["patient"], row["study"] = pair.patient, pair.study
-            row["preset"] = pair.conditions.get("preset", pair.conditions.get("camera", ""))
+            row["preset"] = pair.conditions.get("preset", "")
             rows.append(row)
         first = ["pair_id", "split", "patient", "study", "photo", "ground_truth", "aligned", "mask"]
         write_csv(out / "manifest.csv", rows, first)

@@ -50,6 +50,17 @@ ORDER BY c.session_id, c.idx, c.attempt
 """
 
 
+def camera_preset(camera: str) -> str:
+    """The simulated-camera preset a camera URL names ('' for real cameras)."""
+    base, _, query = camera.partition("?")
+    if base.startswith("sim:"):
+        return base[4:] or "paper-lcd-iphone"
+    if base == "sim":
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        return params.get("preset", "paper-lcd-iphone")
+    return ""
+
+
 def _json(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
@@ -73,6 +84,8 @@ def select_pairs(
     for row in db.query(_QUERY.format(where=where), params):
         conditions = {**_json(row["s_cond"]), **_json(row["i_cond"]), **_json(row["c_cond"])}
         conditions.setdefault("camera", row["camera"])
+        if preset := camera_preset(row["camera"]):
+            conditions.setdefault("preset", preset)
         pairs.append(
             Pair(
                 pair_id=f"{row['session_id']}-{row['idx']:05d}-a{row['attempt']}",

@@ -214,6 +214,7 @@ class SessionRunner:
         )
         await asyncio.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
         conditions = self.conditions_for(work.idx)
+        records.set_item_frame(self._db, self.session_id, work.idx, prepared.truth.frame_id)
         capture_id = records.request_capture(
             self._db, self.session_id, work.idx, work.attempt, conditions
         )
