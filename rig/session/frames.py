@@ -70,3 +70,11 @@ class Prefetcher:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, job)  # type: ignore[arg-type]
         return await future
+
+    def cancel(self) -> None:
+        """Drop what was prepared ahead (e.g. on stop); their errors are not reported."""
+        for future in self._pending.values():
+            future.cancel()
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: a failed prefetch of an unused item is moot
+        self._pending.clear()

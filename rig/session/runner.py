@@ -185,6 +185,12 @@ class SessionRunner:
 
     async def _loop(self) -> None:
         prefetch = Prefetcher(self._pool)
+        try:
+            await self._drain(prefetch)
+        finally:
+            prefetch.cancel()
+
+    async def _drain(self, prefetch: Prefetcher) -> None:
         while self._queue and not self._stop:
             await self._resume.wait()
             if self._stop:

@@ -41,8 +41,25 @@ def session_dir(project: Project, session_id: str) -> Path:
     return project.root / "sessions" / session_id
 
 
+def check_plan(plan: CapturePlan) -> None:
+    """Fail before anything is stored if the plan cannot run (layout vs screen, camera URL)."""
+    from calibration.fiducials import FiducialLayout, LayoutError, validate_layout
+
+    try:
+        validate_layout(
+            FiducialLayout.from_dict(plan.layout), (plan.screen_width, plan.screen_height)
+        )
+    except (LayoutError, TypeError) as exc:
+        raise UsageError(f"plan: fiducial layout {plan.layout or 'default'}: {exc}") from exc
+    if not _uses_protocol(plan.camera):
+        from rig.devices.urls import parse_camera_url
+
+        parse_camera_url(plan.camera)
+
+
 def create(project: Project, plan: CapturePlan) -> str:
     """Store a new session with its items; return its id (nothing is shown yet)."""
+    check_plan(plan)
     db = project.db()
     try:
         sources = select_sources(db, plan.sources)
