@@ -78,23 +78,24 @@ def ensure_frame(
         rendered = render_path(ref.path, opts)
         sha = project.objects.put(encode_png(rendered.pixels))
         with db.conn:
-            frame_id = (
-                db.table("frames")
-                .insert(
-                    {
-                        "source_id": source_id,
-                        "render_key": key,
-                        "object_sha256": sha,
-                        "width": int(rendered.pixels.shape[1]),
-                        "height": int(rendered.pixels.shape[0]),
-                        "channels": 1 if rendered.pixels.ndim == 2 else 3,
-                        "facts": json.dumps(rendered.facts, sort_keys=True, default=str),
-                        "created_at": utc_now(),
-                    },
-                    ignore=True,
-                )
-                .last_pk
+            # Another thread may have rendered the same source meanwhile (prefetch of a
+            # repeated item): the UNIQUE key keeps one row, and we read its id back.
+            db.table("frames").insert(
+                {
+                    "source_id": source_id,
+                    "render_key": key,
+                    "object_sha256": sha,
+                    "width": int(rendered.pixels.shape[1]),
+                    "height": int(rendered.pixels.shape[0]),
+                    "channels": 1 if rendered.pixels.ndim == 2 else 3,
+                    "facts": json.dumps(rendered.facts, sort_keys=True, default=str),
+                    "created_at": utc_now(),
+                },
+                ignore=True,
             )
-        return GroundTruth(int(frame_id or 0), source_id, sha, rendered.pixels, rendered.facts)
+            frame_id = db.execute(
+                "SELECT id FROM frames WHERE source_id=? AND render_key=?", [source_id, key]
+            ).fetchone()[0]
+        return GroundTruth(int(frame_id), source_id, sha, rendered.pixels, rendered.facts)
     finally:
         db.close()

@@ -71,6 +71,12 @@ class Prefetcher:
             return await loop.run_in_executor(self.executor, job)  # type: ignore[arg-type]
         return await future
 
+    def retain(self, keys: set[tuple[int, int]]) -> None:
+        """Forget prepared items no longer coming (e.g. their attempt number moved on)."""
+        for key in [k for k in self._pending if k not in keys]:
+            future = self._pending.pop(key)
+            future.cancel()
+
     def cancel(self) -> None:
         """Drop what was prepared ahead (e.g. on stop); their errors are not reported."""
         for future in self._pending.values():

@@ -163,6 +163,20 @@ class SessionRunner:
             verified = {r[1] for r in rows if self._item_state(r[1]) == "verified"}
             self._queue = deque(w for w in self._queue if w.idx not in verified)
 
+    def _retake(self, idx: int, source_id: int) -> None:
+        """Queue item ``idx`` again at the front, once, unless it is already verified."""
+        if self._item_state(idx) == "verified" or any(w.idx == idx for w in self._queue):
+            return
+        self._queue.appendleft(_Work(idx, source_id, self._next_attempt(idx)))
+
+    def _next_attempt(self, idx: int) -> int:
+        """One more than any attempt ever requested for ``idx`` (attempts are never reused)."""
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(attempt), 0) FROM captures WHERE session_id=? AND idx=?",
+            [self.session_id, idx],
+        ).fetchone()
+        return int(row[0]) + 1
+
     def _item_state(self, idx: int) -> str:
         return str(
             self._db.execute(
@@ -196,7 +210,10 @@ class SessionRunner:
             if self._stop:
                 break
             work = self._queue.popleft()
-            for ahead in list(self._queue)[: prefetch.depth]:
+            work.attempt = max(work.attempt, self._next_attempt(work.idx))
+            upcoming = list(self._queue)[: prefetch.depth]
+            prefetch.retain({(w.idx, w.attempt) for w in [work, *upcoming]})
+            for ahead in upcoming:
                 prefetch.want(
                     (ahead.idx, ahead.attempt), self._job(ahead.idx, ahead.attempt, ahead.source_id)
                 )
@@ -269,7 +286,7 @@ class SessionRunner:
                         self.session_id, idx=work.idx, attempt=work.attempt, reason=exc.message
                     )
                 )
-                self._queue.appendleft(_Work(work.idx, work.source_id, work.attempt + 1))
+                self._retake(work.idx, work.source_id)
                 return None
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
@@ -302,7 +319,7 @@ class SessionRunner:
                     self.session_id, idx=idx, attempt=attempt, reason=str(result.get("reason"))
                 )
             )
-            self._queue.appendleft(_Work(idx, prepared.truth.source_id, attempt + 1))
+            self._retake(idx, prepared.truth.source_id)
 
     def _register_sync(
         self, prepared: PreparedItem, jpeg: bytes
