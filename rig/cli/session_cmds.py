@@ -326,6 +326,23 @@ def cmd_replay(
     raise typer.Exit(1 if failed else 0)
 
 
+def cmd_bench_session(
+    items: int = typer.Option(40, "--items", help="Items in the benchmark session."),
+    shot_ms: float = typer.Option(500.0, "--shot-ms", help="Fixed camera time per shot."),
+    settle_ms: int = typer.Option(50, "--settle-ms", help="Display settle time per item."),
+    json_out: JsonOption = False,
+) -> None:
+    """Pairs per hour with a fixed-time simulated camera, and rig's overhead per capture."""
+    from rig.bench.session_bench import run_session_bench
+
+    result = run_session_bench(items, shot_ms, settle_ms)
+    if json_out:
+        print_json(result)
+        return
+    for key, value in result.items():
+        console.print(f"{key:>28}: {value}")
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session = typer.Typer(help="Capture sessions.", no_args_is_help=True)
     session.command("start")(cmd_start)
@@ -335,3 +352,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(session, name="session")
     session.command("replay")(cmd_replay)
     app.command("gui")(cmd_gui)
+    bench_app.command("session")(cmd_bench_session)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,6 +44,7 @@ class CapturedPhoto:
     jpeg: bytes
     captured_at: float
     device: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None  # where the capturer already stored it durably, if it did
 
 
 class Capturer(Protocol):

@@ -49,6 +49,7 @@ class PhotoStored(SessionEvent):
     idx: int
     attempt: int
     sha256: str
+    received_at: float = 0.0  # when the camera side handed the photo over
 
 
 @dataclass(frozen=True)

@@ -143,4 +143,6 @@ class ProtocolCapturer:
             "sha256": record.sha256,
             "sim_preset": self.sim_phone.preset if self.sim_phone else None,
         }
-        return CapturedPhoto(jpeg=jpeg, captured_at=record.stored_at, device=device)
+        return CapturedPhoto(
+            jpeg=jpeg, captured_at=record.stored_at, device=device, path=Path(record.path)
+        )

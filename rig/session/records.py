@@ -91,9 +91,23 @@ def request_capture(
     idx: int,
     attempt: int,
     conditions: dict[str, Any] | None = None,
+    shown_at: float | None = None,
+    frame_id: int | None = None,
 ) -> int:
-    """Record a capture attempt before the camera is asked (so a crash leaves a trace)."""
+    """Record that item ``idx`` is on screen and a capture attempt is about to be asked for.
+
+    One transaction (the item shown, its ground-truth frame, the attempt), written
+    before the camera is asked, so a crash leaves a trace of the attempt in flight.
+    """
     with db.conn:
+        log_event(
+            db, "ItemShown", {"shown_at": shown_at}, session_id=session_id, idx=idx, attempt=attempt
+        )
+        if frame_id is not None:
+            db.execute(
+                "UPDATE items SET frame_id=? WHERE session_id=? AND idx=?",
+                [frame_id, session_id, idx],
+            )
         row_id = (
             db.table("captures")
             .insert(

@@ -227,9 +227,6 @@ class SessionRunner:
             self._give_up(work, "no verified photo after the maximum number of attempts")
             return
         shown_at = await self.display.show(prepared.screen.canvas)
-        records.note(
-            self._db, self.session_id, "ItemShown", work.idx, work.attempt, shown_at=shown_at
-        )
         self.bus.emit(
             ev.ItemShown(
                 self.session_id, idx=work.idx, attempt=work.attempt, source_id=work.source_id
@@ -237,9 +234,14 @@ class SessionRunner:
         )
         await asyncio.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
         conditions = self.conditions_for(work.idx)
-        records.set_item_frame(self._db, self.session_id, work.idx, prepared.truth.frame_id)
         capture_id = records.request_capture(
-            self._db, self.session_id, work.idx, work.attempt, conditions
+            self._db,
+            self.session_id,
+            work.idx,
+            work.attempt,
+            conditions,
+            shown_at=shown_at,
+            frame_id=prepared.truth.frame_id,
         )
         self.bus.emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
         request = CaptureRequest(
@@ -253,10 +255,20 @@ class SessionRunner:
         photo = await self._shoot(request, capture_id, work)
         if photo is None:
             return
-        sha = self.project.objects.put(photo.jpeg)
+        received_at = self.clock()
+        if photo.path is not None:
+            sha = self.project.objects.adopt(photo.path, photo.jpeg)
+        else:
+            sha = self.project.objects.put(photo.jpeg)
         records.store_photo(self._db, capture_id, sha, photo.device)
         self.bus.emit(
-            ev.PhotoStored(self.session_id, idx=work.idx, attempt=work.attempt, sha256=sha)
+            ev.PhotoStored(
+                self.session_id,
+                idx=work.idx,
+                attempt=work.attempt,
+                sha256=sha,
+                received_at=received_at,
+            )
         )
         task = asyncio.ensure_future(self._register(capture_id, prepared, photo.jpeg))
         self._registering.add(task)

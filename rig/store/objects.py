@@ -7,9 +7,10 @@ not at all; reads verify the hash, so silent corruption becomes a StoreError.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
-from rig.atomic import write_bytes_atomic
+from rig.atomic import fsync_dir, write_bytes_atomic
 from rig.errors import StoreError
 
 
@@ -44,6 +45,26 @@ class ObjectStore:
         path = self.path_for(sha)
         if not path.exists():
             write_bytes_atomic(path, data, durable)
+        return sha
+
+    def adopt(self, path: Path, data: bytes) -> str:
+        """Store a file that is already durably on disk (same content as ``data``) by linking it.
+
+        A hard link costs no copy and no second fsync; where linking is impossible
+        (another file system) it falls back to a durable copy.
+        """
+        sha = sha256_bytes(data)
+        target = self.path_for(sha)
+        if target.exists():
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+            fsync_dir(target.parent)
+        except FileExistsError:
+            pass
+        except OSError:
+            write_bytes_atomic(target, data)
         return sha
 
     def contains(self, sha256: str) -> bool:
