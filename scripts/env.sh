@@ -29,8 +29,13 @@ rig_env() {
   # Reinstall only when the project's requirements changed.
   local stamp="$VENV/.rig-installed-$extras"
   if [ ! -f "$stamp" ] || [ "$RIG_ROOT/pyproject.toml" -nt "$stamp" ]; then
-    "$VENV/bin/pip" install -q -e "$RIG_ROOT[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
-    "$VENV/bin/python" -c "import rig" 
+    local log="$VENV/.rig-install.log"
+    if ! "$VENV/bin/pip" install -q -e "$RIG_ROOT[$extras]" >"$log" 2>&1; then
+      grep -v "^WARNING: Location" "$log" >&2
+      echo "error: installing rig[$extras] into $VENV failed (log: $log)" >&2
+      return 1
+    fi
+    "$VENV/bin/python" -c "import rig"
     touch "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"
