@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from calibration.fiducials import FiducialLayout
+from calibration.refinement import Area
 from calibration.registration import register_photo
 from rig.devices.display import Display
 from rig.library.frames import encode_png
@@ -339,8 +340,11 @@ class SessionRunner:
         photo = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if photo is None:
             return False, {"reason": "photo is not a readable JPEG"}, None, None
+        place = prepared.screen.placement
+        # Register over the image's own rectangle, so the aligned photo is the ground truth's twin.
+        area = Area(place.offset_x, place.offset_y, place.width, place.height)
         reg = register_photo(
-            photo, prepared.screen.canvas, self.layout, expected=prepared.screen.code
+            photo, prepared.screen.canvas, self.layout, area=area, expected=prepared.screen.code
         )
         res = reg.result
         result = {
@@ -360,9 +364,16 @@ class SessionRunner:
                 image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             elif image.ndim == 3:
                 image = image[..., ::-1]  # encode_png takes RGB like the ground truth
+            truth_hw = prepared.truth.pixels.shape[:2]
+            valid = (reg.mask > 0).astype(np.uint8) * 255 if reg.mask is not None else None
+            if image.shape[:2] != truth_hw:  # a scaled placement: back to ground-truth pixels
+                size = (truth_hw[1], truth_hw[0])
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                if valid is not None:
+                    valid = cv2.resize(valid, size, interpolation=cv2.INTER_NEAREST)
             aligned = encode_png(np.ascontiguousarray(image))
-            if reg.mask is not None:
-                mask = encode_png((reg.mask > 0).astype(np.uint8) * 255)
+            if valid is not None:
+                mask = encode_png(valid)
         return res.accepted, result, aligned, mask
 
     def _give_up(self, work: _Work, reason: str) -> None:
