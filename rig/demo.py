@@ -1,26 +1,45 @@
 """``rig demo``: the main job on the embedded default, with no hardware and no downloads.
 
-Today's pipeline: create a project, generate sample radiographs (rig bundles no
-patient images), import them with their labels (de-identified), render every
-source to its ground-truth display frame, and compose the first one on the
-screen. Each later stage (capture session, registration, export, training) plugs
-in as one more step here.
+1. create a project and import generated sample radiographs with labels (rig bundles
+   no patient images; the samples carry fictitious identifiers);
+2. run a headless capture session with the simulated phone over real loopback
+   sockets (protocol, uploads, the virtual camera's ``paper-lcd-iphone`` preset);
+3. register and verify every photo (inside the session), export the verified pairs;
+4. train DnCNN on them (a small CPU budget), evaluate before/after on the held-out
+   patients, and write the report with its plots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.atomic import write_bytes_atomic
-from rig.imaging.compositor import compose
-from rig.library.frames import encode_png, ensure_frame
+from rig.devices.display import OffscreenDisplay
 from rig.library.importer import import_paths
 from rig.library.samples import write_samples
 from rig.project import Project, init_project
+from rig.session import events as ev
+from rig.session import service
+from rig.session.plan import CapturePlan
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    images: int = 24
+    seed: int = 0
+    preset: str = "paper-lcd-iphone"
+    train_budget_min: float = 8.0
+    model: str = "dncnn"
+
+    @classmethod
+    def quick(cls) -> DemoConfig:
+        return cls(images=8, train_budget_min=0.75)
 
 
 @dataclass
@@ -28,6 +47,8 @@ class DemoResult:
     project: Path
     steps: list[tuple[str, str]] = field(default_factory=list)  # (step, outcome)
     figures: dict[str, Any] = field(default_factory=dict)
+    table: str = ""
+    report: Path | None = None
 
 
 def choose_project_dir(option: Path | None, env: str | None) -> Path:
@@ -39,52 +60,132 @@ def choose_project_dir(option: Path | None, env: str | None) -> Path:
     return Path(tempfile.mkdtemp(prefix="rig-demo-"))
 
 
-def run_demo(
-    root: Path, n_images: int, seed: int = 0, say: Callable[[str], None] = lambda _s: None
-) -> DemoResult:
+def run_demo(root: Path, config: DemoConfig, say: Say = lambda _s: None) -> DemoResult:
     project = init_project(root)
     result = DemoResult(project=project.root)
-    _import_samples(project, n_images, seed, result, say)
-    _render_all(project, result, say)
+    _import_samples(project, config, result, say)
+    session_id = _capture(project, config, result, say)
+    data_dir = _export(project, session_id, result, say)
+    run_dir = _train(
+        data_dir, project.root / "runs" / f"{config.model}-{session_id}", config, result, say
+    )
+    _evaluate(run_dir, data_dir, result, say)
     return result
 
 
-def _import_samples(
-    project: Project, n: int, seed: int, result: DemoResult, say: Callable[[str], None]
-) -> None:
-    # The samples carry fictitious identifiers; they are generated outside the
-    # project so that only de-identified copies ever live under it.
+def _import_samples(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> None:
+    # Generated outside the project, so that only de-identified copies live under it.
     with tempfile.TemporaryDirectory(prefix="rig-samples-") as tmp:
-        say(f"generating {n} sample radiographs (rig bundles no patient images)")
-        labels = write_samples(Path(tmp), n_images=n, seed=seed)
-        report = import_paths(project, [Path(tmp)], labels_csv=labels, recursive=True)
+        say(f"generating {config.images} sample radiographs (rig bundles no patient images)")
+        labels = write_samples(Path(tmp) / "images", n_images=config.images, seed=config.seed)
+        report = import_paths(project, [Path(tmp) / "images"], labels_csv=labels, recursive=True)
     data = report.to_dict()
     result.figures["import"] = data
     result.steps.append(
         (
             "import",
-            f"{data['imported_sources']} sources, {data['labelled_sources']} labelled, "
-            f"{len(report.skipped)} skipped",
+            f"{data['imported_sources']} sources, {data['labelled_sources']} "
+            f"labelled, {len(report.skipped)} skipped (de-identified)",
         )
     )
 
 
-def _render_all(project: Project, result: DemoResult, say: Callable[[str], None]) -> None:
-    db = project.db()
-    try:
-        ids = [row["id"] for row in db.query("SELECT id FROM sources ORDER BY id")]
-    finally:
-        db.close()
-    say(f"rendering {len(ids)} ground-truth frames")
-    first = None
-    for source_id in ids:
-        truth = ensure_frame(project, source_id)
-        first = first or truth
-    if first is None:
-        return
-    screen = (project.config.display.screen_width, project.config.display.screen_height)
-    canvas, _placement = compose(first.pixels, screen, "fit", border_px=64)
-    out = project.root / "demo" / "screen_first_source.png"
-    write_bytes_atomic(out, encode_png(canvas))
-    result.figures["render"] = {"frames": len(ids), "first_facts": first.facts}
-    result.steps.append(("render", f"{len(ids)} frames; first screen frame: {out}"))
+def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> str:
+    plan = CapturePlan(camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20)
+    session_id = service.create(project, plan)
+    say(f"session {session_id}: simulated phone ({config.preset}) over loopback UDP/HTTP")
+    bus = ev.EventBus()
+
+    def report(event: ev.SessionEvent) -> None:
+        if isinstance(event, ev.PhotoVerified):
+            psnr = f"{event.psnr_db:.1f} dB" if event.psnr_db is not None else "-"
+            say(f"  item {event.idx}: verified (photo vs ground truth {psnr})")
+        elif isinstance(event, ev.PhotoRejected | ev.CaptureFailed | ev.PhoneLost):
+            say(
+                f"  {event.kind}: item {getattr(event, 'idx', '?')}: {getattr(event, 'reason', '')}"
+            )
+
+    bus.subscribe(report)
+    summary = asyncio.run(
+        service.run(project, session_id, service.SessionContext(OffscreenDisplay(), bus))
+    )
+    result.figures["session"] = {"id": session_id, **summary}
+    state = "clean" if summary["clean"] else f"NOT clean: {summary['problems']}"
+    result.steps.append(
+        (
+            "capture",
+            f"session {session_id}: {summary['verified']}/{summary['items']} "
+            f"verified photos, {summary['retakes']} retakes, reconciliation {state}",
+        )
+    )
+    return session_id
+
+
+def _export(project: Project, session_id: str, result: DemoResult, say: Say) -> Path:
+    from rig.export.run import ExportOptions, export
+
+    out = project.root / "exports" / session_id
+    say(f"exporting verified pairs to {out}")
+    card = export(project, ExportOptions(out, "folders", sessions=(session_id,), force=True))
+    sizes = ", ".join(f"{s} {v['pairs']}" for s, v in card["split_sizes"].items())
+    result.figures["export"] = card["split_sizes"]
+    result.steps.append(("export", f"{card['counts']['pairs']} pairs by patient ({sizes}): {out}"))
+    return out
+
+
+def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult, say: Say) -> Path:
+    from rig.ml.train import EpochDone, TrainConfig, train_from_folder
+
+    say(
+        f"training {config.model} on the CPU for at most {config.train_budget_min:g} min → {run_dir}"
+    )
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, EpochDone):
+            val = event.record.get("val_psnr")
+            say(
+                f"  epoch {event.epoch}: validation PSNR {val:.2f} dB"
+                if isinstance(val, float)
+                else f"  epoch {event.epoch}"
+            )
+
+    cfg = TrainConfig(
+        model=config.model,
+        epochs=200,
+        budget_min=config.train_budget_min,
+        seed=config.seed,
+        patience=1000,
+    )
+    trained = train_from_folder(
+        data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists(), on_event=on_event
+    )
+    result.figures["train"] = {
+        "epochs": trained.epochs_done,
+        "best_val_psnr": trained.best_val_psnr,
+        "stop": trained.stop_reason,
+        "train_time_s": trained.train_time_s,
+    }
+    result.steps.append(
+        (
+            "train",
+            f"{config.model}: {trained.epochs_done} epochs in "
+            f"{trained.train_time_s / 60:.1f} min ({trained.stop_reason})",
+        )
+    )
+    return run_dir
+
+
+def _evaluate(run_dir: Path, data_dir: Path, result: DemoResult, say: Say) -> None:
+    from rig.ml.data import read_manifest
+    from rig.ml.evaluate import evaluate_run, table_markdown
+    from rig.ml.report import write_report
+
+    manifest = read_manifest(data_dir)
+    splits = tuple(s for s in ("train", "valid", "test") if manifest.split(s))
+    say(f"evaluating before/after restoration on {', '.join(splits)}")
+    report, manifest = evaluate_run(run_dir, data_dir, splits)
+    path = write_report(report, manifest, run_dir, run_dir / "report")
+    result.table = table_markdown(report.splits)
+    result.report = path
+    result.figures["eval"] = report.splits
+    result.steps.append(("evaluate", f"report: {path}"))

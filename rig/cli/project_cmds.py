@@ -118,31 +118,46 @@ def cmd_sources_list(json_out: JsonOption = False, project: ProjectOption = None
 
 
 def cmd_demo(
-    quick: bool = typer.Option(False, "--quick", help="A smaller run for a first look."),
+    quick: bool = typer.Option(False, "--quick", help="A first look in under 3 minutes."),
     images: int | None = typer.Option(None, "--images", help="Number of sample images."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the generated samples."),
+    seed: int = typer.Option(0, "--seed", help="Seed for samples, camera and training."),
+    train_min: float | None = typer.Option(None, "--train-min", help="Training budget, minutes."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
-    """Run the main job on the embedded default (generated samples, simulated rig, SQLite)."""
+    """Run the main job on the embedded default: samples → session → pairs → DnCNN → table."""
     import os
+    from dataclasses import replace
 
-    from rig.demo import choose_project_dir, run_demo
+    from rig.demo import DemoConfig, choose_project_dir, run_demo
 
     root = choose_project_dir(project, os.environ.get("RIG_PROJECT"))
     console.print(f"demo project: {root}")
-    n = images or (8 if quick else 24)
-    result = run_demo(root, n, seed, say=lambda s: console.print(f"• {s}"))
+    config = DemoConfig.quick() if quick else DemoConfig()
+    config = replace(
+        config,
+        seed=seed,
+        images=images or config.images,
+        train_budget_min=train_min or config.train_budget_min,
+    )
+    result = run_demo(root, config, say=lambda s: console.print(s, markup=False))
     if json_out:
-        print_json({"project": str(result.project), "steps": dict(result.steps), **result.figures})
+        print_json(
+            {
+                "project": str(result.project),
+                "steps": dict(result.steps),
+                **result.figures,
+                "report": str(result.report),
+            }
+        )
         return
     table = Table("step", "outcome", title="rig demo")
     for step, outcome in result.steps:
         table.add_row(step, outcome)
     console.print(table)
-    console.print(
-        f"project: {result.project}  (continue with: rig -p {result.project} sources list)"
-    )
+    console.print(result.table, markup=False)
+    console.print(f"report: {result.report}")
+    console.print(f"project: {result.project}  (go on with: rig -p {result.project} session list)")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
