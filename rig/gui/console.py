@@ -275,4 +275,9 @@ def _describe(event: ev.SessionEvent) -> str:
     data: dict[str, Any] = {
         k: v for k, v in event.to_dict().items() if k not in ("kind", "session_id", "ts")
     }
-    return f"{event.kind} " + " ".join(f"{k}={v}" for k, v in data.items() if v is not None)
+    shown = {
+        k: (f"{v:.3g}" if isinstance(v, float) else v)
+        for k, v in data.items()
+        if v is not None and not k.endswith(("sha256", "_at"))
+    }
+    return f"{event.kind} " + " ".join(f"{k}={v}" for k, v in shown.items())
