@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 QT = ("PyQt6", "PyQt5", "PySide6", "PySide2", "qasync", "pytestqt")
 # The sans-I/O protocol core: bytes and `now` in, events and datagrams out.
-PROTOCOL_CORE = ("messages", "auth", "desktop", "phone", "faults", "compat")
+PROTOCOL_CORE = ("messages", "auth", "desktop", "phone", "faults", "compat", "events", "timers", "memnet")
 
 
 def imported_roots(path: Path) -> set[str]:

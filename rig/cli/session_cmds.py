@@ -96,7 +96,7 @@ def cmd_start(
         None, "--sources", help="all | ids:1,2,5-9 | label:NAME=1 | csv:FILE | range:A:B"
     ),
     camera: str | None = typer.Option(
-        None, "--camera", help="sim | phone | chexpeditor://HOST:PORT | usb:… | sim:PRESET"
+        None, "--camera", help="sim[?preset=P&faults=SPEC&shot_ms=N] | phone | usb:… | gphoto: | sim:PRESET"
     ),
     headless: bool = typer.Option(
         False, "--headless", help="No windows: offscreen display (the default here)."

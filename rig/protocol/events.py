@@ -1,0 +1,98 @@
+"""Events the protocol machines emit (past tense; docs/protocol.md §8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all protocol events."""
+
+
+# ---- desktop side
+@dataclass(frozen=True)
+class PeerHello(Event):
+    cursor: int
+
+
+@dataclass(frozen=True)
+class CaptureAcked(Event):
+    index: int
+    attempt: int
+    state: int
+
+
+@dataclass(frozen=True)
+class PhotoAnnounced(Event):
+    index: int
+    attempt: int
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PhotoVerified(Event):
+    index: int
+    attempt: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PhoneLost(Event):
+    index: int
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CameraFailed(Event):
+    index: int
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResyncNeeded(Event):
+    index: int
+    attempt: int
+    phone_cursor: int
+
+
+# ---- both sides
+@dataclass(frozen=True)
+class Resynced(Event):
+    old: int
+    new: int
+
+
+# ---- phone side
+@dataclass(frozen=True)
+class Connected(Event):
+    next: int
+
+
+@dataclass(frozen=True)
+class DesktopLost(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class ShootRequested(Event):
+    index: int
+    attempt: int
+    tag: str
+
+
+@dataclass(frozen=True)
+class UploadRequested(Event):
+    index: int
+    attempt: int
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PhotoStored(Event):
+    index: int
+    attempt: int

@@ -1,0 +1,122 @@
+"""Pairing payload (docs/protocol.md §3): the ``rig1://`` URI, its QR code, and parsing.
+
+The payload is a plain string so a phone needs nothing but a QR scanner; the QR helpers use
+OpenCV's encoder/detector and are only imported by adapters and the CLI.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from rig.errors import InputError
+from rig.protocol.auth import KEY_LEN
+from rig.protocol.messages import SESSION_LEN, VERSION
+
+SCHEME = "rig1"
+
+
+@dataclass(frozen=True)
+class Pairing:
+    host: str
+    udp_port: int
+    http_port: int
+    session: bytes
+    key: bytes
+    version: int = VERSION
+
+    def to_uri(self) -> str:
+        key = base64.urlsafe_b64encode(self.key).rstrip(b"=").decode("ascii")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (
+            f"{SCHEME}://{host}:{self.udp_port}/?v={self.version}&sid={self.session.hex()}"
+            f"&http={self.http_port}&key={key}"
+        )
+
+    def with_udp(self, host: str, port: int) -> Pairing:
+        """The same pairing pointing the phone at another UDP address (e.g. a netem proxy)."""
+        return Pairing(host, port, self.http_port, self.session, self.key, self.version)
+
+
+def parse_pairing(text: str) -> Pairing:
+    """Parse a pairing URI; InputError naming the bad field otherwise."""
+    text = text.strip()
+    parts = urlsplit(text)
+    if parts.scheme != SCHEME:
+        raise InputError(f"pairing: expected a '{SCHEME}://' payload, got '{text[:24]}...'")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    try:
+        version = int(query.get("v", "1"))
+        port = parts.port
+        http_port = int(query["http"])
+        session = bytes.fromhex(query["sid"])
+        key = base64.urlsafe_b64decode(query["key"] + "=" * (-len(query["key"]) % 4))
+    except KeyError as exc:
+        raise InputError(f"pairing: field '{exc.args[0]}' missing; rescan the QR code") from None
+    except (ValueError, binascii.Error) as exc:
+        raise InputError(f"pairing: malformed field ({exc}); rescan the QR code") from None
+    if version != VERSION:
+        raise InputError(f"pairing: protocol version {version} unsupported (this is {VERSION})")
+    if not parts.hostname or port is None:
+        raise InputError("pairing: field 'host:port' missing")
+    if len(session) != SESSION_LEN or len(key) != KEY_LEN:
+        raise InputError("pairing: field 'sid' must be 8 bytes and 'key' 32 bytes")
+    return Pairing(parts.hostname, port, http_port, session, key, version)
+
+
+def load_pairing(arg: str) -> Pairing:
+    """The payload itself, a text file holding it, or a PNG/JPEG of its QR code."""
+    if arg.startswith(f"{SCHEME}:"):
+        return parse_pairing(arg)
+    path = Path(arg)
+    if not path.is_file():
+        raise InputError(f"pairing: '{arg}' is neither a {SCHEME}:// payload nor a file")
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        return parse_pairing(decode_qr_image(path))
+    return parse_pairing(path.read_text(encoding="utf-8"))
+
+
+def qr_matrix(text: str) -> np.ndarray:
+    """The QR code of ``text`` as a (N, N) bool array, True = dark module, with quiet zone."""
+    import cv2
+
+    img = cv2.QRCodeEncoder.create().encode(text)  # (N, N) uint8, 0 = dark
+    return np.pad(img == 0, 4)
+
+
+def qr_to_text(matrix: np.ndarray) -> str:
+    """Render a QR matrix with half-block characters (two module rows per text line)."""
+    rows = matrix.shape[0] + matrix.shape[0] % 2
+    m = np.zeros((rows, matrix.shape[1]), bool)
+    m[: matrix.shape[0]] = matrix
+    chars = {(False, False): "█", (True, False): "▄", (False, True): "▀", (True, True): " "}
+    return "\n".join(
+        "".join(chars[(bool(m[r, c]), bool(m[r + 1, c]))] for c in range(m.shape[1]))
+        for r in range(0, rows, 2)
+    )
+
+
+def save_qr_png(text: str, path: Path, module_px: int = 8) -> None:
+    import cv2
+
+    img = np.where(qr_matrix(text), 0, 255).astype(np.uint8)
+    img = np.kron(img, np.ones((module_px, module_px), np.uint8))
+    if not cv2.imwrite(str(path), img):
+        raise InputError(f"{path}: cannot write the QR PNG")
+
+
+def decode_qr_image(path: Path) -> str:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise InputError(f"{path}: cannot read the image")
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
+    if not text:
+        raise InputError(f"{path}: no QR code found; photograph it straighter or pass the text")
+    return str(text)

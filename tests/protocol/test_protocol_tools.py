@@ -1,0 +1,170 @@
+"""Fault specs, the netem decision and proxy, pairing payloads, CLI, and the no-I/O rule."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import random
+import socket
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from rig.cli import app, main
+from rig.errors import InputError
+from rig.protocol.faults import FaultSpec, parse_faults, plan_datagram
+from rig.protocol.netem import NetemProxy
+from rig.protocol.pairing import (
+    Pairing,
+    load_pairing,
+    parse_pairing,
+    qr_matrix,
+    qr_to_text,
+    save_qr_png,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ("messages", "auth", "desktop", "phone", "events", "timers", "faults", "memnet", "compat")
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_protocol_core_imports_no_io(name: str) -> None:
+    tree = ast.parse((ROOT / "rig/protocol" / f"{name}.py").read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            roots.add(node.module.split(".")[0])
+    assert not roots & {"asyncio", "socket", "time", "selectors", "aiohttp", "threading"}
+
+
+# ---------------------------------------------------------------- fault specs
+@given(
+    loss=st.floats(0, 1), dup=st.floats(0, 1), delay=st.floats(0, 1000),
+    restarts=st.lists(st.integers(0, 10**6), max_size=4),
+)  # fmt: skip
+def test_protocol_fault_spec_roundtrip(
+    loss: float, dup: float, delay: float, restarts: list[int]
+) -> None:
+    spec = FaultSpec(loss=loss, dup=dup, delay_ms=delay, restart_at=tuple(sorted(set(restarts))))
+    again = parse_faults(spec.to_spec())
+    assert again.restart_at == spec.restart_at
+    assert again.loss == pytest.approx(loss, rel=1e-5, abs=1e-9)
+    assert again.delay_ms == pytest.approx(delay, rel=1e-5, abs=1e-9)
+
+
+def test_protocol_fault_spec_example_and_errors() -> None:
+    spec = parse_faults(
+        "loss=0.2,dup=0.05,reorder=0.1,delay_ms=20,jitter_ms=10,restart_at=100;250,restart_at=400,camera_fail=0.01"
+    )
+    assert (spec.loss, spec.dup, spec.reorder, spec.delay_ms, spec.jitter_ms) == (
+        0.2,
+        0.05,
+        0.1,
+        20,
+        10,
+    )
+    assert spec.restart_at == (100, 250, 400) and spec.camera_fail == 0.01
+    for bad, field in [("loss=2", "loss"), ("loss=x", "loss"), ("bogus=1", "bogus"),
+                       ("restart_at=a", "restart_at"), ("loss", "loss")]:  # fmt: skip
+        with pytest.raises(InputError, match=field) as info:
+            parse_faults(bad)
+        assert "\n" not in info.value.message
+
+
+def test_protocol_plan_datagram_rates_and_determinism() -> None:
+    spec = parse_faults("loss=0.2,dup=0.05,reorder=0.1,delay_ms=20,jitter_ms=10")
+    rng = random.Random(9)
+    plans = [plan_datagram(spec, rng) for _ in range(20000)]
+    again = [plan_datagram(spec, r) for r in [random.Random(9)] for _ in range(20000)]
+    assert plans == again  # same seed, same decisions
+    lost = sum(not p for p in plans) / len(plans)
+    dup = sum(len(p) == 2 for p in plans) / len(plans)
+    held = sum(bool(p) and p[0] >= 20 + spec.reorder_ms for p in plans) / len(plans)
+    assert abs(lost - 0.2) < 0.015 and abs(dup - 0.05 * 0.8) < 0.01 and abs(held - 0.08) < 0.01
+    assert all(20 <= d <= 30 + spec.reorder_ms for p in plans for d in p)
+    assert plan_datagram(FaultSpec(), rng) == [0.0]
+
+
+def test_protocol_netem_proxy_forwards_both_ways_with_loss() -> None:
+    async def run() -> tuple[int, int, dict[str, int]]:
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind(("127.0.0.1", 0))
+        server.setblocking(False)
+        loop = asyncio.get_running_loop()
+        spec = parse_faults("loss=0.3")
+        async with NetemProxy(("127.0.0.1", 0), server.getsockname(), spec, seed=5) as proxy:
+            client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            client.setblocking(False)
+            for i in range(200):
+                client.sendto(b"q%d" % i, ("127.0.0.1", proxy.port))
+            got_server = got_client = 0
+            end = loop.time() + 1.0
+            while loop.time() < end:
+                try:
+                    data, addr = server.recvfrom(100)
+                    got_server += 1
+                    server.sendto(b"r" + data, addr)
+                except BlockingIOError:
+                    pass
+                try:
+                    client.recvfrom(100)
+                    got_client += 1
+                except BlockingIOError:
+                    pass
+                await asyncio.sleep(0.001)
+            client.close()
+            server.close()
+            return got_server, got_client, dict(proxy.stats)
+
+    got_server, got_client, stats = asyncio.run(run())
+    assert 115 < got_server < 165  # ~70% of 200
+    assert 0.55 * got_server < got_client < 0.85 * got_server
+    assert stats["dropped"] > 0 and stats["received"] == 200 + got_server
+
+
+# ---------------------------------------------------------------- pairing
+def test_protocol_pairing_uri_qr_png_and_text(tmp_path: Path) -> None:
+    p = Pairing("192.0.2.7", 47000, 47001, bytes(range(8)), bytes(range(32)))
+    uri = p.to_uri()
+    assert uri.startswith("rig1://192.0.2.7:47000/?v=1&sid=0001020304050607&http=47001&key=")
+    assert parse_pairing(uri) == p
+    save_qr_png(uri, tmp_path / "qr.png")
+    assert load_pairing(str(tmp_path / "qr.png")) == p  # decoded by OpenCV's QR detector
+    (tmp_path / "pair.txt").write_text(uri + "\n")
+    assert load_pairing(str(tmp_path / "pair.txt")) == p
+    text = qr_to_text(qr_matrix(uri))
+    assert len(text.splitlines()) == (qr_matrix(uri).shape[0] + 1) // 2
+    v6 = Pairing("::1", 1, 2, bytes(8), bytes(32))
+    assert parse_pairing(v6.to_uri()) == v6
+    for bad, field in [("rig2://x", "rig1"), (uri.replace("&http=47001", ""), "http"),
+                       (uri.replace("v=1", "v=9"), "version"), (uri[:-3], "key")]:  # fmt: skip
+        with pytest.raises(InputError, match=field):
+            parse_pairing(bad)
+
+
+# ---------------------------------------------------------------- CLI
+def test_protocol_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["phone-sim", "rig1://h:1/?v=1&sid=00"]) == 1
+    assert main(["phone-sim", "x", "--faults", "loss=7"]) == 1
+    assert main(["netem", "--listen", "nope", "--to", "127.0.0.1:9"]) == 1
+    assert main(["phone-sim", "--compat", "chexpeditor"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("rig: error:") for line in err)
+    assert "insecure-chexpeditor" in err[3]
+
+
+def test_protocol_cli_bench_json() -> None:
+    result = CliRunner().invoke(app, ["bench", "protocol", "--captures", "15", "--faults",
+                                      "loss=0.1,restart_at=5", "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    for key in ("captures", "skipped", "duplicated", "retransmissions", "rejected_datagrams",
+                "overhead_ms_median"):  # fmt: skip
+        assert key in out
+    assert out["captures"] == 15 and out["skipped"] == 0 and out["duplicated"] == 0
