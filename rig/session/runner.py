@@ -365,7 +365,9 @@ class SessionRunner:
             elif image.ndim == 3:
                 image = image[..., ::-1]  # encode_png takes RGB like the ground truth
             truth_hw = prepared.truth.pixels.shape[:2]
-            valid = (reg.mask > 0).astype(np.uint8) * 255 if reg.mask is not None else None
+            valid: np.ndarray | None = None
+            if reg.mask is not None:
+                valid = (reg.mask > 0).astype(np.uint8) * 255
             if image.shape[:2] != truth_hw:  # a scaled placement: back to ground-truth pixels
                 size = (truth_hw[1], truth_hw[0])
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
