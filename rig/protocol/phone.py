@@ -176,8 +176,9 @@ class PhoneMachine:
         if not self._is_shooting(index, attempt):
             self.stale += 1
             return
-        self._finish(index, attempt, Result(saved=False, reason=reason[:200]))
-        self._send(m.CameraFailedMsg(index=index, attempt=attempt, reason=reason[:200]))
+        reason = printable_reason(reason)
+        self._finish(index, attempt, Result(saved=False, reason=reason))
+        self._send(m.CameraFailedMsg(index=index, attempt=attempt, reason=reason))
 
     def upload_finished(self, index: int, attempt: int, ok: bool, now: float) -> None:
         """The adapter's upload of (index, attempt) ended; failures are retried with backoff."""
@@ -334,3 +335,9 @@ class PhoneMachine:
             for key in sorted(self.persist.results)[:excess]:
                 self.persist.results.pop(key)
                 self.uploads.pop(key, None)
+
+
+def printable_reason(reason: str) -> str:
+    """Printable ASCII, at most 200 characters (docs/protocol.md §4.2): always fits a datagram."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in reason)
+    return text[:200]

@@ -182,3 +182,17 @@ def test_protocol_desktop_refuses_bad_requests_locally() -> None:
     d.request_capture(0, 0, "ok", 0.0)
     with pytest.raises(LocalProtocolError, match="illegal in state WAIT_ACK"):
         d.request_capture(1, 0, "", 0.0)
+
+
+def test_camera_failure_reason_always_fits_a_datagram() -> None:
+    """A long non-ASCII reason would escape past 1160 body bytes; it is made printable first."""
+    from rig.protocol import messages as m
+    from rig.protocol.phone import printable_reason
+
+    raw = "Kamera-Fehler: Verschluss blockiert \u2013 " + "\u00e9" * 400
+    with pytest.raises(ValueError):
+        m.encode(m.CameraFailedMsg(index=1, attempt=0, reason=raw[:200]), bytes(32), bytes(8), 1)
+    reason = printable_reason(raw)
+    assert len(reason) == 200 and reason.isascii()
+    datagram = m.encode(m.CameraFailedMsg(index=1, attempt=0, reason=reason), bytes(32), bytes(8), 1)
+    assert len(datagram) <= 1200
