@@ -96,7 +96,9 @@ def cmd_start(
         None, "--sources", help="all | ids:1,2,5-9 | label:NAME=1 | csv:FILE | range:A:B"
     ),
     camera: str | None = typer.Option(
-        None, "--camera", help="sim[?preset=P&faults=SPEC&shot_ms=N] | phone | usb:… | gphoto: | sim:PRESET"
+        None,
+        "--camera",
+        help="sim[?preset=P&faults=SPEC&shot_ms=N] | phone | usb:… | gphoto: | sim:PRESET",
     ),
     headless: bool = typer.Option(
         False, "--headless", help="No windows: offscreen display (the default here)."
@@ -108,6 +110,13 @@ def cmd_start(
     pairing_file: Path | None = typer.Option(
         None, "--pairing-file", help="Write the pairing text here."
     ),
+    controller: str | None = typer.Option(
+        None, "--controller", help="Rig controller: serial:PATH or sim:"
+    ),
+    sweep: list[str] = typer.Option(
+        [], "--sweep", help="Condition sweep, e.g. lights=off,on,dim (repeatable)."
+    ),
+    sweep_every: int = typer.Option(0, "--sweep-every", help="Items per sweep step."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -128,6 +137,14 @@ def cmd_start(
         overrides["limit"] = limit
     if condition:
         overrides["conditions"] = {**plan.conditions, **parse_conditions(condition)}
+    if controller:
+        overrides["controller"] = controller
+    if sweep:
+        from rig.devices.sweeps import parse_sweeps
+
+        overrides["sweeps"] = parse_sweeps(sweep)
+    if sweep_every:
+        overrides["sweep_every"] = sweep_every
     plan = replace(plan, **overrides)
     plan.validate()
     session_id = service.create(proj, plan)

@@ -39,6 +39,7 @@ from rig.project import Project
 from rig.session import events as ev
 from rig.session import records
 from rig.session.capture import CameraFailedError, Capturer, CaptureRequest, PhoneLostError
+from rig.session.conditions import ConditionDriver
 from rig.session.frames import Prefetcher, PreparedItem, prepare_item
 from rig.session.plan import CapturePlan
 from rig.session.reconcile import reconcile
@@ -61,14 +62,14 @@ class SessionRunner:
         display: Display,
         bus: ev.EventBus | None = None,
         clock: Callable[[], float] = time.time,
-        conditions_for: Callable[[int], dict[str, Any]] | None = None,
+        conditions: ConditionDriver | None = None,
         pause_limit_s: float = 600.0,
     ) -> None:
         self.project, self.session_id, self.plan = project, session_id, plan
         self.capturer, self.display = capturer, display
         self.bus = bus or ev.EventBus()
         self.clock = clock
-        self.conditions_for = conditions_for or (lambda _idx: {})
+        self.conditions = conditions
         self.pause_limit_s = pause_limit_s
         self.layout = FiducialLayout.from_dict(plan.layout)
         self.screen_wh = (plan.screen_width, plan.screen_height)
@@ -105,6 +106,8 @@ class SessionRunner:
         self._started = self.clock()
         try:
             await self.capturer.start()
+            if self.conditions is not None:
+                await self.conditions.start()
             first = self._load_queue()
             records.set_state(self._db, self.session_id, "running")
             self.bus.emit(ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first))
@@ -117,6 +120,8 @@ class SessionRunner:
                 if self._registering:
                     await asyncio.gather(*self._registering)
         finally:
+            if self.conditions is not None:
+                await self.conditions.stop()
             await self.capturer.stop()
             self._pool.shutdown(wait=True)
         return self._finish()
@@ -227,6 +232,7 @@ class SessionRunner:
         if work.attempt > self.plan.max_attempts:
             self._give_up(work, "no verified photo after the maximum number of attempts")
             return
+        conditions = await self.conditions.for_item(work.idx) if self.conditions else {}
         shown_at = await self.display.show(prepared.screen.canvas)
         self.bus.emit(
             ev.ItemShown(
@@ -234,7 +240,6 @@ class SessionRunner:
             )
         )
         await asyncio.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
-        conditions = self.conditions_for(work.idx)
         capture_id = records.request_capture(
             self._db,
             self.session_id,

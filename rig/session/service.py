@@ -21,6 +21,7 @@ from rig.errors import UsageError
 from rig.project import Project
 from rig.session import records
 from rig.session.capture import Capturer, DeviceCapturer
+from rig.session.conditions import ConditionDriver
 from rig.session.events import EventBus
 from rig.session.phone import PairingRecord, ProtocolCapturer, SimPhoneOptions
 from rig.session.plan import CapturePlan, expand_items, select_sources
@@ -166,7 +167,30 @@ def make_runner(
     """The runner of a stored session (new or resumed); the GUI keeps it for pause/stop."""
     plan, pairing = load(project, session_id)
     capturer = capturer or build_capturer(project, session_id, plan, pairing, ctx)
-    return SessionRunner(project, session_id, plan, capturer, ctx.display, ctx.bus)
+    conditions = ConditionDriver(
+        plan, _n_items(project, session_id), _controller(plan), getattr(capturer, "camera", None)
+    )
+    return SessionRunner(
+        project, session_id, plan, capturer, ctx.display, ctx.bus, conditions=conditions
+    )
+
+
+def _n_items(project: Project, session_id: str) -> int:
+    db = project.db()
+    try:
+        return int(
+            db.execute("SELECT count(*) FROM items WHERE session_id=?", [session_id]).fetchone()[0]
+        )
+    finally:
+        db.close()
+
+
+def _controller(plan: CapturePlan) -> Any:
+    if not plan.controller:
+        return None
+    from rig.devices.urls import open_controller
+
+    return open_controller(plan.controller)
 
 
 async def run(
