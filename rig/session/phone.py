@@ -125,6 +125,29 @@ class ProtocolCapturer:
     def stats(self) -> dict[str, Any]:
         return self.endpoint.stats() if self.endpoint is not None else {}
 
+    def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
+        """A photo of exactly (idx, attempt) that reached the upload store before a crash."""
+        if self.endpoint is None:
+            return None
+        record = self.endpoint.stored(idx, attempt)
+        if record is None or record.attempt != attempt:
+            return None
+        return self._photo(record)
+
+    def _photo(self, record: Any) -> CapturedPhoto:
+        device = {
+            "camera": "phone",
+            "protocol_attempt": record.attempt,
+            "sha256": record.sha256,
+            "sim_preset": self.sim_phone.preset if self.sim_phone else None,
+        }
+        return CapturedPhoto(
+            jpeg=Path(record.path).read_bytes(),
+            captured_at=record.stored_at,
+            device=device,
+            path=Path(record.path),
+        )
+
     async def capture(self, request: CaptureRequest) -> CapturedPhoto:
         assert self.endpoint is not None, "start() first"
         tag = f"{request.session_id}-{request.idx:06d}-a{request.attempt}"
@@ -136,13 +159,4 @@ class ProtocolCapturer:
             raise CameraFailedError(exc.message) from exc
         except DeviceError as exc:
             raise PhoneLostError(exc.message) from exc
-        jpeg = Path(record.path).read_bytes()
-        device = {
-            "camera": "phone",
-            "protocol_attempt": record.attempt,
-            "sha256": record.sha256,
-            "sim_preset": self.sim_phone.preset if self.sim_phone else None,
-        }
-        return CapturedPhoto(
-            jpeg=jpeg, captured_at=record.stored_at, device=device, path=Path(record.path)
-        )
+        return self._photo(record)

@@ -111,6 +111,7 @@ class SessionRunner:
             first = self._load_queue()
             records.set_state(self._db, self.session_id, "running")
             self.bus.emit(ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first))
+            await self._recover_uploads()
             await self._register_leftovers()
             await self._loop()
             if self._registering:
@@ -150,6 +151,22 @@ class SessionRunner:
         for idx, source_id, last_attempt in rows:
             self._queue.append(_Work(idx, source_id, last_attempt + 1))
         return rows[0][0] if rows else self._total()
+
+    async def _recover_uploads(self) -> None:
+        """Photos the camera side stored durably for attempts the crash left 'requested'."""
+        recover = getattr(self.capturer, "recover", None)
+        if recover is None:
+            return
+        rows = self._db.execute(
+            "SELECT c.id, c.idx, c.attempt FROM captures c JOIN items i "
+            "ON i.session_id = c.session_id AND i.idx = c.idx WHERE c.session_id = ? "
+            "AND c.state = 'requested' AND i.state != 'verified'",
+            [self.session_id],
+        ).fetchall()
+        for capture_id, idx, attempt in rows:
+            photo = recover(idx, attempt)
+            if photo is not None:
+                await self._store(capture_id, _Work(idx, 0, attempt), photo, self.clock())
 
     async def _register_leftovers(self) -> None:
         """Photos stored before a crash but never registered: register them now."""
@@ -262,8 +279,24 @@ class SessionRunner:
         if photo is None:
             return
         received_at = self.clock()
+        if photo.path is None:
+            # Only in memory so far: store it before anything else happens.
+            await self._store(capture_id, work, photo, received_at)
+            job = self._register(capture_id, prepared, photo.jpeg)
+        else:
+            # Already durable where the capturer put it (the protocol's upload store, which a
+            # resumed endpoint finds again): file it in the background and move on.
+            job = self._store_then_register(capture_id, work, prepared, photo, received_at)
+        task = asyncio.ensure_future(job)
+        self._registering.add(task)
+        task.add_done_callback(self._registering.discard)
+
+    async def _store(self, capture_id: int, work: _Work, photo: Any, received_at: float) -> None:
+        loop = asyncio.get_running_loop()
         if photo.path is not None:
-            sha = self.project.objects.adopt(photo.path, photo.jpeg)
+            sha = await loop.run_in_executor(
+                self._pool, self.project.objects.adopt, photo.path, photo.jpeg
+            )
         else:
             sha = self.project.objects.put(photo.jpeg)
         records.store_photo(self._db, capture_id, sha, photo.device)
@@ -276,9 +309,12 @@ class SessionRunner:
                 received_at=received_at,
             )
         )
-        task = asyncio.ensure_future(self._register(capture_id, prepared, photo.jpeg))
-        self._registering.add(task)
-        task.add_done_callback(self._registering.discard)
+
+    async def _store_then_register(
+        self, capture_id: int, work: _Work, prepared: PreparedItem, photo: Any, received_at: float
+    ) -> None:
+        await self._store(capture_id, work, photo, received_at)
+        await self._register(capture_id, prepared, photo.jpeg)
 
     async def _shoot(self, request: CaptureRequest, capture_id: int, work: _Work) -> Any:
         lost_since: float | None = None
