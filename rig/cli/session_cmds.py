@@ -75,7 +75,10 @@ def _run_with_progress(
 
         bus.subscribe(on_event)
         ctx = service.SessionContext(
-            OffscreenDisplay(), bus, on_pairing=_print_pairing(pairing_file)
+            OffscreenDisplay(),
+            bus,
+            on_pairing=_print_pairing(pairing_file),
+            on_warning=lambda text: progress.console.print(f"[bold red]{text}[/]"),
         )
         return asyncio.run(service.run(project, session_id, ctx))
 
@@ -117,6 +120,11 @@ def cmd_start(
         [], "--sweep", help="Condition sweep, e.g. lights=off,on,dim (repeatable)."
     ),
     sweep_every: int = typer.Option(0, "--sweep-every", help="Items per sweep step."),
+    insecure_chexpeditor: bool = typer.Option(
+        False,
+        "--insecure-chexpeditor",
+        help="Allow --camera chexpeditor://HOST:PORT (unauthenticated).",
+    ),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -145,19 +153,28 @@ def cmd_start(
         overrides["sweeps"] = parse_sweeps(sweep)
     if sweep_every:
         overrides["sweep_every"] = sweep_every
+    if insecure_chexpeditor:
+        overrides["insecure_chexpeditor"] = True
     plan = replace(plan, **overrides)
     plan.validate()
     session_id = service.create(proj, plan)
     console.print(f"session {session_id}: {plan.camera}, sources {plan.sources}")
     summary = _run_with_progress(proj, session_id, pairing_file)
-    _finish(session_id, summary, json_out)
+    _finish(proj, session_id, summary, json_out)
 
 
-def _finish(session_id: str, summary: dict[str, Any], json_out: bool) -> None:
+def _finish(proj: Project, session_id: str, summary: dict[str, Any], json_out: bool) -> None:
+    """Exit 0 when clean, or when deliberately incomplete (stopped by the operator, or
+    photos waiting on a CheXpeditor phone for import); 1 for any other mismatch."""
+    state = session_summary(proj, session_id)["state"]
     if json_out:
-        print_json({"id": session_id, **summary})
+        print_json({"id": session_id, "state": state, **summary})
     _report(session_id, summary)
-    raise typer.Exit(0 if summary["clean"] or summary.get("pending") else 1)
+    if state == "awaiting-import":
+        console.print(
+            f"photos wait on the phone: rig import-photos DIR --chexpeditor --session {session_id}"
+        )
+    raise typer.Exit(0 if summary["clean"] or state in ("stopped", "awaiting-import") else 1)
 
 
 def cmd_resume(
@@ -171,7 +188,7 @@ def cmd_resume(
     """Continue a session from the first item without a verified photo."""
     proj = project_from(project)
     summary = _run_with_progress(proj, session_id, pairing_file)
-    _finish(session_id, summary, json_out)
+    _finish(proj, session_id, summary, json_out)
 
 
 def session_summary(proj: Project, session_id: str) -> dict[str, Any]:
@@ -360,6 +377,35 @@ def cmd_bench_session(
         console.print(f"{key:>28}: {value}")
 
 
+def cmd_import_photos(
+    folder: Path = typer.Argument(..., help="Folder of photos exported from the phone."),
+    chexpeditor: bool = typer.Option(
+        False, "--chexpeditor", help="Photos named by the CheXpeditor app."
+    ),
+    session_id: str = typer.Option(..., "--session", help="The session that triggered the shots."),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Pair photos kept on a CheXpeditor phone with their items, then register and verify them."""
+    from rig.session.import_photos import import_chexpeditor_photos
+
+    if not chexpeditor:
+        raise UsageError("only --chexpeditor folders can be imported (name: seq__nonce__parts)")
+    proj = project_from(project)
+    out = import_chexpeditor_photos(proj, folder, session_id)
+    summary = session_summary(proj, session_id)
+    out["reconciliation"] = summary["reconciliation"]
+    if json_out:
+        print_json(out)
+    console.print(
+        f"{len(out['verified'])} verified, {len(out['rejected'])} rejected, "
+        f"{len(out['unmatched'])} unmatched, {len(out['still_missing'])} items still missing"
+    )
+    for row in out["rejected"]:
+        console.print(f"  item {row['item']} attempt {row['attempt']}: {row['reason']}")
+    raise typer.Exit(0 if not out["rejected"] and not out["still_missing"] else 1)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session = typer.Typer(help="Capture sessions.", no_args_is_help=True)
     session.command("start")(cmd_start)
@@ -368,5 +414,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session.command("show")(cmd_show)
     app.add_typer(session, name="session")
     session.command("replay")(cmd_replay)
+    app.command("import-photos")(cmd_import_photos)
     app.command("gui")(cmd_gui)
     bench_app.command("session")(cmd_bench_session)

@@ -45,6 +45,7 @@ class CapturedPhoto:
     captured_at: float
     device: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where the capturer already stored it durably, if it did
+    pending: str | None = None  # the photo stays on the phone under this name (CheXpeditor)
 
 
 class Capturer(Protocol):

@@ -53,6 +53,15 @@ class PhotoStored(SessionEvent):
 
 
 @dataclass(frozen=True)
+class PhotoPending(SessionEvent):
+    """The photo stays on the phone (CheXpeditor app) until ``rig import-photos``."""
+
+    idx: int
+    attempt: int
+    name: str
+
+
+@dataclass(frozen=True)
 class PhotoVerified(SessionEvent):
     idx: int
     attempt: int

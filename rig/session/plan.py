@@ -47,6 +47,7 @@ class CapturePlan:
     sweeps: dict[str, list[str]] = field(default_factory=dict)
     sweep_every: int = 0
     controller: str | None = None
+    insecure_chexpeditor: bool = False  # allow the unauthenticated CheXpeditor protocol
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

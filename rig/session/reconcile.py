@@ -57,6 +57,13 @@ def reconcile(db: sqlite_utils.Database, session_id: str, objects: ObjectStore) 
                 objects.get(sha)
             except StoreError:
                 problems["not_stored"].append(idx)
+    waiting = {
+        r[0]
+        for r in db.execute(
+            "SELECT idx FROM captures WHERE session_id=? AND state='pending'", [session_id]
+        )
+    }
+    pending = sorted(waiting - set(verified))
     retakes = int(
         db.execute(
             "SELECT count(*) FROM captures WHERE session_id=? AND attempt > 1", [session_id]
@@ -70,6 +77,7 @@ def reconcile(db: sqlite_utils.Database, session_id: str, objects: ObjectStore) 
         "stored": sum(1 for idx in verified if idx not in problems["not_stored"]),
         "retakes": retakes,
         "pending": len(problems["not_verified"]),
+        "pending_import": pending,
         "problems": {k: v for k, v in problems.items() if v},
         "clean": not any(problems.values()),
     }

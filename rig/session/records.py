@@ -160,6 +160,21 @@ def store_photo(
         )
 
 
+def pend_capture(
+    db: sqlite_utils.Database, capture_id: int, name: str, device: dict[str, Any] | None = None
+) -> None:
+    """The camera took the photo but keeps it (CheXpeditor app): it is imported later by name."""
+    with db.conn:
+        db.execute(
+            "UPDATE captures SET state='pending', device=? WHERE id=?",
+            [_dumps({**(device or {}), "pending_name": name}), capture_id],
+        )
+        row = db.execute(
+            "SELECT session_id, idx, attempt FROM captures WHERE id=?", [capture_id]
+        ).fetchone()
+        log_event(db, "PhotoPending", {"name": name}, session_id=row[0], idx=row[1], attempt=row[2])
+
+
 def fail_capture(db: sqlite_utils.Database, capture_id: int, reason: str) -> None:
     with db.conn:
         db.execute("UPDATE captures SET state='failed', reason=? WHERE id=?", [reason, capture_id])

@@ -27,14 +27,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import cv2
-import numpy as np
-
 from calibration.fiducials import FiducialLayout
-from calibration.refinement import Area
-from calibration.registration import register_photo
 from rig.devices.display import Display
-from rig.library.frames import encode_png
 from rig.project import Project
 from rig.session import events as ev
 from rig.session import records
@@ -43,6 +37,7 @@ from rig.session.conditions import ConditionDriver
 from rig.session.frames import Prefetcher, PreparedItem, prepare_item
 from rig.session.plan import CapturePlan
 from rig.session.reconcile import reconcile
+from rig.session.verify import register_prepared
 
 
 @dataclass
@@ -279,6 +274,14 @@ class SessionRunner:
         if photo is None:
             return
         received_at = self.clock()
+        if photo.pending is not None:  # kept on the phone (CheXpeditor): rig import-photos files it
+            records.pend_capture(self._db, capture_id, photo.pending, photo.device)
+            self.bus.emit(
+                ev.PhotoPending(
+                    self.session_id, idx=work.idx, attempt=work.attempt, name=photo.pending
+                )
+            )
+            return
         if photo.path is None:
             # Only in memory so far: store it before anything else happens.
             await self._store(capture_id, work, photo, received_at)
@@ -378,46 +381,7 @@ class SessionRunner:
     def _register_sync(
         self, prepared: PreparedItem, jpeg: bytes
     ) -> tuple[bool, dict[str, Any], bytes | None, bytes | None]:
-        photo = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if photo is None:
-            return False, {"reason": "photo is not a readable JPEG"}, None, None
-        place = prepared.screen.placement
-        # Register over the image's own rectangle, so the aligned photo is the ground truth's twin.
-        area = Area(place.offset_x, place.offset_y, place.width, place.height)
-        reg = register_photo(
-            photo, prepared.screen.canvas, self.layout, area=area, expected=prepared.screen.code
-        )
-        res = reg.result
-        result = {
-            "reason": res.reason or None,
-            "psnr_db": res.psnr_db,
-            "ssim": res.ssim,
-            "reproj_err_px": res.reproj_rms_px,
-            "residual_px": res.reproj_max_px,
-            "mapping": res.mapping,
-            "frame_code": res.code,
-            "detail": res.to_dict(),
-        }
-        aligned = mask = None
-        if res.accepted and reg.aligned is not None:
-            image = reg.aligned
-            if prepared.truth.pixels.ndim == 2 and image.ndim == 3:
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-            elif image.ndim == 3:
-                image = image[..., ::-1]  # encode_png takes RGB like the ground truth
-            truth_hw = prepared.truth.pixels.shape[:2]
-            valid: np.ndarray | None = None
-            if reg.mask is not None:
-                valid = (reg.mask > 0).astype(np.uint8) * 255
-            if image.shape[:2] != truth_hw:  # a scaled placement: back to ground-truth pixels
-                size = (truth_hw[1], truth_hw[0])
-                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                if valid is not None:
-                    valid = cv2.resize(valid, size, interpolation=cv2.INTER_NEAREST)
-            aligned = encode_png(np.ascontiguousarray(image))
-            if valid is not None:
-                mask = encode_png(valid)
-        return res.accepted, result, aligned, mask
+        return register_prepared(prepared, jpeg, self.layout)
 
     def _give_up(self, work: _Work, reason: str) -> None:
         with self._db.conn:
@@ -443,9 +407,13 @@ class SessionRunner:
     def _finish(self) -> dict[str, Any]:
         summary = reconcile(self._db, self.session_id, self.project.objects)
         state = (
-            "stopped"
-            if self._stop and summary["pending"]
-            else ("finished" if summary["clean"] else "failed")
+            "awaiting-import"
+            if summary.get("pending_import")
+            else (
+                "stopped"
+                if self._stop and summary["pending"]
+                else ("finished" if summary["clean"] else "failed")
+            )
         )
         records.finish_session(self._db, self.session_id, state, summary)
         self.bus.emit(ev.SessionFinished(self.session_id, state=state, reconciliation=summary))

@@ -36,6 +36,7 @@ class SessionContext:
     bus: EventBus
     on_pairing: Callable[[str, PairingRecord], None] | None = None
     sim_overrides: dict[str, Any] | None = None
+    on_warning: Callable[[str], None] | None = None
 
 
 def session_dir(project: Project, session_id: str) -> Path:
@@ -52,7 +53,7 @@ def check_plan(plan: CapturePlan) -> None:
         )
     except (LayoutError, TypeError) as exc:
         raise UsageError(f"plan: fiducial layout {plan.layout or 'default'}: {exc}") from exc
-    if not _uses_protocol(plan.camera):
+    if _is_device_url(plan.camera):
         from rig.devices.urls import parse_camera_url
 
         parse_camera_url(plan.camera)
@@ -103,6 +104,10 @@ def _uses_protocol(camera: str) -> bool:
     return camera.split("?")[0] in ("sim", "phone")
 
 
+def _is_device_url(camera: str) -> bool:
+    return not _uses_protocol(camera) and not camera.startswith("chexpeditor://")
+
+
 def _query(camera: str) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
@@ -137,9 +142,34 @@ def build_capturer(
             sim,
             on_pairing=_keep_pairing(project, session_id, ctx.on_pairing),
         )
+    if base.startswith("chexpeditor://"):
+        return _chexpeditor(project, session_id, plan, ctx)
     from rig.devices.urls import open_camera
 
     return DeviceCapturer(open_camera(plan.camera), plan.camera)
+
+
+def _chexpeditor(
+    project: Project, session_id: str, plan: CapturePlan, ctx: SessionContext
+) -> Capturer:
+    """``chexpeditor://HOST:PORT?row_start=N&frames=DIR``: needs the insecure flag in the plan."""
+    from urllib.parse import urlsplit
+
+    from rig.session.chexpeditor import ChexpeditorCapturer
+
+    if not plan.insecure_chexpeditor:
+        raise UsageError(
+            "the CheXpeditor protocol is unauthenticated: pass --insecure-chexpeditor "
+            "to use it (on a private network only)"
+        )
+    url = urlsplit(plan.camera)
+    q = _query(plan.camera)
+    if not url.hostname:
+        raise UsageError(f"camera '{plan.camera}': write chexpeditor://HOST:PORT")
+    frames = Path(q["frames"]) if "frames" in q else None
+    return ChexpeditorCapturer(
+        url.hostname, url.port or 4445, int(q.get("row_start", 0)), frames, warn=ctx.on_warning
+    )
 
 
 def _keep_pairing(
