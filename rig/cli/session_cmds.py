@@ -406,6 +406,30 @@ def cmd_import_photos(
     raise typer.Exit(0 if not out["rejected"] and not out["still_missing"] else 1)
 
 
+def cmd_register(
+    session_id: str = typer.Argument(..., help="Session whose photos to register again."),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Register and verify every stored photo of a session again (e.g. after calibration)."""
+    from rig.session.verify import reregister_session
+
+    proj = project_from(project)
+    out = reregister_session(proj, session_id)
+    out["reconciliation"] = session_summary(proj, session_id)["reconciliation"]
+    if json_out:
+        print_json(out)
+    console.print(
+        f"{out['photos']} photos: {out['accepted']} accepted, {out['rejected']} rejected, "
+        f"{len(out['changed'])} verdicts changed"
+    )
+    for row in out["changed"]:
+        console.print(
+            f"  item {row['item']} attempt {row['attempt']}: now {row['now']} {row['reason'] or ''}"
+        )
+    raise typer.Exit(0 if out["reconciliation"]["clean"] else 1)
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session = typer.Typer(help="Capture sessions.", no_args_is_help=True)
     session.command("start")(cmd_start)
@@ -415,5 +439,6 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.add_typer(session, name="session")
     session.command("replay")(cmd_replay)
     app.command("import-photos")(cmd_import_photos)
+    app.command("register")(cmd_register)
     app.command("gui")(cmd_gui)
     bench_app.command("session")(cmd_bench_session)

@@ -66,3 +66,78 @@ def _to_ground_truth(
         if valid is not None:
             valid = cv2.resize(valid, size, interpolation=cv2.INTER_NEAREST)
     return encode_png(np.ascontiguousarray(image)), None if valid is None else encode_png(valid)
+
+
+def reregister_session(project: Any, session_id: str, on_capture: Any = None) -> dict[str, Any]:
+    """``rig register SESSION``: register every stored or verified photo of a session again.
+
+    Useful after a calibration or registration change. A verified photo that no longer
+    passes takes its item back to 'shown' (``rig session resume`` retakes it); a stored
+    photo that now passes verifies its item, unless the item already has a verified one.
+    """
+    from rig.session import records
+    from rig.session.frames import prepare_item
+    from rig.session.service import load
+
+    plan, _ = load(project, session_id)
+    layout = FiducialLayout.from_dict(plan.layout)
+    db = project.db()
+    changed: list[dict[str, Any]] = []
+    counts = {"accepted": 0, "rejected": 0}
+    try:
+        rows = list(
+            db.query(
+                "SELECT c.id, c.idx, c.attempt, c.state, c.photo_sha256, i.source_id FROM captures c "
+                "JOIN items i ON i.session_id=c.session_id AND i.idx=c.idx WHERE c.session_id=? "
+                "AND c.state IN ('stored', 'verified') ORDER BY c.idx, c.attempt",
+                [session_id],
+            )
+        )
+        for row in rows:
+            prepared = prepare_item(
+                project,
+                session_id,
+                row["idx"],
+                row["attempt"],
+                row["source_id"],
+                layout,
+                (plan.screen_width, plan.screen_height),
+                plan.placement,
+            )
+            accepted, result, aligned, mask = register_prepared(
+                prepared, project.objects.get(row["photo_sha256"]), layout
+            )
+            already = db.execute(
+                "SELECT count(*) FROM captures WHERE session_id=? AND idx=? AND state='verified' AND id!=?",
+                [session_id, row["idx"], row["id"]],
+            ).fetchone()[0]
+            accepted = accepted and not already
+            records.record_registration(
+                db,
+                row["id"],
+                accepted,
+                result,
+                project.objects.put(aligned) if aligned else None,
+                project.objects.put(mask) if mask else None,
+            )
+            if row["state"] == "verified" and not accepted:
+                with db.conn:
+                    db.execute(
+                        "UPDATE items SET state='shown' WHERE session_id=? AND idx=?",
+                        [session_id, row["idx"]],
+                    )
+            if (row["state"] == "verified") != accepted:
+                changed.append(
+                    {
+                        "item": row["idx"],
+                        "attempt": row["attempt"],
+                        "now": "accepted" if accepted else "rejected",
+                        "reason": result.get("reason"),
+                    }
+                )
+            counts["accepted" if accepted else "rejected"] += 1
+            if on_capture is not None:
+                on_capture(row["idx"])
+    finally:
+        db.close()
+    return {"session": session_id, "photos": len(rows), **counts, "changed": changed}

@@ -21,13 +21,29 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_chexpeditor_phone_then_import(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_chexpeditor_phone_then_import(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     port, frames, store = free_udp_port(), tmp_path / "frames", tmp_path / "phone"
     frames.mkdir()
     phone = subprocess.Popen(
-        [sys.executable, "-m", "rig", "phone-sim", "--compat", "chexpeditor", "--insecure-chexpeditor",
-         "--port", str(port), "--store", str(store), "--source-root", str(frames)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "rig",
+            "phone-sim",
+            "--compat",
+            "chexpeditor",
+            "--insecure-chexpeditor",
+            "--port",
+            str(port),
+            "--store",
+            str(store),
+            "--source-root",
+            str(frames),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     p = ["-p", str(project.root)]
     camera = f"chexpeditor://127.0.0.1:{port}?frames={frames}"
@@ -35,7 +51,19 @@ def test_chexpeditor_phone_then_import(project: Project, tmp_path: Path, capsys:
         # Without the explicit flag the unauthenticated protocol is refused.
         assert main(["session", "start", "--camera", camera, "--limit", "4", *p]) == 2
         capsys.readouterr()
-        main(["session", "start", "--camera", camera, "--limit", "4", "--insecure-chexpeditor", "--json", *p])
+        main(
+            [
+                "session",
+                "start",
+                "--camera",
+                camera,
+                "--limit",
+                "4",
+                "--insecure-chexpeditor",
+                "--json",
+                *p,
+            ]
+        )
         started = json.loads(capsys.readouterr().out)
     finally:
         phone.terminate()
@@ -43,7 +71,9 @@ def test_chexpeditor_phone_then_import(project: Project, tmp_path: Path, capsys:
     assert started["pending_import"] == [0, 1, 2, 3] and not started["clean"]
     photos = sorted(p.name for p in store.iterdir() if p.is_file() and "__" in p.name)
     assert len(photos) == 4 and all(name.split("__")[2] == started["id"] for name in photos)
-    code = main(["import-photos", str(store), "--chexpeditor", "--session", started["id"], "--json", *p])
+    code = main(
+        ["import-photos", str(store), "--chexpeditor", "--session", started["id"], "--json", *p]
+    )
     imported = json.loads(capsys.readouterr().out)
     assert code == 0, imported
     assert sorted(r["item"] for r in imported["verified"]) == [0, 1, 2, 3]

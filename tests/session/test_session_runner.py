@@ -161,3 +161,29 @@ def test_bad_plans_are_usage_errors_before_anything_is_stored(project: Project) 
         service.create(project, CapturePlan(**{**PLAN, "screen_width": 640}))
     db = project.db()
     assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+
+
+def test_register_session_again_finds_a_mixed_up_photo(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.cli import main
+
+    session_id, summary, _ = run(project, CapturePlan(**PLAN))
+    assert summary["clean"]
+    p = ["-p", str(project.root)]
+    assert main(["register", session_id, "--json", *p]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["accepted"] == 6 and again["changed"] == []
+    db = project.db()
+    with db.conn:  # a mix-up: item 3's record points at item 4's photo
+        sha4 = db.execute(
+            "SELECT photo_sha256 FROM captures WHERE session_id=? AND idx=4", [session_id]
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE captures SET photo_sha256=? WHERE session_id=? AND idx=3", [sha4, session_id]
+        )
+    assert main(["register", session_id, "--json", *p]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [(c["item"], c["now"]) for c in found["changed"]] == [(3, "rejected")]
+    assert found["changed"][0]["reason"] == "photo shows item 4, expected item 3"
+    assert found["reconciliation"]["problems"] == {"not_verified": [3]}
