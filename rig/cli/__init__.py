@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "rig.cli.devices_cmds",
     "rig.cli.export_cmds",
     "rig.cli.session_cmds",
+    "rig.cli.ml_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -90,7 +90,7 @@ def phantom(rng: np.random.Generator, spec: SampleSpec, findings: dict[str, int]
     return np.clip(image, 0.0, 1.0)
 
 
-def _draw_findings(rng: np.random.Generator) -> dict[str, int]:
+def draw_findings(rng: np.random.Generator) -> dict[str, int]:
     found = {
         name: int(rng.random() < p)
         for name, p in (("Cardiomegaly", 0.35), ("Pleural Effusion", 0.3), ("Consolidation", 0.3))
@@ -148,7 +148,7 @@ def write_samples(
     max_value = (1 << spec.bits_stored) - 1
     for i in range(n_images):
         patient, study = i // 2 + 1, i % 2 + 1
-        findings = _draw_findings(rng)
+        findings = draw_findings(rng)
         values = phantom(rng, spec, findings)
         monochrome1 = i % 5 == 4
         stored = values if not monochrome1 else 1.0 - values

@@ -1,0 +1,219 @@
+"""Commands of the restoration area: ``rig train restore``, ``rig restore``,
+``rig eval restore`` and ``rig bench restore``.
+
+torch is imported inside the commands, so ``rig --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rig.cli.common import JsonOption, console, print_json
+from rig.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from rig.ml.train import Event
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+
+
+def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The sub-app ``name`` of ``app`` (shared with other areas), created on first use."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add this area's commands to the CLI."""
+    _group(app, "train", "Train models on paired datasets.").command("restore")(train_restore)
+    _group(app, "eval", "Evaluate trained models.").command("restore")(eval_restore)
+    app.command("restore")(restore_command)
+    bench_app.command("restore")(bench_restore)
+
+
+class _ProgressView:
+    """Renders training events as a rich progress bar on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("epoch 0", total=None)
+
+    def __call__(self, event: Event) -> None:
+        from rig.ml.train import EpochDone, StepDone
+
+        if isinstance(event, StepDone):
+            self.progress.update(self.task, total=event.steps, completed=event.step + 1,
+                                 description=f"epoch {event.epoch} loss {event.loss:.5f}")
+        elif isinstance(event, EpochDone):
+            r = event.record
+            self.progress.console.print(
+                f"epoch {r['epoch'] + 1}/{event.planned_epochs}: val PSNR {r['val_psnr']:.2f} dB"
+                f" ({r['elapsed_s']:.0f} s)", markup=False)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True,
+                    disable=not console.is_terminal)
+
+
+def train_restore(
+    model: Annotated[str, typer.Option("--model", "-m", help="dncnn, unet or tonecurve.")] = "dncnn",
+    data: Annotated[Path | None, typer.Option("--data", help="Folder from 'rig export --format folders'.")] = None,
+    run_dir: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder to write.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 20,
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per epoch.")] = 100,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Stop after this many minutes.")] = None,
+    patch: Annotated[int, typer.Option("--patch", help="Patch side in px (0: model default).")] = 0,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size (0: model default).")] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (0: model default).")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights and patches.")] = 0,
+    patience: Annotated[int, typer.Option("--patience", help="Early stopping: epochs without gain.")] = 5,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
+    device: DeviceOption = "auto",
+    bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast on CPU (faster on AVX512-BF16/AMX).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a restoration model (registered photo -> displayed image) on a paired folder."""
+    from dataclasses import asdict
+
+    from rig.ml.train import TrainConfig, train_from_folder
+
+    if data is None:
+        raise UsageError("give the paired dataset with --data DIR (made by 'rig export --format folders')")
+    if run_dir is None:
+        raise UsageError("give the run folder with -o RUN_DIR")
+    config = TrainConfig(model=model, epochs=epochs, steps_per_epoch=steps, patch=patch, batch=batch,
+                         lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
+                         cpu_bf16=bf16)
+    with _progress() as progress:
+        result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
+    facts = {**asdict(result), "run_dir": str(result.run_dir)}
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only rank 0 reports
+    if as_json:
+        print_json(facts)
+    else:
+        console.print(f"{model}: {result.epochs_done} epoch(s), best validation PSNR "
+                      f"{result.best_val_psnr:.2f} dB, stopped by {result.stop_reason}; run in {run_dir}",
+                      markup=False)
+
+
+def _inputs(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    if not files:
+        raise InputError("no images found in the given inputs")
+    return files
+
+
+def restore_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder of 'rig train restore'.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for restored PNGs.")],
+    tile: Annotated[int, typer.Option("--tile", help="Tile side in px.")] = 512,
+    device: DeviceOption = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray)."""
+    from rig.ml.checkpoint import load_run_model
+    from rig.ml.data import read_gray, write_png
+    from rig.ml.infer import TileConfig, restore_array, to_uint8
+    from rig.ml.train import pick_device
+
+    files = _inputs(inputs)
+    dev = pick_device(device)
+    model, meta = load_run_model(run_dir, dev)
+    written = []
+    with _progress() as progress:
+        task = progress.add_task("restore", total=len(files))
+        for f in files:
+            restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile)))
+            target = output / f"{f.stem}.png"
+            write_png(target, restored)
+            written.append(str(target))
+            progress.advance(task)
+    if as_json:
+        print_json({"model": meta["model_name"], "written": written})
+    else:
+        console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output}", markup=False)
+
+
+def eval_restore(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder of 'rig train restore'.")],
+    split: Annotated[list[str] | None, typer.Option("--split", help="train, valid, test or all (repeatable).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Paired folder (default: the run's).")] = None,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Write report.md, metrics.json and plots here.")] = None,
+    device: DeviceOption = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """PSNR/SSIM before and after restoration, per split, in the published table's layout."""
+    from rig.ml.data import SPLITS
+    from rig.ml.evaluate import evaluate_run, table_markdown
+    from rig.ml.train import pick_device
+
+    chosen = tuple(SPLITS) if split and "all" in split else tuple(split or ["test"])
+    bad = [s for s in chosen if s not in SPLITS]
+    if bad:
+        raise UsageError(f"--split {bad[0]}: use train, valid, test or all")
+    with _progress() as progress:
+        task = progress.add_task("evaluate", total=None)
+        report, manifest = evaluate_run(run_dir, data, chosen, pick_device(device),
+                                        on_image=lambda _s: progress.advance(task))
+    if report_dir is not None:
+        from rig.ml.report import write_report
+
+        write_report(report, manifest, run_dir, report_dir)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(f"model {report.model}\n" + table_markdown(report.splits), markup=False)
+        if report_dir is not None:
+            console.print(f"report: {report_dir / 'report.md'}", markup=False)
+
+
+def bench_restore(
+    pairs: Annotated[int, typer.Option("--pairs", help="Simulated photo pairs (>= 10).")] = 60,
+    budget_min: Annotated[float, typer.Option("--budget-min", help="Training minutes per model.")] = 2.0,
+    models: Annotated[list[str] | None, typer.Option("--model", help="Model to include (repeatable; default all).")] = None,
+    work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train and evaluate each model on the fixed simulated benchmark (virtual camera)."""
+    from rig.ml.bench import BENCH_MODELS, run_bench
+    from rig.ml.models import model_entry
+
+    if pairs < 10:
+        raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
+    chosen = tuple(models or BENCH_MODELS)
+    for name in chosen:
+        model_entry(name)
+    folder = work or Path(tempfile.gettempdir()) / "rig-bench-restore"
+    with _progress() as progress:
+        results = run_bench(folder, pairs, budget_min, chosen,
+                            on_status=lambda m: progress.console.print(m, markup=False),
+                            on_event=_ProgressView(progress))
+    if as_json:
+        print_json(results)
+        return
+    for name, r in results.items():
+        console.print(f"{name:10s} test PSNR {r['psnr_before']:.2f} -> {r['psnr_after']:.2f} dB, "
+                      f"SSIM {r['ssim_before']:.3f} -> {r['ssim_after']:.3f}, train {r['train_time_s']:.0f} s, "
+                      f"{r['throughput_mpx_s']:.3f} MP/s, {r['gflops_per_mpx']:.1f} GFLOP/MP", markup=False)

@@ -1,0 +1,65 @@
+"""Model registry: a name maps to its config class and constructor (no if/elif factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from torch import nn
+
+from rig.errors import UsageError
+from rig.ml.models.dncnn import DnCNN, DnCNNConfig
+from rig.ml.models.tonecurve import ToneCurve, ToneCurveConfig
+from rig.ml.models.unet import UNet, UNetConfig
+
+
+def tone_module(model: nn.Module) -> ToneCurve | None:
+    """The model's global tone-curve LUT to fit before training, if it has one."""
+    if isinstance(model, ToneCurve):
+        return model
+    tone = getattr(model, "tone", None)
+    return tone if isinstance(tone, ToneCurve) else None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    config_cls: type
+    build: Callable[[Any], nn.Module]
+    patch: int  # default training patch side, px
+    batch: int  # default batch size
+    lr: float  # default Adam learning rate
+    closed_form: bool = False  # fitted in one pass over the data (no optimiser)
+    defaults: dict[str, Any] = field(default_factory=dict)  # config fields of this variant
+
+
+MODELS: dict[str, ModelEntry] = {
+    # DnCNN paper: 40x40 patches, batch 128; we keep the patch and shrink the batch for CPUs.
+    "dncnn": ModelEntry(DnCNNConfig, DnCNN, patch=40, batch=16, lr=1e-3),
+    # Not published: DnCNN on the tone-corrected photo (isolates what the LUT front adds).
+    "dncnn-tone": ModelEntry(DnCNNConfig, DnCNN, patch=40, batch=16, lr=1e-3,
+                             defaults={"tone_front": True, "zero_init_residual": True}),
+    # Lower rate: Adam moves every weight of the zero-initialised head by ~lr per step,
+    # and at 1e-3 that throws the output far from the tone-curve start.
+    "unet": ModelEntry(UNetConfig, UNet, patch=128, batch=4, lr=2e-4),
+    "tonecurve": ModelEntry(ToneCurveConfig, ToneCurve, patch=64, batch=1, lr=0.0,
+                            closed_form=True),
+}
+
+
+def model_entry(name: str) -> ModelEntry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UsageError(f"unknown model '{name}'; choose one of {', '.join(MODELS)}") from None
+
+
+def build_model(name: str, overrides: dict[str, Any] | None = None) -> tuple[nn.Module, Any]:
+    """(model, config) for a registered name; ``overrides`` set config fields."""
+    entry = model_entry(name)
+    known = {f.name for f in fields(entry.config_cls)}
+    bad = sorted(set(overrides or {}) - known)
+    if bad:
+        raise UsageError(f"model '{name}' has no option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    config = entry.config_cls(**{**entry.defaults, **(overrides or {})})
+    return entry.build(config), config

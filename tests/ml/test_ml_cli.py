@@ -1,0 +1,92 @@
+"""CLI end to end on a tiny folder: train, eval --json, restore; bad input is one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+
+import rig.cli as cli
+from rig.cli import main
+
+
+@pytest.fixture(autouse=True)
+def ml_commands() -> Iterator[None]:
+    # Until rig.cli.ml_cmds is in COMMAND_MODULES, register it for these tests only.
+    if "rig.cli.ml_cmds" not in cli.COMMAND_MODULES and not any(
+            g.name == "eval" for g in cli.app.registered_groups):
+        from rig.cli import ml_cmds
+
+        ml_cmds.register(cli.app, cli.bench_app)
+    yield
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_eval_restore_end_to_end(tiny_folder: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    code, out, err = _run(["train", "restore", "--model", "dncnn", "--data", str(tiny_folder),
+                           "-o", str(run), "--epochs", "1", "--steps", "3", "--patch", "32",
+                           "--batch", "4", "--device", "cpu", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["epochs_done"] == 1
+    code, out, err = _run(["eval", "restore", str(run), "--split", "test", "--split", "valid",
+                           "--json", "--device", "cpu", "--report", str(tmp_path / "rep")], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == "dncnn"
+    assert result["splits"]["test"]["n"] == 2 and result["splits"]["valid"]["n"] == 2
+    for key in ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_after_sd"):
+        assert isinstance(result["splits"]["test"][key], float)
+    assert set(result["conditions"]) == {"preset", "cond_room_light"}  # label column left out
+    assert (tmp_path / "rep" / "report.md").is_file()
+    assert (tmp_path / "rep" / "hist_psnr.png").is_file()
+    assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["images"]
+    code, out, err = _run(["restore", str(run), str(tiny_folder / "aligned"), "-o",
+                           str(tmp_path / "out"), "--device", "cpu", "--json"], capsys)
+    assert code == 0, err
+    written = json.loads(out)["written"]
+    assert len(written) == 8
+    restored = cv2.imread(written[0], cv2.IMREAD_GRAYSCALE)
+    assert restored is not None and restored.shape == (64, 64)
+
+
+def test_missing_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    code, _, err = _run(["train", "restore", "--data", str(tmp_path / "empty"), "-o",
+                         str(tmp_path / "run")], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and "manifest.csv" in err and "Traceback" not in err
+
+
+def test_wrong_columns_is_one_line(tiny_folder: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tiny_folder / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([lines[0].replace("aligned", "photo_aligned"), *lines[1:]]) + "\n")
+    code, _, err = _run(["train", "restore", "--data", str(tiny_folder), "-o", str(tmp_path / "r")],
+                        capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and "missing column(s) aligned" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "restore", "--model", "nope", "--data", ".", "-o", "x"],
+    ["train", "restore", "-o", "x"],
+    ["eval", "restore", "nowhere"],
+])
+def test_usage_errors_are_one_line(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "manifest.csv").write_text("pair_id,split,ground_truth,aligned,mask\n")
+    code, _, err = _run(args, capsys)
+    assert code in (1, 2)
+    assert err.count("\n") == 1 and err.startswith("rig: error:") and "Traceback" not in err
