@@ -12,21 +12,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from calibration.fiducials import FiducialLayout
 from rig.errors import RigError, UsageError
 from rig.project import Project
 from rig.protocol import compat
 from rig.session import records
-from rig.session.frames import prepare_item
 from rig.session.service import load
-from rig.session.verify import register_prepared
+from rig.session.verify import verify_capture
 
 
 def import_chexpeditor_photos(project: Project, folder: Path, session_id: str) -> dict[str, Any]:
     plan, _ = load(project, session_id)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
-    layout = FiducialLayout.from_dict(plan.layout)
     db = project.db()
     try:
         waiting = {
@@ -50,27 +47,10 @@ def import_chexpeditor_photos(project: Project, folder: Path, session_id: str) -
                 out["unmatched"].append(path.name)
                 continue
             jpeg = path.read_bytes()
-            sha = project.objects.put(jpeg)
-            records.store_photo(db, row["id"], sha, json.loads(row["device"] or "{}"))
-            prepared = prepare_item(
-                project,
-                session_id,
-                row["idx"],
-                row["attempt"],
-                row["source_id"],
-                layout,
-                (plan.screen_width, plan.screen_height),
-                plan.placement,
+            records.store_photo(
+                db, row["id"], project.objects.put(jpeg), json.loads(row["device"] or "{}")
             )
-            accepted, result, aligned, mask = register_prepared(prepared, jpeg, layout)
-            records.record_registration(
-                db,
-                row["id"],
-                accepted,
-                result,
-                project.objects.put(aligned) if aligned else None,
-                project.objects.put(mask) if mask else None,
-            )
+            accepted, result = verify_capture(project, db, session_id, plan, row, jpeg)
             key = "verified" if accepted else "rejected"
             out[key].append(
                 {"item": row["idx"], "attempt": row["attempt"], "reason": result.get("reason")}

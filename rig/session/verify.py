@@ -68,19 +68,54 @@ def _to_ground_truth(
     return encode_png(np.ascontiguousarray(image)), None if valid is None else encode_png(valid)
 
 
-def reregister_session(project: Any, session_id: str, on_capture: Any = None) -> dict[str, Any]:
+def verify_capture(
+    project: Any,
+    db: Any,
+    session_id: str,
+    plan: Any,
+    row: dict[str, Any],
+    jpeg: bytes,
+    allowed: bool = True,
+) -> tuple[bool, dict[str, Any]]:
+    """Register a stored photo of capture ``row`` (id, idx, attempt, source_id) against the
+    exact screen frame of its attempt and record the verdict (``allowed=False`` refuses it)."""
+    from rig.session import records
+    from rig.session.frames import prepare_item
+
+    layout = FiducialLayout.from_dict(plan.layout)
+    prepared = prepare_item(
+        project,
+        session_id,
+        row["idx"],
+        row["attempt"],
+        row["source_id"],
+        layout,
+        (plan.screen_width, plan.screen_height),
+        plan.placement,
+    )
+    accepted, result, aligned, mask = register_prepared(prepared, jpeg, layout)
+    accepted = accepted and allowed
+    records.record_registration(
+        db,
+        row["id"],
+        accepted,
+        result,
+        project.objects.put(aligned) if aligned else None,
+        project.objects.put(mask) if mask else None,
+    )
+    return accepted, result
+
+
+def reregister_session(project: Any, session_id: str) -> dict[str, Any]:
     """``rig register SESSION``: register every stored or verified photo of a session again.
 
     Useful after a calibration or registration change. A verified photo that no longer
     passes takes its item back to 'shown' (``rig session resume`` retakes it); a stored
     photo that now passes verifies its item, unless the item already has a verified one.
     """
-    from rig.session import records
-    from rig.session.frames import prepare_item
     from rig.session.service import load
 
     plan, _ = load(project, session_id)
-    layout = FiducialLayout.from_dict(plan.layout)
     db = project.db()
     changed: list[dict[str, Any]] = []
     counts = {"accepted": 0, "rejected": 0}
@@ -94,32 +129,12 @@ def reregister_session(project: Any, session_id: str, on_capture: Any = None) ->
             )
         )
         for row in rows:
-            prepared = prepare_item(
-                project,
-                session_id,
-                row["idx"],
-                row["attempt"],
-                row["source_id"],
-                layout,
-                (plan.screen_width, plan.screen_height),
-                plan.placement,
-            )
-            accepted, result, aligned, mask = register_prepared(
-                prepared, project.objects.get(row["photo_sha256"]), layout
-            )
-            already = db.execute(
+            others = db.execute(
                 "SELECT count(*) FROM captures WHERE session_id=? AND idx=? AND state='verified' AND id!=?",
                 [session_id, row["idx"], row["id"]],
             ).fetchone()[0]
-            accepted = accepted and not already
-            records.record_registration(
-                db,
-                row["id"],
-                accepted,
-                result,
-                project.objects.put(aligned) if aligned else None,
-                project.objects.put(mask) if mask else None,
-            )
+            jpeg = project.objects.get(row["photo_sha256"])
+            accepted, result = verify_capture(project, db, session_id, plan, row, jpeg, not others)
             if row["state"] == "verified" and not accepted:
                 with db.conn:
                     db.execute(
@@ -136,8 +151,6 @@ def reregister_session(project: Any, session_id: str, on_capture: Any = None) ->
                     }
                 )
             counts["accepted" if accepted else "rejected"] += 1
-            if on_capture is not None:
-                on_capture(row["idx"])
     finally:
         db.close()
     return {"session": session_id, "photos": len(rows), **counts, "changed": changed}
