@@ -317,6 +317,18 @@ def cmd_gui(
     project: ProjectOption = None,
 ) -> None:
     """The desktop app: full-screen display on the rig's screen and the operator console."""
+    import os
+    import sys
+
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise UsageError(
+            "rig gui needs a display: run it in a desktop session "
+            "(or under xvfb-run), or use 'rig session start --headless'"
+        )
     try:
         from rig.gui.app import run_gui
     except ImportError as exc:
