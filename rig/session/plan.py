@@ -48,6 +48,7 @@ class CapturePlan:
     sweep_every: int = 0
     controller: str | None = None
     insecure_chexpeditor: bool = False  # allow the unauthenticated CheXpeditor protocol
+    replay_of: str | None = None  # the recorded session this one replays (rig session replay)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,7 +38,9 @@ def replay_camera(original: str, faults: str) -> str:
 
 def create_replay(project: Project, session_id: str, faults: str) -> str:
     plan, _ = load(project, session_id)
-    new_plan: CapturePlan = replace(plan, camera=replay_camera(plan.camera, faults))
+    new_plan: CapturePlan = replace(
+        plan, camera=replay_camera(plan.camera, faults), replay_of=session_id
+    )
     db = project.db()
     try:
         items = [
@@ -52,7 +54,7 @@ def create_replay(project: Project, session_id: str, faults: str) -> str:
         records.create_session(
             db,
             new_id,
-            {**new_plan.to_dict(), "replay_of": session_id},
+            new_plan.to_dict(),
             new_plan.camera,
             items,
             layout=new_plan.layout,

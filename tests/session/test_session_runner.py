@@ -187,3 +187,33 @@ def test_register_session_again_finds_a_mixed_up_photo(
     assert [(c["item"], c["now"]) for c in found["changed"]] == [(3, "rejected")]
     assert found["changed"][0]["reason"] == "photo shows item 4, expected item 3"
     assert found["reconciliation"]["problems"] == {"not_verified": [3]}
+
+
+def test_replay_with_faults_matches_the_original(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rig.cli import main
+
+    plan = CapturePlan(**{**PLAN, "camera": "sim?preset=none"})
+    session_id, summary, _ = run(project, plan)
+    assert summary["clean"]
+    p = ["-p", str(project.root)]
+    code = main(
+        [
+            "session",
+            "replay",
+            session_id,
+            "--faults",
+            "loss=0.2,dup=0.05,restart_at=2",
+            "--json",
+            *p,
+        ]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["same_outcome"] and result["replay_reconciliation"]["clean"]
+    assert result["replay"] != session_id
+    db = project.db()
+    replayed = json.loads(
+        db.execute("SELECT plan FROM sessions WHERE id=?", [result["replay"]]).fetchone()[0]
+    )
+    assert replayed["replay_of"] == session_id and "faults=loss=0.2" in replayed["camera"]
