@@ -122,9 +122,6 @@ class ProtocolCapturer:
         if self.endpoint is not None:
             await self.endpoint.__aexit__(None, None, None)
 
-    def stats(self) -> dict[str, Any]:
-        return self.endpoint.stats() if self.endpoint is not None else {}
-
     def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
         """A photo of exactly (idx, attempt) that reached the upload store before a crash."""
         if self.endpoint is None:

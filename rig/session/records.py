@@ -78,13 +78,6 @@ def set_state(db: sqlite_utils.Database, session_id: str, state: str, **data: An
         log_event(db, f"Session{state.capitalize()}", data, session_id=session_id)
 
 
-def set_item_frame(db: sqlite_utils.Database, session_id: str, idx: int, frame_id: int) -> None:
-    with db.conn:
-        db.execute(
-            "UPDATE items SET frame_id=? WHERE session_id=? AND idx=?", [frame_id, session_id, idx]
-        )
-
-
 def request_capture(
     db: sqlite_utils.Database,
     session_id: str,
@@ -235,19 +228,6 @@ def record_registration(
             attempt=attempt,
             ts=time.time(),
         )
-
-
-def note(
-    db: sqlite_utils.Database,
-    session_id: str,
-    kind: str,
-    idx: int | None = None,
-    attempt: int | None = None,
-    **data: Any,
-) -> None:
-    """Log a step that changes no table (e.g. ItemShown) in the event log."""
-    with db.conn:
-        log_event(db, kind, data, session_id=session_id, idx=idx, attempt=attempt)
 
 
 def finish_session(

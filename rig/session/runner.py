@@ -349,7 +349,7 @@ class SessionRunner:
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(
-            self._pool, partial(self._register_sync, prepared, jpeg)
+            self._pool, partial(register_prepared, prepared, jpeg, self.layout)
         )
         accepted, result, aligned, mask = outcome
         aligned_sha = self.project.objects.put(aligned) if aligned is not None else None
@@ -377,11 +377,6 @@ class SessionRunner:
                 )
             )
             self._retake(idx, prepared.truth.source_id)
-
-    def _register_sync(
-        self, prepared: PreparedItem, jpeg: bytes
-    ) -> tuple[bool, dict[str, Any], bytes | None, bytes | None]:
-        return register_prepared(prepared, jpeg, self.layout)
 
     def _give_up(self, work: _Work, reason: str) -> None:
         with self._db.conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class SessionContext:
     display: Display
     bus: EventBus
     on_pairing: Callable[[str, PairingRecord], None] | None = None
-    sim_overrides: dict[str, Any] | None = None
     on_warning: Callable[[str], None] | None = None
 
 
@@ -228,7 +227,3 @@ async def run(
 ) -> dict[str, Any]:
     """Run (or resume) a session to its end; return the reconciliation."""
     return await make_runner(project, session_id, ctx, capturer).run()
-
-
-def replan(plan: CapturePlan, camera: str) -> CapturePlan:
-    return replace(plan, camera=camera)
