@@ -10,6 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from rig.errors import UsageError
+from rig.session.plan import split_camera
 
 
 @dataclass
@@ -52,11 +53,10 @@ ORDER BY c.session_id, c.idx, c.attempt
 
 def camera_preset(camera: str) -> str:
     """The simulated-camera preset a camera URL names ('' for real cameras)."""
-    base, _, query = camera.partition("?")
+    base, params = split_camera(camera)
     if base.startswith("sim:"):
         return base[4:] or "paper-lcd-iphone"
     if base == "sim":
-        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         return params.get("preset", "paper-lcd-iphone")
     return ""
 

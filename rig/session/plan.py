@@ -80,6 +80,14 @@ def load_plan(path: Path) -> CapturePlan:
     return CapturePlan.from_dict(data, str(path))
 
 
+def split_camera(camera: str) -> tuple[str, dict[str, str]]:
+    """``sim?preset=P&faults=SPEC`` → (``sim``, {preset: P, faults: SPEC}); one parser for all."""
+    from urllib.parse import parse_qsl
+
+    base, _, query = camera.partition("?")
+    return base, dict(parse_qsl(query))
+
+
 def parse_conditions(pairs: list[str]) -> dict[str, str]:
     """``k=v`` strings → dict; unknown keys are allowed (free-form conditions)."""
     out = {}

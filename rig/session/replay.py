@@ -17,7 +17,7 @@ import sqlite_utils
 
 from rig.project import Project
 from rig.session import records
-from rig.session.plan import CapturePlan
+from rig.session.plan import CapturePlan, split_camera
 from rig.session.service import load
 
 STEP_KINDS = ("ItemShown", "CaptureRequested", "PhotoStored", "PhotoVerified", "PhotoRejected",
@@ -26,8 +26,9 @@ STEP_KINDS = ("ItemShown", "CaptureRequested", "PhotoStored", "PhotoVerified", "
 
 def replay_camera(original: str, faults: str) -> str:
     """The simulated phone standing in for the original camera, keeping its preset if simulated."""
-    base, _, query = original.partition("?")
-    params = dict(p.split("=", 1) for p in query.split("&") if "=" in p) if base == "sim" else {}
+    base, params = split_camera(original)
+    if base != "sim":
+        params = {}
     if base.startswith("sim:"):
         params = {"preset": base[4:]}
     params.pop("faults", None)

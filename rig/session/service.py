@@ -24,7 +24,7 @@ from rig.session.capture import Capturer, DeviceCapturer
 from rig.session.conditions import ConditionDriver
 from rig.session.events import EventBus
 from rig.session.phone import PairingRecord, ProtocolCapturer, SimPhoneOptions
-from rig.session.plan import CapturePlan, expand_items, select_sources
+from rig.session.plan import CapturePlan, expand_items, select_sources, split_camera
 from rig.session.runner import SessionRunner
 
 
@@ -107,13 +107,6 @@ def _is_device_url(camera: str) -> bool:
     return not _uses_protocol(camera) and not camera.startswith("chexpeditor://")
 
 
-def _query(camera: str) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
-    _, _, query = camera.partition("?")
-    return dict(parse_qsl(query))
-
-
 def build_capturer(
     project: Project,
     session_id: str,
@@ -126,7 +119,7 @@ def build_capturer(
         record = PairingRecord(**pairing) if pairing else PairingRecord.fresh()
         sim = None
         if base == "sim":
-            q = _query(plan.camera)
+            q = split_camera(plan.camera)[1]
             preset = q.get("preset", "paper-lcd-iphone")
             sim = SimPhoneOptions(
                 preset=None if preset == "none" else preset,
@@ -162,7 +155,7 @@ def _chexpeditor(
             "to use it (on a private network only)"
         )
     url = urlsplit(plan.camera)
-    q = _query(plan.camera)
+    q = split_camera(plan.camera)[1]
     if not url.hostname:
         raise UsageError(f"camera '{plan.camera}': write chexpeditor://HOST:PORT")
     frames = Path(q["frames"]) if "frames" in q else None
