@@ -58,7 +58,8 @@ class _ProgressView:
         elif isinstance(event, EpochDone):
             r = event.record
             self.progress.console.print(
-                f"epoch {r['epoch'] + 1}/{event.planned_epochs}: val PSNR {r['val_psnr']:.2f} dB"
+                f"epoch {r['epoch'] + 1}/{event.planned_epochs}: val PSNR {r['val_psnr']:.2f} dB, "
+                f"SSIM {r.get('val_ssim', float('nan')):.3f}"
                 f" ({r['elapsed_s']:.0f} s)", markup=False)
 
 
@@ -83,11 +84,14 @@ def train_restore(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
     device: DeviceOption = "auto",
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast on CPU (faster on AVX512-BF16/AMX).")] = False,
+    loss: Annotated[str, typer.Option("--loss", help="Training loss: mse or ssim-l1 (default: the model's).")] = "",
+    input_norm: Annotated[str, typer.Option("--input-norm", help="Per-photo tone stretch before the model: percentile or none.")] = "percentile",
     as_json: JsonOption = False,
 ) -> None:
     """Train a restoration model (registered photo -> displayed image) on a paired folder."""
     from dataclasses import asdict
 
+    from rig.ml.photonorm import InputNorm
     from rig.ml.train import TrainConfig, train_from_folder
 
     if data is None:
@@ -96,7 +100,7 @@ def train_restore(
         raise UsageError("give the run folder with -o RUN_DIR")
     config = TrainConfig(model=model, epochs=epochs, steps_per_epoch=steps, patch=patch, batch=batch,
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
-                         cpu_bf16=bf16)
+                         cpu_bf16=bf16, loss=loss, input_norm=InputNorm(input_norm))
     with _progress() as progress:
         result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
     facts = {**asdict(result), "run_dir": str(result.run_dir)}
@@ -106,7 +110,7 @@ def train_restore(
         print_json(facts)
     else:
         console.print(f"{model}: {result.epochs_done} epoch(s), best validation PSNR "
-                      f"{result.best_val_psnr:.2f} dB, stopped by {result.stop_reason}; run in {run_dir}",
+                      f"{result.best_val_psnr:.2f} dB / SSIM {result.best_val_ssim:.3f}, stopped by {result.stop_reason}; run in {run_dir}",
                       markup=False)
 
 
@@ -133,7 +137,7 @@ def restore_command(
     as_json: JsonOption = False,
 ) -> None:
     """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray)."""
-    from rig.ml.checkpoint import load_run_model
+    from rig.ml.checkpoint import load_run_model, run_input_norm
     from rig.ml.data import read_gray, write_png
     from rig.ml.infer import TileConfig, restore_array, to_uint8
     from rig.ml.train import pick_device
@@ -141,11 +145,12 @@ def restore_command(
     files = _inputs(inputs)
     dev = pick_device(device)
     model, meta = load_run_model(run_dir, dev)
+    norm = run_input_norm(meta)
     written = []
     with _progress() as progress:
         task = progress.add_task("restore", total=len(files))
         for f in files:
-            restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile)))
+            restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile), norm))
             target = output / f"{f.stem}.png"
             write_png(target, restored)
             written.append(str(target))

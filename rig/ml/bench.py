@@ -23,13 +23,14 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from rig.ml.benchdata import BenchSpec, build_bench_folder
-from rig.ml.checkpoint import load_run_model
+from rig.ml.checkpoint import load_run_model, run_input_norm
 from rig.ml.data import load_pair, read_manifest
 from rig.ml.evaluate import evaluate_run
 from rig.ml.infer import TileConfig, restore_array
+from rig.ml.photonorm import InputNorm
 from rig.ml.train import EventSink, TrainConfig, train_from_folder
 
-BENCH_MODELS = ("tonecurve", "dncnn", "unet")
+BENCH_MODELS = ("tonecurve", "dncnn", "dncnn-tone", "unet")
 FLOP_PROBE_PX = 256
 
 
@@ -44,12 +45,13 @@ def flops_per_megapixel(model: nn.Module) -> float:
 
 
 def throughput_mpx_s(model: nn.Module, image: np.ndarray, repeats: int = 2,
-                     clock: Callable[[], float] = time.perf_counter) -> float:
+                     clock: Callable[[], float] = time.perf_counter,
+                     norm: InputNorm | None = None) -> float:
     """Megapixels per second of tiled inference on ``image`` (best of ``repeats``)."""
     best = float("inf")
     for _ in range(repeats):
         start = clock()
-        restore_array(model, image, torch.device("cpu"), TileConfig())
+        restore_array(model, image, torch.device("cpu"), TileConfig(), norm)
         best = min(best, clock() - start)
     return image.size / 1e6 / best
 
@@ -95,16 +97,17 @@ def run_bench(work_dir: Path, pairs: int, budget_min: float, models: tuple[str, 
         train_s = time.perf_counter() - start
         on_status(f"evaluating {name} on {len(test)} test pairs")
         report, _ = evaluate_run(run_dir, data, ("test",))
-        model, _ = load_run_model(run_dir, torch.device("cpu"))
+        model, meta = load_run_model(run_dir, torch.device("cpu"))
         s = report.splits["test"]
         results[name] = {
             **{k: round(v, 4) for k, v in s.items() if k != "n"}, "n_test": int(s["n"]),
             "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3),
             "train_time_s": round(train_s, 1), "epochs": trained.epochs_done,
             "stop_reason": trained.stop_reason, "best_val_psnr": round(trained.best_val_psnr, 3),
+            "best_val_ssim": round(trained.best_val_ssim, 4),
             "params": sum(p.numel() for p in model.parameters()),
             "gflops_per_mpx": round(flops_per_megapixel(model) / 1e9, 3),
-            "throughput_mpx_s": round(throughput_mpx_s(model, probe), 4),
+            "throughput_mpx_s": round(throughput_mpx_s(model, probe, norm=run_input_norm(meta)), 4),
             "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": pairs, "seed": spec.seed,
                      "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1)},
             "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.machine(),

@@ -19,6 +19,7 @@ from torch import nn
 from rig.atomic import write_bytes_atomic, write_text_atomic
 from rig.errors import InputError
 from rig.ml.models import build_model
+from rig.ml.photonorm import InputNorm
 
 LAST, BEST, METRICS, CONFIG = "last.pt", "best.pt", "metrics.jsonl", "config.json"
 
@@ -63,3 +64,8 @@ def load_run_model(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict
     model.to(device).eval()
     meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "scaler")}
     return model, meta
+
+
+def run_input_norm(meta: dict[str, Any]) -> InputNorm:
+    """The input normalisation a run was trained with (from its checkpoint metadata)."""
+    return InputNorm.from_dict((meta.get("train_config") or {}).get("input_norm"))

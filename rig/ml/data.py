@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from rig.atomic import write_bytes_atomic
 from rig.errors import InputError
+from rig.ml.photonorm import InputNorm
 
 REQUIRED_COLUMNS = ("pair_id", "split", "ground_truth", "aligned", "mask")
 SPLITS = ("train", "valid", "test")
@@ -130,7 +131,7 @@ def write_png(path: Path, image: np.ndarray) -> None:
 
 @dataclass(frozen=True)
 class LoadedPair:
-    aligned: np.ndarray  # (H, W) uint8
+    aligned: np.ndarray  # (H, W) uint8 (float32 in [0, 255] once normalised)
     truth: np.ndarray  # (H, W) uint8
     mask: np.ndarray  # (H, W) bool
 
@@ -149,13 +150,17 @@ def iter_pairs(records: list[PairRecord]) -> Iterator[tuple[PairRecord, LoadedPa
 
 
 class PatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
-    """Random (aligned, truth, mask) patches, each (1, P, P) float32 in [0, 1]."""
+    """Random (aligned, truth, mask) patches, each (1, P, P) float32 in [0, 1].
+
+    The aligned photo is normalised as a whole (``norm``) before patches are cut, as
+    ``rig.ml.infer.restore_array`` does before tiling.
+    """
 
     def __init__(self, records: list[PairRecord], patch: int, samples_per_epoch: int,
-                 seed: int, cache_images: int = 256) -> None:
+                 seed: int, norm: InputNorm = InputNorm("none"), cache_images: int = 256) -> None:
         if not records:
             raise InputError("the train split is empty")
-        self.records, self.patch, self.seed = records, patch, seed
+        self.records, self.patch, self.seed, self.norm = records, patch, seed, norm
         self.samples = samples_per_epoch
         self.epoch = 0
         self._cache: OrderedDict[int, tuple[LoadedPair, np.ndarray]] = OrderedDict()
@@ -171,7 +176,8 @@ class PatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         if idx in self._cache:
             self._cache.move_to_end(idx)
             return self._cache[idx]
-        pair = load_pair(self.records[idx])
+        raw = load_pair(self.records[idx])
+        pair = LoadedPair(self.norm.apply(raw.aligned), raw.truth, raw.mask)
         if min(pair.truth.shape) < self.patch:
             raise InputError(f"pair {self.records[idx].pair_id}: image {pair.truth.shape} is "
                              f"smaller than the {self.patch}px patch; use a smaller --patch")

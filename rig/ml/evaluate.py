@@ -21,9 +21,10 @@ from torch import nn
 
 from calibration.metrics import psnr, ssim
 from rig.errors import InputError
-from rig.ml.checkpoint import CONFIG, load_run_model
+from rig.ml.checkpoint import CONFIG, load_run_model, run_input_norm
 from rig.ml.data import SPLITS, Manifest, PairRecord, iter_pairs, read_manifest
 from rig.ml.infer import TileConfig, restore_array, to_uint8
+from rig.ml.photonorm import InputNorm
 
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after")
 MAX_GROUPS = 12  # more distinct numeric values than this are binned into tertiles
@@ -57,8 +58,9 @@ class EvalReport:
 
 
 def score_pair(model: nn.Module, rec: PairRecord, aligned: np.ndarray, truth: np.ndarray,
-               mask: np.ndarray, device: torch.device, tile: TileConfig) -> tuple[ImageScore, np.ndarray]:
-    restored = to_uint8(restore_array(model, aligned, device, tile))
+               mask: np.ndarray, device: torch.device, tile: TileConfig,
+               norm: InputNorm) -> tuple[ImageScore, np.ndarray]:
+    restored = to_uint8(restore_array(model, aligned, device, tile, norm))
     score = ImageScore(rec.pair_id, rec.split, rec.preset, dict(rec.conditions),
                        psnr(truth, aligned, mask), psnr(truth, restored, mask),
                        ssim(truth, aligned, mask), ssim(truth, restored, mask))
@@ -137,7 +139,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, splits: tuple[str,
     scores: list[ImageScore] = []
     for split in splits:
         for rec, pair in iter_pairs(manifest.split(split)):
-            score, _ = score_pair(model, rec, pair.aligned, pair.truth, pair.mask, dev, tile)
+            score, _ = score_pair(model, rec, pair.aligned, pair.truth, pair.mask, dev, tile,
+                                  run_input_norm(meta))
             scores.append(score)
             if on_image is not None:
                 on_image(score)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from rig.ml.photonorm import InputNorm
+
 
 @dataclass(frozen=True)
 class TileConfig:
@@ -55,15 +57,18 @@ def edge_weight(n: int, overlap: int, blend_start: bool, blend_end: bool) -> np.
 
 @torch.no_grad()
 def restore_array(model: nn.Module, image: np.ndarray, device: torch.device,
-                  cfg: TileConfig = TileConfig()) -> np.ndarray:
-    """Restore an image (H, W) uint8 or float in [0, 255] -> float32 (H, W) in [0, 255]."""
+                  cfg: TileConfig = TileConfig(), norm: InputNorm | None = None) -> np.ndarray:
+    """Restore an image (H, W) uint8 or float in [0, 255] -> float32 (H, W) in [0, 255].
+
+    ``norm`` (the run's input normalisation) is applied to the whole image before tiling.
+    """
     model.eval()
-    src = np.asarray(image, np.float32) / 255.0
+    src = (norm.apply(image) if norm is not None else np.asarray(image, np.float32)) / 255.0
     h, w = src.shape
     th, tw = min(cfg.tile, h), min(cfg.tile, w)
     boxes = [(y, x) for y in tile_starts(h, th, cfg.overlap) for x in tile_starts(w, tw, cfg.overlap)]
     acc = np.zeros((h, w), np.float64)
-    norm = np.zeros((h, w), np.float64)
+    weight_sum = np.zeros((h, w), np.float64)
     use_amp = device.type == "cuda"
     for i in range(0, len(boxes), cfg.batch):
         chunk = boxes[i : i + cfg.batch]
@@ -76,8 +81,8 @@ def restore_array(model: nn.Module, image: np.ndarray, device: torch.device,
             weight = np.outer(edge_weight(th, cfg.overlap, y > 0, y + th < h),
                               edge_weight(tw, cfg.overlap, x > 0, x + tw < w))  # (th, tw)
             acc[y : y + th, x : x + tw] += t * weight
-            norm[y : y + th, x : x + tw] += weight
-    return np.asarray(np.clip(acc / norm, 0.0, 1.0) * 255.0, np.float32)
+            weight_sum[y : y + th, x : x + tw] += weight
+    return np.asarray(np.clip(acc / weight_sum, 0.0, 1.0) * 255.0, np.float32)
 
 
 def to_uint8(restored: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rig.atomic import write_text_atomic
-from rig.ml.checkpoint import load_run_model, read_metrics
+from rig.ml.checkpoint import load_run_model, read_metrics, run_input_norm
 from rig.ml.data import Manifest, load_pair
 from rig.ml.evaluate import EvalReport, ImageScore, score_pair, table_markdown
 from rig.ml.infer import TileConfig
@@ -59,14 +59,14 @@ def _pick_examples(scores: list[ImageScore], k: int) -> list[ImageScore]:
 
 def _examples(report: EvalReport, manifest: Manifest, run_dir: Path, out: Path,
               k: int, tile: TileConfig) -> list[str]:
-    model, _ = load_run_model(run_dir, torch.device("cpu"))
+    model, meta = load_run_model(run_dir, torch.device("cpu"))
     records = {r.pair_id: r for r in manifest.records}
     names = []
     for rank, s in enumerate(_pick_examples(report.scores, k)):
         rec = records[s.pair_id]
         pair = load_pair(rec)
         _, restored = score_pair(model, rec, pair.aligned, pair.truth, pair.mask,
-                                 torch.device("cpu"), tile)
+                                 torch.device("cpu"), tile, run_input_norm(meta))
         diff = np.abs(restored.astype(np.int16) - pair.truth.astype(np.int16)) * pair.mask
         fig, axes = plt.subplots(1, 4, figsize=(14, 4.2))
         panels = [(pair.aligned, f"photo (registered)\n{s.psnr_before:.2f} dB, SSIM {s.ssim_before:.3f}"),
@@ -98,7 +98,7 @@ def _curves(run_dir: Path, out: Path) -> list[str]:
     ax1.plot(epochs, [h["train_loss"] for h in history], marker="o")
     ax1.set_yscale("log")
     ax1.set_xlabel("epoch")
-    ax1.set_ylabel("train loss (masked MSE, [0,1] scale)")
+    ax1.set_ylabel("train loss (the run's --loss, [0,1] scale)")
     ax2.plot(epochs, [h["train_psnr"] for h in history], marker="o", label="train patches")
     ax2.plot(epochs, [h["val_psnr"] for h in history], marker="o", label="validation images")
     ax2.set_xlabel("epoch")

@@ -36,8 +36,10 @@ from rig.errors import InputError, UsageError
 from rig.ml import checkpoint as ckpt
 from rig.ml.data import Manifest, PairRecord, PatchDataset, fingerprint, iter_pairs, read_manifest
 from rig.ml.infer import TileConfig, restore_array, to_uint8
+from rig.ml.losses import loss_fn, masked_mse
 from rig.ml.models import build_model, model_entry, tone_module
 from rig.ml.models.tonecurve import accumulate, fit_lut
+from rig.ml.photonorm import InputNorm, as_uint8
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class TrainConfig:
     patch: int = 0  # 0: the model's default
     batch: int = 0  # 0: the model's default (per process)
     lr: float = 0.0  # 0: the model's default
+    loss: str = ""  # mse or ssim-l1 (rig.ml.losses); "": the model's default
     seed: int = 0
     budget_min: float | None = None
     patience: int = 5  # epochs without a validation gain before stopping
@@ -59,6 +62,7 @@ class TrainConfig:
     num_workers: int = 0
     tile: int = 512
     val_crop: int = 0  # validate on the central crop of this side (0: whole images)
+    input_norm: InputNorm = field(default_factory=InputNorm)  # per-photo tone stretch before the model (photonorm)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class TrainResult:
     best_val_psnr: float
     stop_reason: str
     train_time_s: float
+    best_val_ssim: float = math.nan
 
 
 Event = StepDone | EpochDone
@@ -93,7 +98,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     """Fill model defaults (patch, batch, lr) and check the numbers."""
     entry = model_entry(cfg.model)
     out = replace(cfg, patch=cfg.patch or entry.patch, batch=cfg.batch or entry.batch,
-                  lr=cfg.lr or entry.lr)
+                  lr=cfg.lr or entry.lr, loss=cfg.loss or entry.loss)
+    loss_fn(out.loss)  # a clear error for an unknown name, before any work
     for name in ("epochs", "steps_per_epoch", "patch", "batch"):
         if getattr(out, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
@@ -122,11 +128,6 @@ def lr_at(cfg: TrainConfig, epoch: int, step: int, planned_epochs: int) -> float
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def masked_mse(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    # (B, 1, P, P) each; the mean over valid pixels only.
-    return ((out.float() - target) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
-
-
 def _centre(image: np.ndarray, side: int) -> np.ndarray:
     if side <= 0:
         return image
@@ -135,17 +136,35 @@ def _centre(image: np.ndarray, side: int) -> np.ndarray:
     return image[y : y + side, x : x + side]
 
 
+@dataclass(frozen=True)
+class ValScore:
+    psnr: float  # dB, mean over the validation images
+    ssim: float
+
+    def score(self, loss: str) -> float:
+        """What model selection and early stopping maximise, in dB either way.
+
+        An MSE-trained net is judged by PSNR; an SSIM-trained one by -10·log10(1 - SSIM),
+        so one ``min_gain_db`` threshold means a comparable step on both scales.
+        """
+        if loss == "mse":
+            return self.psnr
+        return float(-10 * math.log10(max(1.0 - self.ssim, 1e-9)))
+
+
 def validate(model: nn.Module, records: list[PairRecord], device: torch.device, tile: int,
-             crop: int = 0) -> float:
-    """Mean PSNR (dB, masked, 8-bit output) over the given pairs (central crops if crop)."""
-    from calibration.metrics import psnr
+             crop: int = 0, norm: InputNorm | None = None) -> ValScore:
+    """Mean PSNR (dB) and SSIM (masked, 8-bit output) over the pairs (central crops if crop)."""
+    from calibration.metrics import psnr, ssim
 
     scores = []
     for _, pair in iter_pairs(records):
         aligned, truth, mask = (_centre(a, crop) for a in (pair.aligned, pair.truth, pair.mask))
-        restored = to_uint8(restore_array(model, aligned, device, TileConfig(tile=tile)))
-        scores.append(psnr(truth, restored, mask))
-    return float(np.mean(scores)) if scores else float("nan")
+        restored = to_uint8(restore_array(model, aligned, device, TileConfig(tile=tile), norm))
+        scores.append((psnr(truth, restored, mask), ssim(truth, restored, mask)))
+    if not scores:
+        return ValScore(float("nan"), float("nan"))
+    return ValScore(*(float(v) for v in np.mean(scores, axis=0)))
 
 
 def _val_records(manifest: Manifest, cfg: TrainConfig) -> list[PairRecord]:
@@ -180,12 +199,13 @@ def _save_best(run_dir: Path, state: dict[str, Any]) -> None:
     ckpt.save_checkpoint(run_dir / ckpt.BEST, slim)
 
 
-def fit_tone_front(model: nn.Module, records: list[PairRecord]) -> None:
-    """Fit the model's tone-curve LUT (if any) on ``records`` in closed form."""
+def fit_tone_front(model: nn.Module, records: list[PairRecord], norm: InputNorm) -> None:
+    """Fit the model's tone-curve LUT (if any) on ``records`` (normalised) in closed form."""
     tone = tone_module(model)
     if tone is None:
         return
-    count, total = accumulate((p.aligned, p.truth, p.mask) for _, p in iter_pairs(records))
+    count, total = accumulate((as_uint8(norm.apply(p.aligned)), p.truth, p.mask)
+                              for _, p in iter_pairs(records))
     lut: torch.Tensor = tone.lut  # type: ignore[assignment]
     lut.copy_(torch.from_numpy(fit_lut(count, total) / 255.0).to(lut))
 
@@ -194,19 +214,22 @@ def _fit_tonecurve(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
                    on_event: EventSink, clock: Callable[[], float]) -> TrainResult:
     start = clock()
     model, mcfg = build_model(cfg.model, cfg.model_options)
-    fit_tone_front(model, manifest.split("train"))
-    val = validate(model, _val_records(manifest, cfg), torch.device("cpu"), cfg.tile, cfg.val_crop)
+    fit_tone_front(model, manifest.split("train"), cfg.input_norm)
+    val = validate(model, _val_records(manifest, cfg), torch.device("cpu"), cfg.tile, cfg.val_crop,
+                   cfg.input_norm)
     elapsed = clock() - start
-    record = {"epoch": 0, "train_loss": None, "val_psnr": val, "lr": 0.0, "elapsed_s": elapsed}
+    record = {"epoch": 0, "train_loss": None, "val_psnr": val.psnr, "val_ssim": val.ssim, "lr": 0.0,
+              "elapsed_s": elapsed}
     state = {"model": model.state_dict(), "model_name": cfg.model, "model_config": asdict(mcfg),
              "train_config": asdict(cfg), "data_fingerprint": fp, "epoch": 0,
-             "best_val_psnr": val, "history": [record], "elapsed_s": elapsed, "done": True,
+             "best_val_psnr": val.psnr, "best_val_ssim": val.ssim, "history": [record],
+             "elapsed_s": elapsed, "done": True,
              "stop_reason": "closed-form fit"}
     ckpt.save_checkpoint(run_dir / ckpt.LAST, state)
     _save_best(run_dir, state)
     ckpt.write_metrics(run_dir, [record])
     on_event(EpochDone(0, 1, record))
-    return TrainResult(run_dir, 1, val, "closed-form fit", elapsed)
+    return TrainResult(run_dir, 1, val.psnr, "closed-form fit", elapsed, val.ssim)
 
 
 def train_from_folder(data_dir: Path, run_dir: Path, config: TrainConfig, *, resume: bool = False,
@@ -244,11 +267,12 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.manual_seed(cfg.seed)
     model, mcfg = build_model(cfg.model, cfg.model_options)
-    fit_tone_front(model, manifest.split("train"))  # overwritten by the checkpoint on resume
+    fit_tone_front(model, manifest.split("train"), cfg.input_norm)  # overwritten by the checkpoint on resume
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
-    state: dict[str, Any] = {"epoch": -1, "best_val_psnr": -math.inf, "since_best": 0,
+    state: dict[str, Any] = {"epoch": -1, "best_score": -math.inf, "best_val_psnr": math.nan,
+                             "best_val_ssim": math.nan, "since_best": 0,
                              "history": [], "elapsed_s": 0.0, "planned_epochs": cfg.epochs,
                              "model_config": asdict(mcfg)}
     if resume and (run_dir / ckpt.LAST).is_file():
@@ -263,13 +287,13 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
         scaler.load_state_dict(state["scaler"])
         if state.get("done"):
             return TrainResult(run_dir, state["epoch"] + 1, state["best_val_psnr"],
-                               state["stop_reason"], state["elapsed_s"])
+                               state["stop_reason"], state["elapsed_s"], state["best_val_ssim"])
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[local_rank] if device.type == "cuda" else None)
     samples = cfg.steps_per_epoch * cfg.batch * world
-    dataset = PatchDataset(manifest.split("train"), cfg.patch, samples, cfg.seed)
+    dataset = PatchDataset(manifest.split("train"), cfg.patch, samples, cfg.seed, cfg.input_norm)
     sampler: DistributedSampler[Any] | None = (
         DistributedSampler(dataset, world, rank, shuffle=False) if world > 1 else None)
     loader = DataLoader(dataset, batch_size=cfg.batch, sampler=sampler, shuffle=False,
@@ -281,31 +305,34 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
     session_start, elapsed_before = clock(), float(state["elapsed_s"])
     budget_s = cfg.budget_min * 60.0 if cfg.budget_min is not None else math.inf
     reason = "epochs"
+    criterion = loss_fn(cfg.loss)
     if int(state["epoch"]) < 0 and rank == 0:
         # The untrained model is the first candidate: a net that starts as the tone curve
         # (zero-initialised head) never ends up worse than it.
-        state["best_val_psnr"] = validate(model, val_recs, device, cfg.tile, cfg.val_crop)
-        state["init_val_psnr"] = state["best_val_psnr"]
+        init = validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm)
+        state.update(best_score=init.score(cfg.loss), best_val_psnr=init.psnr,
+                     best_val_ssim=init.ssim, init_val_psnr=init.psnr, init_val_ssim=init.ssim)
         _save_best(run_dir, {**state, "model": model.state_dict(), "model_name": cfg.model,
                              "train_config": asdict(cfg), "data_fingerprint": fp})
-    state["best_val_psnr"] = _from_rank0(float(state["best_val_psnr"]), world, device)
+    state["best_score"] = _from_rank0(float(state["best_score"]), world, device)
     for epoch in range(int(state["epoch"]) + 1, cfg.epochs):
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         dataset.set_epoch(epoch)
         net.train()
-        losses, over_budget = [], False
+        losses, mses, over_budget = [], [], False
         for step, (x, y, m) in enumerate(loader):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch, step, int(state["planned_epochs"]))
             x, y, m = (t.to(device, non_blocking=True) for t in (x, y, m))
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                 out = net(x)  # (B, 1, P, P)
-            loss = masked_mse(out, y, m)
+            loss = criterion(out, y, m)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
             losses.append(float(loss.detach()))
+            mses.append(float(masked_mse(out.detach(), y, m)))
             if rank == 0:
                 on_event(StepDone(epoch, step, cfg.steps_per_epoch, losses[-1]))
             if _any_rank(elapsed_before + clock() - session_start > budget_s, world, device):
@@ -318,7 +345,7 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
             fit = int((budget_s - spent) * 0.97 / max(spent / (epoch + 1), 1e-6))
             planned = max(epoch + 1, min(cfg.epochs, epoch + 1 + fit))
             state["planned_epochs"] = int(_from_rank0(planned, world, device))
-        state = _end_epoch(model, optimizer, scaler, state, cfg, epoch, losses, val_recs, device,
+        state = _end_epoch(model, optimizer, scaler, state, cfg, epoch, losses, mses, val_recs, device,
                            run_dir, fp, elapsed_before + clock() - session_start, rank, on_event,
                            world)
         if over_budget or _any_rank(elapsed_before + clock() - session_start > budget_s, world,
@@ -339,31 +366,37 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
     if own_group:
         dist.destroy_process_group()
     return TrainResult(run_dir, int(state["epoch"]) + 1, float(state["best_val_psnr"]),
-                       str(state.get("stop_reason", reason)), float(state["elapsed_s"]))
+                       str(state.get("stop_reason", reason)), float(state["elapsed_s"]),
+                       float(state["best_val_ssim"]))
 
 
 def _end_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
                state: dict[str, Any], cfg: TrainConfig, epoch: int, losses: list[float],
-               val_recs: list[PairRecord], device: torch.device, run_dir: Path, fp: str,
+               mses: list[float], val_recs: list[PairRecord], device: torch.device, run_dir: Path, fp: str,
                elapsed_s: float, rank: int, on_event: EventSink, world: int) -> dict[str, Any]:
     """Validate, log, checkpoint (rank 0); returns the new run state (same on every rank)."""
-    val = validate(model, val_recs, device, cfg.tile, cfg.val_crop) if rank == 0 else float("nan")
-    val = _from_rank0(val, world, device)
-    improved = val > float(state["best_val_psnr"]) + cfg.min_gain_db
+    val = (validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm) if rank == 0
+           else ValScore(math.nan, math.nan))
+    score = _from_rank0(val.score(cfg.loss), world, device)
+    improved = score > float(state["best_score"]) + cfg.min_gain_db
     mean_loss = float(np.mean(losses)) if losses else None
+    mean_mse = float(np.mean(mses)) if mses else None
     record = {"epoch": epoch, "train_loss": mean_loss,
-              "train_psnr": float(-10 * np.log10(max(mean_loss, 1e-12))) if mean_loss else None,
-              "val_psnr": val, "lr": lr_at(cfg, epoch, max(0, len(losses) - 1), int(state["planned_epochs"])),
+              "train_psnr": float(-10 * np.log10(max(mean_mse, 1e-12))) if mean_mse else None,
+              "val_psnr": val.psnr, "val_ssim": val.ssim, "lr": lr_at(cfg, epoch, max(0, len(losses) - 1), int(state["planned_epochs"])),
               "elapsed_s": elapsed_s}
     new = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
            "scaler": scaler.state_dict(), "model_name": cfg.model,
            "model_config": state["model_config"],
            "train_config": asdict(cfg), "data_fingerprint": fp, "epoch": epoch,
-           "best_val_psnr": val if improved else state["best_val_psnr"],
+           "best_score": score if improved else state["best_score"],
+           "best_val_psnr": val.psnr if improved else state["best_val_psnr"],
+           "best_val_ssim": val.ssim if improved else state["best_val_ssim"],
            "since_best": 0 if improved else int(state["since_best"]) + 1,
            "history": [*state["history"], record], "elapsed_s": elapsed_s,
            "planned_epochs": state["planned_epochs"],
-           "init_val_psnr": state.get("init_val_psnr", math.nan)}
+           "init_val_psnr": state.get("init_val_psnr", math.nan),
+           "init_val_ssim": state.get("init_val_ssim", math.nan)}
     if rank == 0:
         ckpt.save_checkpoint(run_dir / ckpt.LAST, new)
         if improved:

@@ -25,7 +25,9 @@ def smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def write_folder(root: Path, n: int = 8, size: int = 64, seed: int = 0, noise: float = 2.0,
-                 splits: tuple[str, ...] | None = None) -> Path:
+                 splits: tuple[str, ...] | None = None, exposure_spread: float = 0.0) -> Path:
+    """``exposure_spread`` > 0: each photo also gets its own gain (1 ± spread) and offset
+    (0..60 · spread grey levels), as exposure and room light vary between real photos."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     for sub in ("ground_truth", "aligned", "masks"):
@@ -34,7 +36,12 @@ def write_folder(root: Path, n: int = 8, size: int = 64, seed: int = 0, noise: f
     splits = splits or tuple(["train"] * (n - 4) + ["valid"] * 2 + ["test"] * 2)
     for k in range(n):
         truth = smooth_image(rng, size)
-        aligned = np.clip(np.rint(known_curve(truth) + rng.normal(0, noise, truth.shape)), 0, 255)
+        gain, offset = 1.0, 0.0
+        if exposure_spread > 0:
+            gain = 1.0 + exposure_spread * rng.uniform(-1.0, 1.0)
+            offset = 60.0 * exposure_spread * rng.uniform(0.0, 1.0)
+        photo = gain * (known_curve(truth) - 40.0) + 40.0 + offset
+        aligned = np.clip(np.rint(photo + rng.normal(0, noise, truth.shape)), 0, 255)
         mask = np.full(truth.shape, 255, np.uint8)
         mask[:, : size // 8] = 0  # a strip the camera did not see
         pid = f"p{k:03d}"

@@ -13,6 +13,7 @@ from rig.ml.data import PairRecord
 from rig.ml.evaluate import ImageScore, by_condition, score_pair, summarize
 from rig.ml.infer import TileConfig
 from rig.ml.models.tonecurve import ToneCurve, ToneCurveConfig
+from rig.ml.photonorm import InputNorm
 
 
 def _sk_ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -30,7 +31,8 @@ def test_scores_agree_with_skimage(seed: int) -> None:
     model.lut.copy_(torch.from_numpy(lut / 255.0))  # type: ignore[operator]
     rec = PairRecord("x", "test", Path("t.png"), Path("a.png"), Path("m.png"))
     mask = np.ones(truth.shape, bool)
-    score, restored = score_pair(model, rec, aligned, truth, mask, torch.device("cpu"), TileConfig())
+    score, restored = score_pair(model, rec, aligned, truth, mask, torch.device("cpu"), TileConfig(),
+                                 InputNorm("none"))
     expected_restored = np.clip(np.rint(lut[aligned]), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(restored, expected_restored)
     assert score.psnr_before == pytest.approx(peak_signal_noise_ratio(truth, aligned, data_range=255), abs=1e-9)
@@ -49,7 +51,8 @@ def test_masked_psnr_uses_only_the_image_area() -> None:
     mask[:, 10:] = True
     model = ToneCurve(ToneCurveConfig())
     rec = PairRecord("x", "test", Path("t.png"), Path("a.png"), Path("m.png"))
-    score, _ = score_pair(model, rec, aligned, truth, mask, torch.device("cpu"), TileConfig())
+    score, _ = score_pair(model, rec, aligned, truth, mask, torch.device("cpu"), TileConfig(),
+                                 InputNorm("none"))
     oracle = peak_signal_noise_ratio(truth[:, 10:], aligned[:, 10:], data_range=255)
     assert score.psnr_before == pytest.approx(oracle, abs=1e-9)
 
