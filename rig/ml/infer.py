@@ -57,10 +57,13 @@ def edge_weight(n: int, overlap: int, blend_start: bool, blend_end: bool) -> np.
 
 @torch.no_grad()
 def restore_array(model: nn.Module, image: np.ndarray, device: torch.device,
-                  cfg: TileConfig = TileConfig(), norm: InputNorm | None = None) -> np.ndarray:
+                  cfg: TileConfig = TileConfig(), norm: InputNorm | None = None,
+                  cpu_bf16: bool = False) -> np.ndarray:
     """Restore an image (H, W) uint8 or float in [0, 255] -> float32 (H, W) in [0, 255].
 
     ``norm`` (the run's input normalisation) is applied to the whole image before tiling.
+    ``cpu_bf16``: bfloat16 autocast on the CPU, for validation during training only (a
+    few times faster; the restored images that are saved or scored stay float32).
     """
     model.eval()
     src = (norm.apply(image) if norm is not None else np.asarray(image, np.float32)) / 255.0
@@ -69,12 +72,13 @@ def restore_array(model: nn.Module, image: np.ndarray, device: torch.device,
     boxes = [(y, x) for y in tile_starts(h, th, cfg.overlap) for x in tile_starts(w, tw, cfg.overlap)]
     acc = np.zeros((h, w), np.float64)
     weight_sum = np.zeros((h, w), np.float64)
-    use_amp = device.type == "cuda"
+    use_amp = device.type == "cuda" or cpu_bf16
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     for i in range(0, len(boxes), cfg.batch):
         chunk = boxes[i : i + cfg.batch]
         tiles = np.stack([src[y : y + th, x : x + tw] for y, x in chunk])[:, None]  # (b,1,th,tw)
         batch = torch.from_numpy(tiles).to(device)
-        with torch.autocast(device_type=device.type, enabled=use_amp):
+        with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
             out = model(batch)
         out_np = out.float().cpu().numpy()[:, 0]
         for (y, x), t in zip(chunk, out_np, strict=True):

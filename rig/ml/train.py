@@ -153,14 +153,15 @@ class ValScore:
 
 
 def validate(model: nn.Module, records: list[PairRecord], device: torch.device, tile: int,
-             crop: int = 0, norm: InputNorm | None = None) -> ValScore:
+             crop: int = 0, norm: InputNorm | None = None, cpu_bf16: bool = False) -> ValScore:
     """Mean PSNR (dB) and SSIM (masked, 8-bit output) over the pairs (central crops if crop)."""
     from calibration.metrics import psnr, ssim
 
     scores = []
     for _, pair in iter_pairs(records):
         aligned, truth, mask = (_centre(a, crop) for a in (pair.aligned, pair.truth, pair.mask))
-        restored = to_uint8(restore_array(model, aligned, device, TileConfig(tile=tile), norm))
+        restored = to_uint8(restore_array(model, aligned, device, TileConfig(tile=tile), norm,
+                                          cpu_bf16))
         scores.append((psnr(truth, restored, mask), ssim(truth, restored, mask)))
     if not scores:
         return ValScore(float("nan"), float("nan"))
@@ -268,7 +269,10 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
     torch.manual_seed(cfg.seed)
     model, mcfg = build_model(cfg.model, cfg.model_options)
     fit_tone_front(model, manifest.split("train"), cfg.input_norm)  # overwritten by the checkpoint on resume
+    # channels_last: oneDNN's (and cuDNN's) fast conv layout; measured 1.2x per training
+    # step on this CPU for DnCNN and U-Net alike.
     model.to(device)
+    model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     state: dict[str, Any] = {"epoch": -1, "best_score": -math.inf, "best_val_psnr": math.nan,
@@ -309,7 +313,7 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
     if int(state["epoch"]) < 0 and rank == 0:
         # The untrained model is the first candidate: a net that starts as the tone curve
         # (zero-initialised head) never ends up worse than it.
-        init = validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm)
+        init = validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm, cfg.cpu_bf16)
         state.update(best_score=init.score(cfg.loss), best_val_psnr=init.psnr,
                      best_val_ssim=init.ssim, init_val_psnr=init.psnr, init_val_ssim=init.ssim)
         _save_best(run_dir, {**state, "model": model.state_dict(), "model_name": cfg.model,
@@ -324,6 +328,7 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(cfg, epoch, step, int(state["planned_epochs"]))
             x, y, m = (t.to(device, non_blocking=True) for t in (x, y, m))
+            x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                 out = net(x)  # (B, 1, P, P)
             loss = criterion(out, y, m)
@@ -375,7 +380,8 @@ def _end_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch
                mses: list[float], val_recs: list[PairRecord], device: torch.device, run_dir: Path, fp: str,
                elapsed_s: float, rank: int, on_event: EventSink, world: int) -> dict[str, Any]:
     """Validate, log, checkpoint (rank 0); returns the new run state (same on every rank)."""
-    val = (validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm) if rank == 0
+    val = (validate(model, val_recs, device, cfg.tile, cfg.val_crop, cfg.input_norm, cfg.cpu_bf16)
+           if rank == 0
            else ValScore(math.nan, math.nan))
     score = _from_rank0(val.score(cfg.loss), world, device)
     improved = score > float(state["best_score"]) + cfg.min_gain_db
