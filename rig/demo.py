@@ -134,7 +134,7 @@ def _export(project: Project, session_id: str, result: DemoResult, say: Say) -> 
 
 
 def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult, say: Say) -> Path:
-    from rig.ml.train import EpochDone, TrainConfig, train_from_folder
+    from rig.ml.train import EpochDone, TrainConfig, cpu_has_bf16, train_from_folder
 
     say(
         f"training {config.model} on the CPU for at most {config.train_budget_min:g} min → {run_dir}"
@@ -155,6 +155,7 @@ def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult
         budget_min=config.train_budget_min,
         seed=config.seed,
         patience=1000,
+        cpu_bf16=cpu_has_bf16(),  # about 2x the steps in the same minutes where supported
     )
     trained = train_from_folder(
         data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists(), on_event=on_event

@@ -85,6 +85,7 @@ def train_restore(
     device: DeviceOption = "auto",
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast on CPU (faster on AVX512-BF16/AMX).")] = False,
     loss: Annotated[str, typer.Option("--loss", help="Training loss: mse or ssim-l1 (default: the model's).")] = "",
+    clip_grad: Annotated[float, typer.Option("--clip-grad", help="Max gradient norm (0: none; default: the model's).")] = -1.0,
     input_norm: Annotated[str, typer.Option("--input-norm", help="Per-photo tone stretch before the model: percentile or none.")] = "percentile",
     as_json: JsonOption = False,
 ) -> None:
@@ -100,7 +101,8 @@ def train_restore(
         raise UsageError("give the run folder with -o RUN_DIR")
     config = TrainConfig(model=model, epochs=epochs, steps_per_epoch=steps, patch=patch, batch=batch,
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
-                         cpu_bf16=bf16, loss=loss, input_norm=InputNorm(input_norm))
+                         cpu_bf16=bf16, loss=loss, clip_grad=clip_grad,
+                         input_norm=InputNorm(input_norm))
     with _progress() as progress:
         result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
     facts = {**asdict(result), "run_dir": str(result.run_dir)}

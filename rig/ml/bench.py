@@ -28,7 +28,7 @@ from rig.ml.data import load_pair, read_manifest
 from rig.ml.evaluate import evaluate_run
 from rig.ml.infer import TileConfig, restore_array
 from rig.ml.photonorm import InputNorm
-from rig.ml.train import EventSink, TrainConfig, train_from_folder
+from rig.ml.train import EventSink, TrainConfig, cpu_has_bf16, train_from_folder
 
 BENCH_MODELS = ("tonecurve", "dncnn", "dncnn-tone", "unet")
 FLOP_PROBE_PX = 256
@@ -54,13 +54,6 @@ def throughput_mpx_s(model: nn.Module, image: np.ndarray, repeats: int = 2,
         restore_array(model, image, torch.device("cpu"), TileConfig(), norm)
         best = min(best, clock() - start)
     return image.size / 1e6 / best
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def bench_train_config(model: str, budget_min: float, seed: int) -> TrainConfig:

@@ -52,6 +52,7 @@ class TrainConfig:
     batch: int = 0  # 0: the model's default (per process)
     lr: float = 0.0  # 0: the model's default
     loss: str = ""  # mse or ssim-l1 (rig.ml.losses); "": the model's default
+    clip_grad: float = -1.0  # max gradient norm; 0: no clipping; < 0: the model's default
     seed: int = 0
     budget_min: float | None = None
     patience: int = 5  # epochs without a validation gain before stopping
@@ -98,7 +99,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     """Fill model defaults (patch, batch, lr) and check the numbers."""
     entry = model_entry(cfg.model)
     out = replace(cfg, patch=cfg.patch or entry.patch, batch=cfg.batch or entry.batch,
-                  lr=cfg.lr or entry.lr, loss=cfg.loss or entry.loss)
+                  lr=cfg.lr or entry.lr, loss=cfg.loss or entry.loss,
+                  clip_grad=entry.clip_grad if cfg.clip_grad < 0 else cfg.clip_grad)
     loss_fn(out.loss)  # a clear error for an unknown name, before any work
     for name in ("epochs", "steps_per_epoch", "patch", "batch"):
         if getattr(out, name) < 1:
@@ -118,6 +120,14 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name != "cpu":
         raise UsageError(f"--device '{name}': use auto, cpu or cuda")
     return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively (AVX512-BF16 / AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def lr_at(cfg: TrainConfig, epoch: int, step: int, planned_epochs: int) -> float:
@@ -334,6 +344,9 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
             loss = criterion(out, y, m)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if cfg.clip_grad > 0:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
             scaler.step(optimizer)
             scaler.update()
             losses.append(float(loss.detach()))

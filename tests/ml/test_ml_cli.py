@@ -90,3 +90,16 @@ def test_usage_errors_are_one_line(args: list[str], tmp_path: Path, monkeypatch:
     code, _, err = _run(args, capsys)
     assert code in (1, 2)
     assert err.count("\n") == 1 and err.startswith("rig: error:") and "Traceback" not in err
+
+
+def test_bench_restore_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The smallest real benchmark: 10 simulated photo pairs, the closed-form baseline.
+    code, out, err = _run(["bench", "restore", "--pairs", "10", "--model", "tonecurve",
+                           "--work", str(tmp_path), "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)["tonecurve"]
+    for key in ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "train_time_s",
+                "throughput_mpx_s", "gflops_per_mpx"):
+        assert isinstance(result[key], float), key
+    assert result["psnr_after"] > result["psnr_before"] + 10.0  # the stretch + curve alone
+    assert result["input_norm"] == "percentile" and result["loss"] == "mse"
