@@ -291,6 +291,9 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
                              "model_config": asdict(mcfg)}
     if resume and (run_dir / ckpt.LAST).is_file():
         state = ckpt.load_checkpoint(run_dir / ckpt.LAST)
+        # Checkpoints written before SSIM selection: those runs were MSE-only, PSNR-selected.
+        state.setdefault("best_score", state["best_val_psnr"])
+        state.setdefault("best_val_ssim", math.nan)
         if state["data_fingerprint"] != fp:
             raise InputError(f"{run_dir}: the data changed since this run started "
                              "(fingerprint differs); train into a new -o folder")

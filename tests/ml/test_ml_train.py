@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,18 @@ def test_fingerprint_changes_with_any_file(make_folder) -> None:
     data[-20] ^= 1
     target.write_bytes(bytes(data))
     assert fingerprint(read_manifest(folder)) != before
+
+
+def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=1,
+                      patience=10, **TINY)  # type: ignore[arg-type]
+    train_from_folder(tiny_folder, run, cfg)
+    old = ckpt.load_checkpoint(run / ckpt.LAST)
+    for key in ("best_score", "best_val_ssim", "init_val_ssim"):
+        old.pop(key, None)
+    old["done"] = False
+    ckpt.save_checkpoint(run / ckpt.LAST, old)
+    result = train_from_folder(tiny_folder, run, replace(cfg, epochs=2), resume=True)
+    assert result.epochs_done == 2
+    assert result.best_val_psnr >= old["best_val_psnr"]
