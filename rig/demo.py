@@ -142,10 +142,10 @@ def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult
 
     def on_event(event: Any) -> None:
         if isinstance(event, EpochDone):
-            val = event.record.get("val_psnr")
+            val, val_ssim = event.record.get("val_psnr"), event.record.get("val_ssim")
             say(
-                f"  epoch {event.epoch}: validation PSNR {val:.2f} dB"
-                if isinstance(val, float)
+                f"  epoch {event.epoch}: validation PSNR {val:.2f} dB, SSIM {val_ssim:.3f}"
+                if isinstance(val, float) and isinstance(val_ssim, float)
                 else f"  epoch {event.epoch}"
             )
 
