@@ -13,6 +13,7 @@ import typer
 
 from calibration.fiducials import FiducialLayout, LayoutError
 from calibration.framecode import FrameCode
+from calibration.patterns import CharucoSpec, charuco_spec_for
 from calibration.refinement import Area
 from calibration.registration import SessionCalibration
 from rig.atomic import write_bytes_atomic, write_text_atomic
@@ -311,7 +312,7 @@ def patterns_command(
     json_out: JsonOption = False,
 ) -> None:
     """Write charuco.png (+ charuco.json), grey-steps.png and ramp.png screen frames."""
-    from calibration.patterns import charuco_spec_for, draw_charuco, draw_grey_steps, draw_ramp
+    from calibration.patterns import draw_charuco, draw_grey_steps, draw_ramp
     from rig.imaging.screen import compose_screen_frame, encode_screen_png
 
     screen_wh = parse_screen(screen)
@@ -337,6 +338,11 @@ def patterns_command(
         console.print(f"wrote {', '.join(written.values())}")
 
 
+def _charuco_spec(spec_path: Path | None, screen_wh: tuple[int, int]) -> CharucoSpec:
+    """The ChArUco board a calibration photo shows: from --charuco, else the screen's default."""
+    return CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
+
+
 def calibrate_session_command(
     photo: Annotated[Path, typer.Argument(help="Photo of charuco.png on the screen.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Calibration JSON to write.")],
@@ -347,13 +353,10 @@ def calibrate_session_command(
     json_out: JsonOption = False,
 ) -> None:
     """Fit the session's lens distortion and reference pose from a ChArUco photo."""
-    from calibration.patterns import CharucoSpec, charuco_spec_for
     from calibration.session import calibrate_session
 
     screen_wh = parse_screen(screen)
-    spec = (
-        CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
-    )
+    spec = _charuco_spec(spec_path, screen_wh)
     try:
         cal = calibrate_session(read_photo(photo), spec, screen_wh)
     except ValueError as exc:
@@ -376,15 +379,12 @@ def calibrate_camera_command(
     json_out: JsonOption = False,
 ) -> None:
     """Camera intrinsics and lens from several ChArUco views (a session calibration file)."""
-    from calibration.patterns import CharucoSpec, charuco_spec_for
     from calibration.session import calibrate_camera
 
     screen_wh = parse_screen(screen)
     if pitch_mm <= 0:
         raise UsageError(f"--pitch-mm must be > 0, got {pitch_mm}")
-    spec = (
-        CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
-    )
+    spec = _charuco_spec(spec_path, screen_wh)
     try:
         cal, matrix, rms = calibrate_camera(
             [read_photo(p) for p in photos], spec, screen_wh, pitch_mm
