@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rig.cli.common import JsonOption, console, print_json
+from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -70,8 +70,9 @@ def _progress() -> Progress:
 
 
 def train_restore(
-    model: Annotated[str, typer.Option("--model", "-m", help="dncnn, unet or tonecurve.")] = "dncnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="dncnn, dncnn-tone, unet or tonecurve.")] = "dncnn",
     data: Annotated[Path | None, typer.Option("--data", help="Folder from 'rig export --format folders'.")] = None,
+    project: ProjectOption = None,
     run_dir: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder to write.")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 20,
     steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per epoch.")] = 100,
@@ -95,10 +96,10 @@ def train_restore(
     from rig.ml.photonorm import InputNorm
     from rig.ml.train import TrainConfig, train_from_folder
 
-    if data is None:
-        raise UsageError("give the paired dataset with --data DIR (made by 'rig export --format folders')")
     if run_dir is None:
         raise UsageError("give the run folder with -o RUN_DIR")
+    if data is None:
+        data = _export_for_training(project, run_dir)
     config = TrainConfig(model=model, epochs=epochs, steps_per_epoch=steps, patch=patch, batch=batch,
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
                          cpu_bf16=bf16, loss=loss, clip_grad=clip_grad,
@@ -114,6 +115,32 @@ def train_restore(
         console.print(f"{model}: {result.epochs_done} epoch(s), best validation PSNR "
                       f"{result.best_val_psnr:.2f} dB / SSIM {result.best_val_ssim:.3f}, stopped by {result.stop_reason}; run in {run_dir}",
                       markup=False)
+
+
+def _export_for_training(project: Path | None, run_dir: Path) -> Path:
+    """The project's verified pairs as a folders export in RUN_DIR/data.
+
+    Exported once and then kept: a resumed run must see the same pairs (its checkpoint
+    holds their fingerprint), and the run folder stays self-contained for evaluation.
+    """
+    from rig.export.run import ExportOptions, export
+
+    try:
+        located = project_from(project)
+    except UsageError:
+        if project is not None:
+            raise
+        raise UsageError("give the pairs with --data DIR (from 'rig export --format folders') "
+                         "or --project P (its verified pairs are exported into RUN_DIR/data)") from None
+    out = run_dir / "data"
+    if (out / "manifest.csv").is_file():
+        console.print(f"training on the pairs exported earlier to {out}", markup=False)
+        return out
+    card = export(located, ExportOptions(out, "folders"))
+    sizes = ", ".join(f"{s}: {v['pairs']}" for s, v in card["split_sizes"].items())
+    console.print(f"exported {card['counts']['pairs']} verified pairs ({sizes}) of "
+                  f"{located.root} to {out}", markup=False)
+    return out
 
 
 def _inputs(paths: list[Path]) -> list[Path]:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import pytest
 
-import rig.cli as cli
 from rig.cli import main
-
-
-@pytest.fixture(autouse=True)
-def ml_commands() -> Iterator[None]:
-    # Until rig.cli.ml_cmds is in COMMAND_MODULES, register it for these tests only.
-    if "rig.cli.ml_cmds" not in cli.COMMAND_MODULES and not any(
-            g.name == "eval" for g in cli.app.registered_groups):
-        from rig.cli import ml_cmds
-
-        ml_cmds.register(cli.app, cli.bench_app)
-    yield
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
