@@ -3,11 +3,13 @@
 Theory of operation:
 - Epoch e draws ``steps_per_epoch * batch`` patches; patch i comes from
   ``rng([seed, e, i])`` (``data.PatchDataset``), the learning rate is a pure function of
-  the step (linear warm-up in epoch 0, then cosine to 1% over the planned epochs), and
+  the step (linear warm-up in epoch 0, then cosine to 1% over the planned steps), and
   the model is initialised from ``seed``. With the optimiser state in the checkpoint,
   ``resume`` continues exactly where an uninterrupted run would be (on CPU).
-- With a time budget the number of epochs is re-planned after every epoch from the mean
-  epoch cost so far (stored in the checkpoint); the cosine schedule stretches to it.
+- With a time budget the number of optimiser steps is re-planned after every epoch from
+  the mean cost so far (stored in the checkpoint); the cosine schedule stretches to it and
+  the last epoch is cut to the steps that fit, so the budget is spent on training rather
+  than left over (with whole epochs of 150 steps a fifth of a 5-minute budget went unused).
   Early stopping watches validation PSNR. Exact resumption holds for runs without a
   budget (a budget makes the plan depend on the clock).
 - Under torchrun (WORLD_SIZE > 1) each rank trains on a disjoint share of the patches
@@ -130,12 +132,35 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def lr_at(cfg: TrainConfig, epoch: int, step: int, planned_epochs: int) -> float:
+def lr_at(cfg: TrainConfig, epoch: int, step: int, planned_steps: int) -> float:
+    """Linear warm-up over epoch 0, then cosine to 1 % at step ``planned_steps``."""
+    spe = cfg.steps_per_epoch
     if epoch == 0:
-        return cfg.lr * (0.1 + 0.9 * (step + 1) / cfg.steps_per_epoch)
-    span = max(1, planned_epochs - 1)
-    t = min(1.0, (epoch - 1 + step / cfg.steps_per_epoch) / span)
+        return cfg.lr * (0.1 + 0.9 * (step + 1) / spe)
+    span = max(spe, planned_steps - spe)
+    t = min(1.0, (epoch * spe + step - spe) / span)
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def replan_steps(cfg: TrainConfig, steps_done: int, epochs_done: int, train_s: float,
+                 spent_s: float, budget_s: float) -> int:
+    """Total optimiser steps that fit the budget, from the costs measured so far.
+
+    A step costs ``train_s / steps_done``; every epoch adds a fixed cost (validation,
+    checkpoint), which a cut last epoch pays in full, so it is counted per epoch, and the
+    epoch just trained has yet to pay its own.
+    """
+    per_step = train_s / max(steps_done, 1)
+    per_epoch = max(0.0, spent_s - train_s) / max(epochs_done, 1)
+    left = (budget_s - spent_s) * 0.97 - per_epoch
+    spe = cfg.steps_per_epoch
+    epochs_left = math.ceil(max(0.0, left) / max(spe * per_step + per_epoch, 1e-9))
+    fit = int(max(0.0, left - epochs_left * per_epoch) / max(per_step, 1e-9))
+    return max(steps_done, min(cfg.epochs * spe, steps_done + fit))
+
+
+def planned_epochs(cfg: TrainConfig, planned_steps: int) -> int:
+    return -(-planned_steps // cfg.steps_per_epoch)
 
 
 def _centre(image: np.ndarray, side: int) -> np.ndarray:
@@ -287,13 +312,20 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     state: dict[str, Any] = {"epoch": -1, "best_score": -math.inf, "best_val_psnr": math.nan,
                              "best_val_ssim": math.nan, "since_best": 0,
-                             "history": [], "elapsed_s": 0.0, "planned_epochs": cfg.epochs,
+                             "history": [], "elapsed_s": 0.0,
+                             "planned_steps": cfg.epochs * cfg.steps_per_epoch, "steps_done": 0, "train_s": 0.0,
                              "model_config": asdict(mcfg)}
     if resume and (run_dir / ckpt.LAST).is_file():
         state = ckpt.load_checkpoint(run_dir / ckpt.LAST)
         # Checkpoints written before SSIM selection: those runs were MSE-only, PSNR-selected.
         state.setdefault("best_score", state["best_val_psnr"])
         state.setdefault("best_val_ssim", math.nan)
+        # Checkpoints written before step-based plans ran whole epochs of full length.
+        state.setdefault("planned_steps", int(state.get("planned_epochs", cfg.epochs)) * cfg.steps_per_epoch)
+        state.setdefault("steps_done", (int(state["epoch"]) + 1) * cfg.steps_per_epoch)
+        state.setdefault("train_s", float(state["elapsed_s"]))
+        if cfg.budget_min is None:  # without a budget the plan is --epochs (it may have been raised)
+            state["planned_steps"] = cfg.epochs * cfg.steps_per_epoch
         if state["data_fingerprint"] != fp:
             raise InputError(f"{run_dir}: the data changed since this run started "
                              "(fingerprint differs); train into a new -o folder")
@@ -337,9 +369,12 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
         dataset.set_epoch(epoch)
         net.train()
         losses, mses, over_budget = [], [], False
+        epoch_start = clock()
         for step, (x, y, m) in enumerate(loader):
+            if epoch * cfg.steps_per_epoch + step >= int(state["planned_steps"]):
+                break  # the last epoch, cut to the steps the budget holds
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(cfg, epoch, step, int(state["planned_epochs"]))
+                group["lr"] = lr_at(cfg, epoch, step, int(state["planned_steps"]))
             x, y, m = (t.to(device, non_blocking=True) for t in (x, y, m))
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
@@ -359,13 +394,14 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
             if _any_rank(elapsed_before + clock() - session_start > budget_s, world, device):
                 over_budget = True
                 break
+        state["steps_done"] = int(state.get("steps_done", 0)) + len(losses)
+        state["train_s"] = float(state.get("train_s", 0.0)) + clock() - epoch_start
         if cfg.budget_min is not None:
-            # Re-plan every epoch from the mean epoch cost so far (load on a shared machine
-            # varies); the cosine schedule stretches to the epochs that still fit.
-            spent = elapsed_before + clock() - session_start
-            fit = int((budget_s - spent) * 0.97 / max(spent / (epoch + 1), 1e-6))
-            planned = max(epoch + 1, min(cfg.epochs, epoch + 1 + fit))
-            state["planned_epochs"] = int(_from_rank0(planned, world, device))
+            # Re-plan every epoch from the mean costs so far (load on a shared machine
+            # varies); the cosine schedule stretches to the steps that still fit.
+            planned = replan_steps(cfg, int(state["steps_done"]), epoch + 1, float(state["train_s"]),
+                                   elapsed_before + clock() - session_start, budget_s)
+            state["planned_steps"] = int(_from_rank0(planned, world, device))
         state = _end_epoch(model, optimizer, scaler, state, cfg, epoch, losses, mses, val_recs, device,
                            run_dir, fp, elapsed_before + clock() - session_start, rank, on_event,
                            world)
@@ -374,8 +410,8 @@ def _train_network(manifest: Manifest, run_dir: Path, cfg: TrainConfig, fp: str,
             reason = "time budget"
         elif state["since_best"] >= cfg.patience:
             reason = "early stopping"
-        elif epoch + 1 >= int(state["planned_epochs"]):
-            reason = "planned epochs" if state["planned_epochs"] < cfg.epochs else "epochs"
+        elif (epoch + 1) * cfg.steps_per_epoch >= int(state["planned_steps"]):
+            reason = "planned epochs" if state["planned_steps"] < cfg.epochs * cfg.steps_per_epoch else "epochs"
         else:
             continue
         break
@@ -403,9 +439,9 @@ def _end_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch
     improved = score > float(state["best_score"]) + cfg.min_gain_db
     mean_loss = float(np.mean(losses)) if losses else None
     mean_mse = float(np.mean(mses)) if mses else None
-    record = {"epoch": epoch, "train_loss": mean_loss,
+    record = {"epoch": epoch, "steps": len(losses), "train_loss": mean_loss,
               "train_psnr": float(-10 * np.log10(max(mean_mse, 1e-12))) if mean_mse else None,
-              "val_psnr": val.psnr, "val_ssim": val.ssim, "lr": lr_at(cfg, epoch, max(0, len(losses) - 1), int(state["planned_epochs"])),
+              "val_psnr": val.psnr, "val_ssim": val.ssim, "lr": lr_at(cfg, epoch, max(0, len(losses) - 1), int(state["planned_steps"])),
               "elapsed_s": elapsed_s}
     new = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
            "scaler": scaler.state_dict(), "model_name": cfg.model,
@@ -416,7 +452,8 @@ def _end_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch
            "best_val_ssim": val.ssim if improved else state["best_val_ssim"],
            "since_best": 0 if improved else int(state["since_best"]) + 1,
            "history": [*state["history"], record], "elapsed_s": elapsed_s,
-           "planned_epochs": state["planned_epochs"],
+           "planned_steps": state["planned_steps"], "steps_done": state["steps_done"],
+           "train_s": state["train_s"],
            "init_val_psnr": state.get("init_val_psnr", math.nan),
            "init_val_ssim": state.get("init_val_ssim", math.nan)}
     if rank == 0:
@@ -424,5 +461,5 @@ def _end_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch
         if improved:
             _save_best(run_dir, new)
         ckpt.write_metrics(run_dir, new["history"])
-        on_event(EpochDone(epoch, int(new["planned_epochs"]), record))
+        on_event(EpochDone(epoch, planned_epochs(cfg, int(new["planned_steps"])), record))
     return new

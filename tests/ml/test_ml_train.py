@@ -135,3 +135,30 @@ def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Pat
     result = train_from_folder(tiny_folder, run, replace(cfg, epochs=2), resume=True)
     assert result.epochs_done == 2
     assert result.best_val_psnr >= old["best_val_psnr"]
+
+
+def test_a_budget_is_spent_on_steps_and_the_last_epoch_is_cut(tiny_folder: Path, tmp_path: Path) -> None:
+    # A clock that moves 1 s per reading (about 11 readings per 6-step epoch with its
+    # validation): the plan must end the cosine schedule inside the budget, on a cut epoch.
+    ticks = iter(range(1_000_000))
+    cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=100,
+                      patience=100, budget_min=1.0, **TINY)  # type: ignore[arg-type]
+    result = train_from_folder(tiny_folder, tmp_path / "run", cfg, clock=lambda: float(next(ticks)))
+    history = ckpt.read_metrics(tmp_path / "run")
+    steps = [h["steps"] for h in history]
+    assert result.stop_reason == "planned epochs", result
+    assert all(s == 6 for s in steps[:-1]) and 1 <= steps[-1] <= 6, steps
+    assert 60.0 - 11.0 < history[-1]["elapsed_s"] <= 60.0  # less than an epoch's cost left over
+    assert history[-1]["lr"] < 0.05 * history[1]["lr"]  # the cosine ran to its end
+
+
+def test_resume_without_a_budget_follows_raised_epochs(tiny_folder: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=1,
+                      patience=10, **TINY)  # type: ignore[arg-type]
+    train_from_folder(tiny_folder, run, cfg)
+    state = ckpt.load_checkpoint(run / ckpt.LAST)
+    state["done"] = False
+    ckpt.save_checkpoint(run / ckpt.LAST, state)
+    train_from_folder(tiny_folder, run, replace(cfg, epochs=3), resume=True)
+    assert [h["steps"] for h in ckpt.read_metrics(run)] == [6, 6, 6]
