@@ -152,6 +152,9 @@ def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult
     cfg = TrainConfig(
         model=config.model,
         epochs=200,
+        # Short epochs: the quick demo's 45 s hold about 80 DnCNN steps, and the budget
+        # plan (warm-up epoch, then cosine) needs a few epochs to shape the schedule.
+        steps_per_epoch=40,
         budget_min=config.train_budget_min,
         seed=config.seed,
         patience=1000,

@@ -70,7 +70,7 @@ def _progress() -> Progress:
 
 
 def train_restore(
-    model: Annotated[str, typer.Option("--model", "-m", help="dncnn, dncnn-tone, unet or tonecurve.")] = "dncnn",
+    model: Annotated[str, typer.Option("--model", "-m", help="dncnn, dncnn-paper, unet or tonecurve.")] = "dncnn",
     data: Annotated[Path | None, typer.Option("--data", help="Folder from 'rig export --format folders'.")] = None,
     project: ProjectOption = None,
     run_dir: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder to write.")] = None,
@@ -225,13 +225,13 @@ def eval_restore(
 
 def bench_restore(
     pairs: Annotated[int, typer.Option("--pairs", help="Simulated photo pairs (>= 10).")] = 60,
-    budget_min: Annotated[float, typer.Option("--budget-min", help="Training minutes per model.")] = 2.0,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Training minutes per model (default 8).")] = None,
     models: Annotated[list[str] | None, typer.Option("--model", help="Model to include (repeatable; default all).")] = None,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train and evaluate each model on the fixed simulated benchmark (virtual camera)."""
-    from rig.ml.bench import BENCH_MODELS, run_bench
+    from rig.ml.bench import BENCH_BUDGET_MIN, BENCH_MODELS, goal_checks, run_bench
     from rig.ml.models import model_entry
 
     if pairs < 10:
@@ -241,13 +241,15 @@ def bench_restore(
         model_entry(name)
     folder = work or Path(tempfile.gettempdir()) / "rig-bench-restore"
     with _progress() as progress:
-        results = run_bench(folder, pairs, budget_min, chosen,
+        results = run_bench(folder, pairs, BENCH_BUDGET_MIN if budget_min is None else budget_min, chosen,
                             on_status=lambda m: progress.console.print(m, markup=False),
                             on_event=_ProgressView(progress))
     if as_json:
         print_json(results)
         return
     for name, r in results.items():
-        console.print(f"{name:10s} test PSNR {r['psnr_before']:.2f} -> {r['psnr_after']:.2f} dB, "
+        console.print(f"{name:12s} test PSNR {r['psnr_before']:.2f} -> {r['psnr_after']:.2f} dB, "
                       f"SSIM {r['ssim_before']:.3f} -> {r['ssim_after']:.3f}, train {r['train_time_s']:.0f} s, "
                       f"{r['throughput_mpx_s']:.3f} MP/s, {r['gflops_per_mpx']:.1f} GFLOP/MP", markup=False)
+    for text, met in goal_checks(results):
+        console.print(f"{'met' if met else 'NOT met'}: {text}", markup=False)

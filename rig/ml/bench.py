@@ -30,7 +30,10 @@ from rig.ml.infer import TileConfig, restore_array
 from rig.ml.photonorm import InputNorm
 from rig.ml.train import EventSink, TrainConfig, cpu_has_bf16, train_from_folder
 
-BENCH_MODELS = ("tonecurve", "dncnn", "dncnn-tone", "unet")
+BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
+# Training minutes per model: at 5 the DnCNN's test SSIM lands at 0.929-0.935 from seed
+# to seed, at 8 at 0.939 and above (measured on this benchmark, 2-core CPU).
+BENCH_BUDGET_MIN = 8.0
 FLOP_PROBE_PX = 256
 
 
@@ -113,3 +116,19 @@ def run_bench(work_dir: Path, pairs: int, budget_min: float, models: tuple[str, 
             "run_dir": str(run_dir),
         }
     return results
+
+
+def goal_checks(results: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The issue's goals for the models present: DnCNN gains >= 15 dB and reaches SSIM
+    >= 0.93 (the published test result), and the U-Net beats DnCNN on both."""
+    checks: list[tuple[str, bool]] = []
+    dn = results.get("dncnn")
+    if dn:
+        checks.append((f"dncnn gains {dn['psnr_gain_db']:+.2f} dB (goal >= 15)", dn["psnr_gain_db"] >= 15.0))
+        checks.append((f"dncnn SSIM {dn['ssim_after']:.3f} (goal >= 0.93)", dn["ssim_after"] >= 0.93))
+    un = results.get("unet")
+    if dn and un:
+        checks.append((f"unet {un['psnr_after']:.2f} dB / {un['ssim_after']:.3f} vs dncnn "
+                       f"{dn['psnr_after']:.2f} dB / {dn['ssim_after']:.3f} (goal: better on both)",
+                       un["psnr_after"] > dn["psnr_after"] and un["ssim_after"] > dn["ssim_after"]))
+    return checks

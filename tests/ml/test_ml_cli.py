@@ -90,3 +90,16 @@ def test_bench_restore_json_contract(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert isinstance(result[key], float), key
     assert result["psnr_after"] > result["psnr_before"] + 10.0  # the stretch + curve alone
     assert result["input_norm"] == "percentile" and result["loss"] == "mse"
+
+
+def test_bench_goal_checks_follow_the_issue() -> None:
+    from rig.ml.bench import goal_checks
+
+    row = {"psnr_before": 14.0, "ssim_before": 0.70}
+    met = goal_checks({"dncnn": {**row, "psnr_after": 36.0, "psnr_gain_db": 22.0, "ssim_after": 0.935},
+                       "unet": {**row, "psnr_after": 37.0, "psnr_gain_db": 23.0, "ssim_after": 0.94}})
+    assert [ok for _, ok in met] == [True, True, True]
+    missed = goal_checks({"dncnn": {**row, "psnr_after": 28.0, "psnr_gain_db": 14.0, "ssim_after": 0.929},
+                          "unet": {**row, "psnr_after": 37.0, "psnr_gain_db": 23.0, "ssim_after": 0.92}})
+    assert [ok for _, ok in missed] == [False, False, False]
+    assert goal_checks({"tonecurve": row}) == []

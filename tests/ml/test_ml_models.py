@@ -74,7 +74,7 @@ def test_registry_builds_every_model_and_rejects_unknown() -> None:
 
 
 def test_tone_front_variants_start_as_their_tone_curve() -> None:
-    model, config = build_model("dncnn-tone")
+    model, config = build_model("dncnn")
     assert config.tone_front and config.zero_init_residual
     lut = torch.linspace(0, 1, 256) ** 2  # a known curve
     model.tone.lut.copy_(lut)  # type: ignore[union-attr,operator]
@@ -85,3 +85,15 @@ def test_tone_front_variants_start_as_their_tone_curve() -> None:
     unet.tone.lut.copy_(lut)  # type: ignore[union-attr,operator]
     with torch.no_grad():
         assert torch.allclose(unet.eval()(x).view(-1), lut, atol=1e-6)
+
+
+def test_both_dncnn_recipes_train_the_published_network() -> None:
+    # rig's recipe adds a frozen curve in front (a buffer, no parameters) and starts the
+    # last layer at zero; the network itself is the published one in both.
+    ours, _ = build_model("dncnn")
+    paper, paper_cfg = build_model("dncnn-paper")
+    assert not paper_cfg.tone_front and not paper_cfg.zero_init_residual
+    for model in (ours, paper):
+        assert sum(p.numel() for p in model.parameters()) == 556_097
+        assert [type(m).__name__ for m in model.body] == [type(m).__name__ for m in DnCNN(DnCNNConfig()).body]
+    assert MODELS["dncnn-paper"].patch == 40 and MODELS["dncnn-paper"].loss == "mse"
