@@ -122,16 +122,23 @@ def test_fingerprint_changes_with_any_file(make_folder) -> None:
     assert fingerprint(read_manifest(folder)) != before
 
 
-def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
+def _one_epoch_run_reopened(folder: Path, run: Path, drop: tuple[str, ...] = ()) -> tuple[TrainConfig, dict]:
+    """A finished one-epoch run whose last checkpoint is marked unfinished again
+    (optionally without ``drop`` keys, as older versions wrote it)."""
     cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=1,
                       patience=10, **TINY)  # type: ignore[arg-type]
-    train_from_folder(tiny_folder, run, cfg)
-    old = ckpt.load_checkpoint(run / ckpt.LAST)
-    for key in ("best_score", "best_val_ssim", "init_val_ssim"):
-        old.pop(key, None)
-    old["done"] = False
-    ckpt.save_checkpoint(run / ckpt.LAST, old)
+    train_from_folder(folder, run, cfg)
+    state = ckpt.load_checkpoint(run / ckpt.LAST)
+    for key in drop:
+        state.pop(key, None)
+    state["done"] = False
+    ckpt.save_checkpoint(run / ckpt.LAST, state)
+    return cfg, state
+
+
+def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cfg, old = _one_epoch_run_reopened(tiny_folder, run, ("best_score", "best_val_ssim", "init_val_ssim"))
     result = train_from_folder(tiny_folder, run, replace(cfg, epochs=2), resume=True)
     assert result.epochs_done == 2
     assert result.best_val_psnr >= old["best_val_psnr"]
@@ -154,11 +161,6 @@ def test_a_budget_is_spent_on_steps_and_the_last_epoch_is_cut(tiny_folder: Path,
 
 def test_resume_without_a_budget_follows_raised_epochs(tiny_folder: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=1,
-                      patience=10, **TINY)  # type: ignore[arg-type]
-    train_from_folder(tiny_folder, run, cfg)
-    state = ckpt.load_checkpoint(run / ckpt.LAST)
-    state["done"] = False
-    ckpt.save_checkpoint(run / ckpt.LAST, state)
+    cfg, _ = _one_epoch_run_reopened(tiny_folder, run, ("planned_steps", "steps_done", "train_s"))
     train_from_folder(tiny_folder, run, replace(cfg, epochs=3), resume=True)
     assert [h["steps"] for h in ckpt.read_metrics(run)] == [6, 6, 6]
