@@ -5,7 +5,9 @@ by a separable profile that ignores the outer quarter of the overlap on sides sh
 another tile (where a conv net sees padding instead of context) and ramps up over the
 next half; the weighted sum is divided by the summed weights. A net whose receptive
 radius is below overlap/4 (DnCNN: 17 px, default overlap 96) gives exactly its untiled
-output; an image that fits in one tile is one forward pass.
+output. An image no larger than a full batch of tiles (``tile² · batch`` pixels: the
+same memory) is one forward pass: a 720x600 radiograph cut into 512 px tiles with 96 px
+overlaps made 2.4x the pixels for the net, and a U-Net sees the whole image.
 """
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def restore_array(model: nn.Module, image: np.ndarray, device: torch.device,
     model.eval()
     src = (norm.apply(image) if norm is not None else np.asarray(image, np.float32)) / 255.0
     h, w = src.shape
-    th, tw = min(cfg.tile, h), min(cfg.tile, w)
+    if h * w <= cfg.tile * cfg.tile * cfg.batch:
+        th, tw = h, w
+    else:
+        th, tw = min(cfg.tile, h), min(cfg.tile, w)
     boxes = [(y, x) for y in tile_starts(h, th, cfg.overlap) for x in tile_starts(w, tw, cfg.overlap)]
     acc = np.zeros((h, w), np.float64)
     weight_sum = np.zeros((h, w), np.float64)

@@ -57,3 +57,17 @@ def test_tile_starts_cover_the_axis(length: int, tile: int, overlap: int) -> Non
         covered[s : s + tile] = True
     assert covered.all()
     assert starts == sorted(set(starts))
+
+
+def test_an_image_within_one_batch_of_tiles_is_one_pass() -> None:
+    # 100x90 px is wider and taller than a 64 px tile but smaller than 4 tiles of 64²:
+    # one pass, so a U-Net (whose receptive field spans the image) gives its untiled output.
+    torch.manual_seed(2)
+    model = UNet(UNetConfig(base_channels=4, levels=2, tone_front=False)).eval()
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.3)  # type: ignore[operator]
+    image = np.random.default_rng(2).uniform(0, 255, (100, 90)).astype(np.float32)
+    one_pass = restore_array(model, image, torch.device("cpu"), TileConfig(tile=64, overlap=16, batch=4))
+    np.testing.assert_allclose(one_pass, _untiled(model, image), atol=1e-4)
+    tiled = restore_array(model, image, torch.device("cpu"), TileConfig(tile=64, overlap=16, batch=1))
+    assert np.abs(tiled - _untiled(model, image)).max() > 1e-3  # tiles would differ
