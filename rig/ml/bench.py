@@ -33,7 +33,7 @@ from rig.ml.train import EventSink, TrainConfig, cpu_has_bf16, train_from_folder
 
 BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
 # Training minutes per model: at 5 the DnCNN's test SSIM lands at 0.929-0.935 from seed
-# to seed, at 8 at 0.939 and above (measured on this benchmark, 2-core CPU).
+# to seed, at 8 at 0.936-0.941 (three seeds; measured on this benchmark, 2-core CPU).
 BENCH_BUDGET_MIN = 8.0
 FLOP_PROBE_PX = 256
 
