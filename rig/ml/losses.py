@@ -1,5 +1,10 @@
 """Training losses on (B, 1, P, P) patches in [0, 1], each masked to the image area.
 
+Every loss returns one value per sample, (B,): the trainer (``rig.ml.trainer``) takes
+the mean over the global batch, which is what makes N processes with batch B train like
+one process with batch N·B. (Patches lie inside the mask, so the per-sample mean equals
+the pooled mean the losses used before.)
+
 ``mse`` is the published DnCNN's loss. ``ssim-l1`` is the mix Zhao et al. found best
 for restoration ("Loss Functions for Image Restoration with Neural Networks", IEEE TCI
 2017): 0.84·(1 − SSIM) + 0.16·L1, here with single-scale SSIM since patches are small.
@@ -43,18 +48,27 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((2 * mx * my + _C1) * (2 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (vx + vy + _C2))
 
 
+def _per_sample(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean over (1, H, W) of each sample: (B, 1, H, W) x2 -> (B,)."""
+    dims = tuple(range(1, values.dim()))
+    return (values * weight).sum(dims) / weight.sum(dims).clamp(min=1.0)
+
+
 def masked_mse(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return ((out.float() - target) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
+    """(B,) mean squared error of each sample over its mask."""
+    return _per_sample((out.float() - target) ** 2, mask)
 
 
 def masked_ssim(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) mean SSIM of each sample over the windows inside its mask."""
     smap = ssim_map(out.float(), target.float())
     inside = (F.avg_pool2d(mask.float(), 2 * _RADIUS + 1, stride=1) > 0.999).to(smap.dtype)
-    return (smap * inside).sum() / inside.sum().clamp(min=1.0)
+    return _per_sample(smap, inside)
 
 
 def ssim_l1(out: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    l1 = ((out.float() - target).abs() * mask).sum() / mask.sum().clamp(min=1.0)
+    """(B,) 0.84·(1 − SSIM) + 0.16·L1 of each sample."""
+    l1 = _per_sample((out.float() - target).abs(), mask)
     return SSIM_WEIGHT * (1 - masked_ssim(out, target, mask)) + (1 - SSIM_WEIGHT) * l1
 
 

@@ -55,10 +55,22 @@ def test_descending_the_ssim_loss_raises_the_evaluation_ssim() -> None:
     before = eval_ssim(truth, photo)
     for _ in range(30):
         opt.zero_grad()
-        f(x, _t(truth), ones).backward()
+        f(x, _t(truth), ones).mean().backward()
         opt.step()
     after = eval_ssim(truth, np.clip(x.detach().numpy()[0, 0] * 255, 0, 255))
     assert after > before + 0.05
+
+
+def test_losses_are_per_sample() -> None:
+    truth, photo = _pair(2, 24, 24)
+    a, b = _t(photo), _t(truth)
+    ones = torch.ones(1, 1, 24, 24)
+    for name in ("mse", "ssim-l1"):
+        f = loss_fn(name)
+        both = f(torch.cat([a, b]), torch.cat([b, b]), torch.cat([ones, ones]))
+        assert both.shape == (2,)
+        assert float(both[0]) == pytest.approx(float(f(a, b, ones)[0]), abs=1e-6)
+        assert float(both[1]) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_unknown_loss_is_a_usage_error() -> None:

@@ -58,7 +58,8 @@ def test_ssim_loss_trains_for_ssim_and_logs_both_metrics(make_folder, tmp_path: 
     history = ckpt.read_metrics(tmp_path / "run")
     assert all({"val_psnr", "val_ssim"} <= set(h) for h in history)
     state = ckpt.load_checkpoint(tmp_path / "run" / ckpt.BEST)
-    assert result.best_val_ssim > state["init_val_ssim"] + 0.02, (state["init_val_ssim"], result.best_val_ssim)
+    init_ssim = state["run"]["init"]["val_ssim"]
+    assert result.best_val_ssim > init_ssim + 0.02, (init_ssim, result.best_val_ssim)
     # Selected on SSIM: a later epoch replaces the best only when it gains min_gain_db
     # on the -10·log10(1 - SSIM) scale (0.01 dB: about 0.001 here).
     assert result.best_val_ssim >= max(h["val_ssim"] for h in history) - 0.002
@@ -83,11 +84,11 @@ def test_resume_continues_exactly(tiny_folder: Path, tmp_path: Path) -> None:
     train_from_folder(tiny_folder, tmp_path / "resumed", cfg, resume=True)
     a = ckpt.load_checkpoint(tmp_path / "straight" / ckpt.LAST)
     b = ckpt.load_checkpoint(tmp_path / "resumed" / ckpt.LAST)
-    assert a["epoch"] == b["epoch"] == 2
+    assert a["run"]["epoch"] == b["run"]["epoch"] == 2
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key]), key
     strip = lambda h: [{k: v for k, v in r.items() if k != "elapsed_s"} for r in h]  # noqa: E731
-    assert strip(a["history"]) == strip(b["history"])
+    assert strip(a["run"]["history"]) == strip(b["run"]["history"])
 
 
 def test_resume_refuses_changed_data(make_folder, tmp_path: Path) -> None:
@@ -122,18 +123,36 @@ def test_fingerprint_changes_with_any_file(make_folder) -> None:
     assert fingerprint(read_manifest(folder)) != before
 
 
+def as_format_1(state: dict, drop: tuple[str, ...] = ()) -> dict:
+    """A format-2 checkpoint written the way rig wrote restoration checkpoints before the
+    shared trainer (format 1: run state as top-level keys, no 'format'/'task'/'run')."""
+    run = state["run"]
+    old = {k: state[k] for k in ("model", "optimizer", "scaler", "model_name", "model_config",
+                                 "data_fingerprint") if k in state}
+    old["train_config"] = {k: v for k, v in state["train_config"].items() if k != "loop"}
+    old.update(epoch=run["epoch"], best_score=run["best_score"],
+               best_val_psnr=run["best"]["val_psnr"], best_val_ssim=run["best"]["val_ssim"],
+               since_best=run["since_best"], history=run["history"], elapsed_s=run["elapsed_s"],
+               planned_steps=run["planned_steps"], steps_done=run["steps_done"],
+               train_s=run["train_s"], init_val_psnr=run["init"]["val_psnr"],
+               init_val_ssim=run["init"]["val_ssim"], done=run["done"],
+               stop_reason=run["stop_reason"])
+    for key in drop:
+        old.pop(key, None)
+    return old
+
+
 def _one_epoch_run_reopened(folder: Path, run: Path, drop: tuple[str, ...] = ()) -> tuple[TrainConfig, dict]:
-    """A finished one-epoch run whose last checkpoint is marked unfinished again
-    (optionally without ``drop`` keys, as older versions wrote it)."""
+    """A finished one-epoch run whose last checkpoint is rewritten in format 1, marked
+    unfinished again (optionally without ``drop`` keys, as still older versions wrote it)."""
     cfg = TrainConfig(model="dncnn", model_options={"depth": 3, "channels": 4}, epochs=1,
                       patience=10, **TINY)  # type: ignore[arg-type]
     train_from_folder(folder, run, cfg)
-    state = ckpt.load_checkpoint(run / ckpt.LAST)
-    for key in drop:
-        state.pop(key, None)
-    state["done"] = False
-    ckpt.save_checkpoint(run / ckpt.LAST, state)
-    return cfg, state
+    old = as_format_1(ckpt.load_checkpoint(run / ckpt.LAST), drop)
+    old["done"] = False
+    torch.save(old, run / ckpt.LAST)
+    torch.save({k: v for k, v in old.items() if k not in ("optimizer", "scaler")}, run / ckpt.BEST)
+    return cfg, old
 
 
 def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Path, tmp_path: Path) -> None:
@@ -142,6 +161,19 @@ def test_resume_accepts_a_checkpoint_from_before_ssim_selection(tiny_folder: Pat
     result = train_from_folder(tiny_folder, run, replace(cfg, epochs=2), resume=True)
     assert result.epochs_done == 2
     assert result.best_val_psnr >= old["best_val_psnr"]
+    state = ckpt.load_checkpoint(run / ckpt.LAST)
+    assert state["format"] == ckpt.FORMAT and [h["epoch"] for h in state["run"]["history"]] == [0, 1]
+
+
+def test_a_format_1_run_still_loads_and_evaluates(tiny_folder: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _, old = _one_epoch_run_reopened(tiny_folder, run)
+    model, meta = ckpt.load_run_model(run, torch.device("cpu"), task="restore")
+    assert meta["task"] == "restore" and meta["run"]["best"]["val_psnr"] == old["best_val_psnr"]
+    for key, tensor in old["model"].items():
+        assert torch.equal(model.state_dict()[key], tensor), key
+    report, _ = evaluate_run(run, tiny_folder, ("test",))
+    assert report.splits["test"]["n"] == 2
 
 
 def test_a_budget_is_spent_on_steps_and_the_last_epoch_is_cut(tiny_folder: Path, tmp_path: Path) -> None:
