@@ -182,7 +182,7 @@ def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult
 def _evaluate(run_dir: Path, data_dir: Path, result: DemoResult, say: Say) -> None:
     from rig.ml.data import read_manifest
     from rig.ml.evaluate import evaluate_run, table_markdown
-    from rig.ml.report import write_report
+    from rig.ml.restore_report import write_report
 
     manifest = read_manifest(data_dir)
     splits = tuple(s for s in ("train", "valid", "test") if manifest.split(s))

@@ -212,7 +212,7 @@ def eval_restore(
         report, manifest = evaluate_run(run_dir, data, chosen, pick_device(device),
                                         on_image=lambda _s: progress.advance(task))
     if report_dir is not None:
-        from rig.ml.report import write_report
+        from rig.ml.restore_report import write_report
 
         write_report(report, manifest, run_dir, report_dir)
     if as_json:

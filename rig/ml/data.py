@@ -29,7 +29,6 @@ from rig.ml.photonorm import InputNorm
 REQUIRED_COLUMNS = ("pair_id", "split", "ground_truth", "aligned", "mask")
 SPLITS = ("train", "valid", "test")
 CORE_COLUMNS = {*REQUIRED_COLUMNS, "patient", "study", "photo", "preset"}
-LABEL_VALUES = {"", "0", "1", "-1", "0.0", "1.0", "-1.0"}
 MAX_CONDITION_VALUES = 12
 PLACEMENT_TRIES = 30
 
@@ -43,6 +42,8 @@ class PairRecord:
     mask: Path
     preset: str = ""
     conditions: dict[str, str] = field(default_factory=dict)
+    patient: str = ""  # pseudonymous patient id ('' when the manifest has none)
+    extra: dict[str, str] = field(default_factory=dict)  # every other column, raw (labels …)
 
 
 @dataclass(frozen=True)
@@ -50,21 +51,34 @@ class Manifest:
     root: Path
     records: tuple[PairRecord, ...]
     condition_columns: tuple[str, ...]
+    columns: tuple[str, ...] = ()
 
     def split(self, name: str) -> list[PairRecord]:
         return [r for r in self.records if r.split == name]
 
 
 def _condition_columns(columns: list[str], rows: list[dict[str, str]]) -> tuple[str, ...]:
-    """Extra columns that describe capture conditions (few values, not 0/1/-1 labels)."""
+    """The categorical capture conditions: ``cond_*`` columns (how ``rig export`` names
+    them) with 2–12 distinct values that are neither ids nor continuous measurements.
+
+    Left out: columns whose every row has its own value (ids, timestamps), numeric
+    columns with more than 12 values (continuous: distances, exposure times), JSON
+    values, and every non-``cond_`` column (labels, quality figures, patient, session,
+    item …), so a breakdown never prints dozens of groups of n = 1.
+    """
     out = []
     for col in columns:
-        if col in CORE_COLUMNS:
+        if col in CORE_COLUMNS or not col.startswith(("cond_", "condition")):
             continue
-        values = {(row.get(col) or "").strip() for row in rows}
-        named = col.startswith(("cond_", "condition"))  # how 'rig export' names them
-        if named or (values - LABEL_VALUES and 1 < len(values) <= MAX_CONDITION_VALUES):
-            out.append(col)
+        values = [(row.get(col) or "").strip() for row in rows]
+        distinct = set(values)
+        if not 1 < len(distinct) <= MAX_CONDITION_VALUES:
+            continue
+        if len(rows) > 3 and len(distinct) == len(rows):
+            continue  # one value per row: an id, not a condition
+        if any(v.startswith(("{", "[")) for v in distinct):
+            continue
+        out.append(col)
     return tuple(out)
 
 
@@ -92,8 +106,10 @@ def read_manifest(data_dir: Path) -> Manifest:
             pair_id=row["pair_id"], split=split,
             ground_truth=data_dir / row["ground_truth"], aligned=data_dir / row["aligned"],
             mask=data_dir / row["mask"], preset=(row.get("preset") or "").strip(),
-            conditions={c: (row.get(c) or "").strip() for c in conds}))
-    return Manifest(data_dir, tuple(records), conds)
+            conditions={c: (row.get(c) or "").strip() for c in conds},
+            patient=(row.get("patient") or row.get("Patient") or "").strip(),
+            extra={c: (row.get(c) or "") for c in columns if c not in CORE_COLUMNS}))
+    return Manifest(data_dir, tuple(records), conds, tuple(columns))
 
 
 def _sha256_file(path: Path) -> str:

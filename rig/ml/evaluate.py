@@ -4,7 +4,10 @@ Display domain, 8-bit, data range 255, over the image area only (the mask), with
 ``calibration.metrics`` (SSIM of Wang et al. 2004, Gaussian σ=1.5). "Before" compares
 the registered photo with the ground truth, "after" the restored photo (rounded to 8
 bits, as it is saved). Summaries are mean ± SD (sample SD) per split, as in the
-published table, plus a breakdown by preset and condition columns and the worst cases.
+published table, each with its patient-level bootstrap 95 % CI of the mean (images of
+one patient are resampled together) and n; a breakdown by preset and the categorical
+condition columns (``data.read_manifest`` picks them); the worst cases of each
+evaluated split.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from rig.ml.checkpoint import CONFIG, load_run_model, run_input_norm
 from rig.ml.data import SPLITS, Manifest, PairRecord, iter_pairs, read_manifest
 from rig.ml.infer import TileConfig, restore_array, to_uint8
 from rig.ml.photonorm import InputNorm
+from rig.ml.stats import Undefined, bootstrap_mean_ci, fmt_interval
 
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after")
-MAX_GROUPS = 12  # more distinct numeric values than this are binned into tertiles
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ImageScore:
     psnr_after: float
     ssim_before: float
     ssim_after: float
+    patient: str = ""
 
 
 @dataclass
@@ -47,8 +51,8 @@ class EvalReport:
     model: str
     run_dir: str
     data_dir: str
-    splits: dict[str, dict[str, float]]
-    conditions: dict[str, dict[str, dict[str, float]]]
+    splits: dict[str, dict[str, Any]]
+    conditions: dict[str, dict[str, dict[str, Any]]]
     worst: list[dict[str, Any]]
     scores: list[ImageScore] = field(repr=False)
 
@@ -63,7 +67,8 @@ def score_pair(model: nn.Module, rec: PairRecord, aligned: np.ndarray, truth: np
     restored = to_uint8(restore_array(model, aligned, device, tile, norm))
     score = ImageScore(rec.pair_id, rec.split, rec.preset, dict(rec.conditions),
                        psnr(truth, aligned, mask), psnr(truth, restored, mask),
-                       ssim(truth, aligned, mask), ssim(truth, restored, mask))
+                       ssim(truth, aligned, mask), ssim(truth, restored, mask),
+                       rec.patient or rec.pair_id)
     return score, restored
 
 
@@ -72,48 +77,41 @@ def _finite(values: list[float]) -> np.ndarray:
     return arr[np.isfinite(arr)]
 
 
-def summarize(scores: list[ImageScore]) -> dict[str, float]:
-    """n, and mean and sample SD of each metric (non-finite values, e.g. inf PSNR, left out)."""
-    out: dict[str, float] = {"n": len(scores)}
+def summarize(scores: list[ImageScore]) -> dict[str, Any]:
+    """n, patients, and per metric the mean, sample SD and patient-level 95 % CI of the
+    mean (non-finite values, e.g. inf PSNR, left out)."""
+    out: dict[str, Any] = {"n": len(scores), "patients": len({s.patient for s in scores})}
+    clusters = np.array([s.patient or s.pair_id for s in scores])
     for name in METRICS:
-        vals = _finite([getattr(s, name) for s in scores])
+        raw = np.asarray([getattr(s, name) for s in scores], np.float64)
+        vals = _finite(list(raw))
         out[name] = float(vals.mean()) if vals.size else math.nan
         out[f"{name}_sd"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+        ci = bootstrap_mean_ci(raw, clusters) if vals.size else Undefined("no values")
+        out[f"{name}_ci"] = list(ci) if isinstance(ci, tuple) else None
     return out
 
 
-def _as_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def condition_labels(values: list[str]) -> list[str]:
-    """Group labels: the values themselves, or tertile bins for many numeric values."""
-    numbers = [_as_float(v) for v in values]
-    if len(set(values)) <= MAX_GROUPS or any(n is None for n in numbers):
-        return [v or "(blank)" for v in values]
-    arr = np.asarray(numbers, np.float64)
-    lo, hi = np.quantile(arr, [1 / 3, 2 / 3])
-    return [f"<= {lo:g}" if x <= lo else (f"<= {hi:g}" if x <= hi else f"> {hi:g}") for x in arr]
-
-
-def by_condition(scores: list[ImageScore], columns: tuple[str, ...]) -> dict[str, dict[str, dict[str, float]]]:
-    """Summaries per value of ``preset`` and of each condition column."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
+def by_condition(scores: list[ImageScore], columns: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Summaries per value of ``preset`` and of each categorical condition column."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for name in ("preset", *columns):
-        values = [s.preset if name == "preset" else s.conditions.get(name, "") for s in scores]
         groups: dict[str, list[ImageScore]] = {}
-        for label, s in zip(condition_labels(values), scores, strict=True):
-            groups.setdefault(label, []).append(s)
+        for s in scores:
+            value = s.preset if name == "preset" else s.conditions.get(name, "")
+            groups.setdefault(value or "(blank)", []).append(s)
         out[name] = {value: summarize(group) for value, group in sorted(groups.items())}
     return out
 
 
 def worst_cases(scores: list[ImageScore], k: int = 5) -> list[dict[str, Any]]:
-    ranked = sorted(scores, key=lambda s: s.psnr_after)[:k]
-    return [{key: v for key, v in asdict(s).items() if key != "conditions"} for s in ranked]
+    """The ``k`` lowest PSNR-after images of each evaluated split, split by split."""
+    out: list[dict[str, Any]] = []
+    for split in dict.fromkeys(s.split for s in scores):
+        ranked = sorted((s for s in scores if s.split == split), key=lambda s: s.psnr_after)[:k]
+        out += [{key: v for key, v in asdict(s).items() if key not in ("conditions", "patient")}
+                for s in ranked]
+    return out
 
 
 def data_dir_of(run_dir: Path, given: Path | None) -> Path:
@@ -153,11 +151,15 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, splits: tuple[str,
     return report, manifest
 
 
-def table_markdown(splits: dict[str, dict[str, float]]) -> str:
-    """The published table's layout: rows split x {before, after}; columns PSNR, SSIM."""
-    lines = ["| split | | PSNR (dB) | SSIM | n |", "|---|---|---|---|---|"]
+def table_markdown(splits: dict[str, dict[str, Any]]) -> str:
+    """The published table's layout: rows split x {before, after}; columns PSNR, SSIM,
+    each mean ± SD with the patient-level 95 % CI of the mean; n images (patients)."""
+    lines = ["| split | | PSNR (dB) mean ± SD [95 % CI] | SSIM mean ± SD [95 % CI] | n (patients) |",
+             "|---|---|---|---|---|"]
     for split, s in splits.items():
         for when in ("before", "after"):
-            lines.append(f"| {split} | {when} | {s[f'psnr_{when}']:.2f} ± {s[f'psnr_{when}_sd']:.2f} "
-                         f"| {s[f'ssim_{when}']:.3f} ± {s[f'ssim_{when}_sd']:.3f} | {int(s['n'])} |")
+            p, q = f"psnr_{when}", f"ssim_{when}"
+            lines.append(f"| {split} | {when} | {s[p]:.2f} ± {s[p + '_sd']:.2f} {fmt_interval(s.get(p + '_ci'), 2)} "
+                         f"| {s[q]:.3f} ± {s[q + '_sd']:.3f} {fmt_interval(s.get(q + '_ci'), 3)} "
+                         f"| {int(s['n'])} ({int(s.get('patients', s['n']))}) |")
     return "\n".join(lines)

@@ -200,6 +200,21 @@ def bootstrap_diff_ci(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.nda
     return _percentile_ci(values, confidence)
 
 
+def bootstrap_mean_ci(values: np.ndarray, clusters: Sequence[str] | np.ndarray,
+                      resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+                      confidence: float = CONFIDENCE) -> tuple[float, float] | Undefined:
+    """Percentile CI of the mean of ``values``, resampling clusters (patients)."""
+    v = np.asarray(values, np.float64)
+    keep = np.isfinite(v)
+    v, c = v[keep], np.asarray(clusters)[keep]
+    if len(np.unique(c)) < 2:
+        return Undefined(f"{len(np.unique(c))} patient(s): no interval")
+    weights = _cluster_weights(c, resamples, seed)
+    totals = weights.sum(axis=1)
+    means = np.where(totals > 0, weights @ v / np.maximum(totals, 1e-12), np.nan)
+    return _percentile_ci(means, confidence)
+
+
 @dataclass(frozen=True)
 class Operating:
     threshold: float
@@ -291,3 +306,8 @@ class Spread:
 
         return {"mean": r(self.mean), "sd": r(self.sd), "min": r(self.low), "max": r(self.high),
                 "n": self.n}
+
+
+def fmt_interval(ci: Sequence[float] | None, digits: int) -> str:
+    """``[lo, hi]`` with ``digits`` decimals, or ``[n/a]``."""
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "[n/a]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from rig.ml.data import PairRecord
+from rig.ml.data import PairRecord, read_manifest
 from rig.ml.evaluate import ImageScore, by_condition, score_pair, summarize
 from rig.ml.infer import TileConfig
 from rig.ml.models.tonecurve import ToneCurve, ToneCurveConfig
@@ -71,9 +72,36 @@ def test_summary_is_mean_and_sample_sd() -> None:
     assert groups["preset"]["pre"]["n"] == 3
 
 
-def test_many_numeric_condition_values_are_binned() -> None:
-    scores = [ImageScore(f"p{i}", "test", "pre", {"cond_distance_mm": str(400 + 10 * i)}, 20.0,
-                         30.0, 0.5, 0.9) for i in range(30)]
-    groups = by_condition(scores, ("cond_distance_mm",))["cond_distance_mm"]
-    assert len(groups) == 3
-    assert sum(int(g["n"]) for g in groups.values()) == 30
+def test_summary_carries_a_patient_level_interval() -> None:
+    # Two patients with three identical images each: the interval is over 2 patients.
+    scores = [ImageScore(f"p{i}", "test", "pre", {}, 20.0 + 10 * (i // 3), 30.0, 0.5, 0.9,
+                         patient=f"pat{i // 3}") for i in range(6)]
+    s = summarize(scores)
+    assert s["n"] == 6 and s["patients"] == 2
+    lo, hi = s["psnr_before_ci"]
+    assert lo == pytest.approx(20.0) and hi == pytest.approx(30.0)
+    assert summarize(scores[:3])["psnr_before_ci"] is None  # one patient: no interval
+
+
+def test_only_categorical_conditions_are_grouped(make_folder) -> None:
+    # An export carries ids, quality figures, labels and continuous conditions beside the
+    # categorical ones; only the latter make a breakdown.
+    folder = make_folder("conds", n=16, splits=tuple(["train"] * 10 + ["valid"] * 2 + ["test"] * 4))
+    manifest = folder / "manifest.csv"
+    rows = list(csv.DictReader(manifest.open()))
+    for k, row in enumerate(rows):
+        row.update({"Patient": f"anon{k}", "session": "s1", "item": str(k), "q_psnr_db": f"{20 + k * 0.37:.2f}",
+                    "cond_distance_mm": str(400 + 7 * k), "cond_camera": "sim?preset=x",
+                    "cond_monitor": "lcd" if k % 3 else "oled", "cond_item": str(k),
+                    "cond_pose": '{"yaw": %d}' % (k % 2)})
+    with manifest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    m = read_manifest(folder)
+    assert m.condition_columns == ("cond_room_light", "cond_monitor")
+    scores = [ImageScore(r.pair_id, r.split, r.preset, r.conditions, 20.0, 30.0, 0.5, 0.9)
+              for r in m.records]
+    groups = by_condition(scores, m.condition_columns)
+    assert set(groups) == {"preset", "cond_room_light", "cond_monitor"}
+    assert sum(int(g["n"]) for g in groups["cond_monitor"].values()) == 16
