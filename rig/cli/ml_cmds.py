@@ -1,5 +1,6 @@
-"""Commands of the restoration area: ``rig train restore``, ``rig restore``,
-``rig eval restore`` and ``rig bench restore``.
+"""Commands of the learning area: restoration (``rig train restore``, ``rig restore``,
+``rig eval restore``, ``rig bench restore``) and diagnosis (``rig train classify``,
+``rig classify``, ``rig eval classify``, ``rig bench classify``).
 
 torch is imported inside the commands, so ``rig --help`` stays fast.
 """
@@ -36,10 +37,16 @@ def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this area's commands to the CLI."""
-    _group(app, "train", "Train models on paired datasets.").command("restore")(train_restore)
-    _group(app, "eval", "Evaluate trained models.").command("restore")(eval_restore)
+    train = _group(app, "train", "Train models on paired datasets.")
+    train.command("restore")(train_restore)
+    train.command("classify")(train_classify)
+    evaluate = _group(app, "eval", "Evaluate trained models.")
+    evaluate.command("restore")(eval_restore)
+    evaluate.command("classify")(eval_classify)
     app.command("restore")(restore_command)
+    app.command("classify")(classify_command)
     bench_app.command("restore")(bench_restore)
+    bench_app.command("classify")(bench_classify)
 
 
 class _ProgressView:
@@ -56,11 +63,18 @@ class _ProgressView:
             self.progress.update(self.task, total=event.steps, completed=event.step + 1,
                                  description=f"epoch {event.epoch} loss {event.loss:.5f}")
         elif isinstance(event, EpochDone):
-            r = event.record
-            self.progress.console.print(
-                f"epoch {r['epoch'] + 1}/{event.planned_epochs}: val PSNR {r['val_psnr']:.2f} dB, "
-                f"SSIM {r.get('val_ssim', float('nan')):.3f}"
-                f" ({r['elapsed_s']:.0f} s)", markup=False)
+            self.progress.console.print(epoch_line(event), markup=False)
+
+
+def epoch_line(event: Event) -> str:
+    """One line per finished epoch: its validation figures."""
+    r = getattr(event, "record", {})
+    names = {"val_psnr": "val PSNR {:.2f} dB", "val_ssim": "SSIM {:.3f}", "val_auroc": "val AUROC {:.3f}",
+             "val_loss": "val loss {:.4f}"}
+    figures = ", ".join(fmt.format(r[k]) for k, fmt in names.items()
+                        if isinstance(r.get(k), int | float))
+    return (f"epoch {r.get('epoch', 0) + 1}/{getattr(event, 'planned_epochs', '?')}: {figures}"
+            f" ({r.get('elapsed_s', 0.0):.0f} s)")
 
 
 def _progress() -> Progress:
@@ -91,8 +105,6 @@ def train_restore(
     as_json: JsonOption = False,
 ) -> None:
     """Train a restoration model (registered photo -> displayed image) on a paired folder."""
-    from dataclasses import asdict
-
     from rig.ml.photonorm import InputNorm
     from rig.ml.train import TrainConfig, train_from_folder
 
@@ -106,7 +118,7 @@ def train_restore(
                          input_norm=InputNorm(input_norm))
     with _progress() as progress:
         result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
-    facts = {**asdict(result), "run_dir": str(result.run_dir)}
+    facts = result.to_json()
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports
     if as_json:
@@ -223,6 +235,122 @@ def eval_restore(
             console.print(f"report: {report_dir / 'report.md'}", markup=False)
 
 
+RunOption = Annotated[Path, typer.Option("--run", help="Run folder of 'rig train classify'.")]
+RestoreOption = Annotated[Path | None, typer.Option(
+    "--restore", help="Restoration run (rig train restore) for the restored view.")]
+
+
+def train_classify(
+    labels: Annotated[str, typer.Option("--labels", help="Label columns, comma-separated (L1,L2).")],
+    run_dir: Annotated[Path | None, typer.Option("--output", "-o", help="Run folder to write.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="xception, densenet121, resnet18, efficientnet_b0 or tinycnn.")] = "resnet18",
+    data: Annotated[Path | None, typer.Option("--data", help="Folder from 'rig export --format folders'.")] = None,
+    project: ProjectOption = None,
+    train_on: Annotated[str, typer.Option("--train-on", help="dicom, photo, restored or mixed.")] = "dicom",
+    policy: Annotated[str, typer.Option("--policy", help="Uncertain labels: u-ignore, u-zeros or u-ones.")] = "u-ignore",
+    restore: RestoreOption = None,
+    input_size: Annotated[int, typer.Option("--input-size", help="Input side in px (0: the model's; 224, 299, 320).")] = 0,
+    weights: Annotated[Path | None, typer.Option("--weights", help="Pretrained weights from a local file (never downloaded).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs.")] = 10,
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per epoch (0: one pass over the images).")] = 0,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size (0: model default).")] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (0: model default).")] = 0.0,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Stop after this many minutes (a quick look: the steps then depend on the machine).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights, sampling and augmentation.")] = 0,
+    patience: Annotated[int, typer.Option("--patience", help="Early stopping: epochs without a validation gain.")] = 5,
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Train without random augmentation.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
+    device: DeviceOption = "auto",
+    bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast on CPU.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a diagnosis classifier on a dataset's labels (views: dicom, photo, restored)."""
+    from rig.ml.classify import ClassifyConfig, train_classifier
+    from rig.ml.labels import parse_label_names
+
+    if run_dir is None:
+        raise UsageError("give the run folder with -o RUN_DIR")
+    names = parse_label_names(labels)
+    if data is None:
+        data = _export_for_training(project, run_dir)
+    config = ClassifyConfig(model=model, labels=names, policy=policy, train_on=train_on,
+                            input_size=input_size, weights=str(weights or ""),
+                            restore_run=str(restore or ""), augment=not no_augment, epochs=epochs,
+                            steps_per_epoch=steps, batch=batch, lr=lr, seed=seed,
+                            budget_min=budget_min, patience=patience, device=device, cpu_bf16=bf16)
+    with _progress() as progress:
+        result = train_classifier(data, run_dir, config, resume=resume,
+                                  on_event=_ProgressView(progress))
+    if os.environ.get("RANK", "0") != "0":
+        return
+    if as_json:
+        print_json(result.to_json())
+    else:
+        best = result.best.get("val_auroc", float("nan"))
+        console.print(f"{model}: {result.epochs_done} epoch(s), {result.steps_done} steps, best "
+                      f"validation AUROC {best:.3f}, stopped by {result.stop_reason}; run in {run_dir}",
+                      markup=False)
+
+
+def eval_classify(
+    run_dir: RunOption,
+    restore: RestoreOption = None,
+    views: Annotated[str, typer.Option("--views", help="Views to score: dicom,photo,restored.")] = "dicom,photo,restored",
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset folder (default: the run's).")] = None,
+    split: Annotated[str, typer.Option("--split", help="Split to evaluate (train, valid, test).")] = "test",
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Write report.md, metrics.json, scores.csv and figures here.")] = None,
+    device: DeviceOption = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """AUROC per label and view with patient-level 95 % CIs, paired DeLong tests, Youden operating points."""
+    from rig.ml.classify_report import summary_line, write_classify_report
+    from rig.ml.clseval import evaluate_classifier
+    from rig.ml.data import SPLITS
+    from rig.ml.train import pick_device
+    from rig.ml.views import parse_views
+
+    chosen = parse_views(views)
+    if split not in SPLITS:
+        raise UsageError(f"--split {split}: use train, valid or test")
+    with _progress() as progress:
+        task = progress.add_task("score", total=None)
+        result = evaluate_classifier(run_dir, data, restore, chosen, split, pick_device(device),
+                                     on_image=lambda: progress.advance(task))
+    if report_dir is not None:
+        write_classify_report(result, report_dir)
+    if as_json:
+        print_json(result.to_json())
+        return
+    console.print(f"{result.model} on {result.split} ({len(result.records)} images)\n"
+                  + summary_line(result), markup=False)
+    for view, why in result.skipped_views.items():
+        console.print(f"{view}: n/a ({why})", markup=False)
+    if report_dir is not None:
+        console.print(f"report: {report_dir / 'report.md'}", markup=False)
+
+
+def classify_command(
+    images: Annotated[list[Path], typer.Argument(help="DICOMs, registered photos, or photos of a rig screen (with --frame).")],
+    run_dir: RunOption,
+    restore: RestoreOption = None,
+    frame: Annotated[Path | None, typer.Option("--frame", help="Screen frame PNG the photos show: register them first.")] = None,
+    device: DeviceOption = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """Probabilities per label for DICOMs or photos (photos registered and restored first if asked)."""
+    from rig.ml.diagnose import Diagnoser
+    from rig.ml.train import pick_device
+
+    diagnoser = Diagnoser(run_dir, restore, pick_device(device))
+    results = [diagnoser.score_file(path, frame) for path in images]
+    if as_json:
+        print_json({"run": str(run_dir), "labels": diagnoser.labels, "images": results})
+        return
+    for r in results:
+        probs = ", ".join(f"{k} {v:.3f}" for k, v in r["probabilities"].items())
+        console.print(f"{r['file']} ({r['view']}): {probs}", markup=False)
+
+
 def bench_restore(
     pairs: Annotated[int, typer.Option("--pairs", help="Simulated photo pairs (>= 10).")] = 60,
     budget_min: Annotated[float | None, typer.Option("--budget-min", help="Training minutes per model (default 8).")] = None,
@@ -253,3 +381,7 @@ def bench_restore(
                       f"{r['throughput_mpx_s']:.3f} MP/s, {r['gflops_per_mpx']:.1f} GFLOP/MP", markup=False)
     for text, met in goal_checks(results):
         console.print(f"{'met' if met else 'NOT met'}: {text}", markup=False)
+
+
+def bench_classify() -> None:
+    """placeholder"""

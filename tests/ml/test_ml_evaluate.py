@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_only_categorical_conditions_are_grouped(make_folder) -> None:
         row.update({"Patient": f"anon{k}", "session": "s1", "item": str(k), "q_psnr_db": f"{20 + k * 0.37:.2f}",
                     "cond_distance_mm": str(400 + 7 * k), "cond_camera": "sim?preset=x",
                     "cond_monitor": "lcd" if k % 3 else "oled", "cond_item": str(k),
-                    "cond_pose": '{"yaw": %d}' % (k % 2)})
+                    "cond_pose": json.dumps({"yaw": k % 2})})
     with manifest.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -130,7 +130,7 @@ def test_youden_threshold_maximises_tpr_minus_fpr(seed: int) -> None:
     y, a, _ = _case(seed, n=50, ties=True)
     t = stats.youden_threshold(y, a)
     assert isinstance(t, float)
-    fpr, tpr, thr = sk_roc_curve(y, a)
+    fpr, tpr, _ = sk_roc_curve(y, a)
     best = float(np.max(tpr - fpr))
     op = stats.at_threshold(y, a, t)
     assert op.sensitivity + op.specificity - 1.0 == pytest.approx(best, abs=1e-12)
