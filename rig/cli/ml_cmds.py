@@ -351,37 +351,118 @@ def classify_command(
         console.print(f"{r['file']} ({r['view']}): {probs}", markup=False)
 
 
+SeedsOption = Annotated[int, typer.Option("--seeds", help="Seeds per model (0, 1, ... n-1); spread and paired differences over them.")]
+QuickOption = Annotated[bool, typer.Option("--quick", help="The same structure on tiny data at a fraction of the steps (plumbing, not numbers).")]
+
+
+def _print_bench_meta(meta: dict[str, object]) -> None:
+    machine = meta["machine"]
+    assert isinstance(machine, dict)
+    console.print(f"mode: {meta['mode']}; seeds {meta['seeds']}; {machine['cpu_model']}, "
+                  f"{machine['cpu_cores']} cores, {machine['torch_threads']} torch threads; "
+                  f"command: {meta['command']}", markup=False)
+    goals = meta.get("goals") or []
+    assert isinstance(goals, list)
+    for g in goals:
+        console.print(f"{'met' if g['met'] else 'NOT met'} (every seed): {g['goal']} {g['values']}",
+                      markup=False)
+
+
 def bench_restore(
     pairs: Annotated[int, typer.Option("--pairs", help="Simulated photo pairs (>= 10).")] = 60,
-    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Training minutes per model (default 8).")] = None,
+    seeds: SeedsOption = 3,
     models: Annotated[list[str] | None, typer.Option("--model", help="Model to include (repeatable; default all).")] = None,
+    quick: QuickOption = False,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Train for minutes instead of fixed steps (a quick look: results then depend on the machine).")] = None,
+    bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast (faster where the CPU has it; not comparable across CPUs).")] = False,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train and evaluate each model on the fixed simulated benchmark (virtual camera)."""
-    from rig.ml.bench import BENCH_BUDGET_MIN, BENCH_MODELS, goal_checks, run_bench
+    """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data."""
+    from dataclasses import replace
+
+    from rig.ml.bench import BENCH_MODELS, RestoreBenchPlan, run_bench
+    from rig.ml.benchkit import seeds_of
     from rig.ml.models import model_entry
 
-    if pairs < 10:
-        raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
     chosen = tuple(models or BENCH_MODELS)
     for name in chosen:
         model_entry(name)
+    seed_list = seeds_of(seeds)
+    plan = RestoreBenchPlan.quick_plan(chosen, seed_list) if quick else RestoreBenchPlan(chosen, seed_list)
+    if not quick:
+        if pairs < 10:
+            raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
+        plan = replace(plan, pairs=pairs)
+    if budget_min is not None:
+        if budget_min <= 0:
+            raise UsageError("--budget-min must be > 0")
+        plan = replace(plan, budget_min=budget_min)
+    plan = replace(plan, bf16=bf16)
     folder = work or Path(tempfile.gettempdir()) / "rig-bench-restore"
     with _progress() as progress:
-        results = run_bench(folder, pairs, BENCH_BUDGET_MIN if budget_min is None else budget_min, chosen,
-                            on_status=lambda m: progress.console.print(m, markup=False),
+        results = run_bench(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
                             on_event=_ProgressView(progress))
     if as_json:
         print_json(results)
         return
+    meta = results.pop("bench")
     for name, r in results.items():
-        console.print(f"{name:12s} test PSNR {r['psnr_before']:.2f} -> {r['psnr_after']:.2f} dB, "
-                      f"SSIM {r['ssim_before']:.3f} -> {r['ssim_after']:.3f}, train {r['train_time_s']:.0f} s, "
-                      f"{r['throughput_mpx_s']:.3f} MP/s, {r['gflops_per_mpx']:.1f} GFLOP/MP", markup=False)
-    for text, met in goal_checks(results):
-        console.print(f"{'met' if met else 'NOT met'}: {text}", markup=False)
+        console.print(
+            f"{name:12s} {r['steps']:5d} steps: test PSNR {r['psnr_before']:.2f} -> "
+            f"{r['psnr_after']:.2f} ± {r['psnr_after_sd']:.2f} dB, SSIM {r['ssim_before']:.3f} -> "
+            f"{r['ssim_after']:.3f} ± {r['ssim_after_sd']:.3f} ({len(r['per_seed'])} seeds), "
+            f"{r['steps_per_s'] or 0:.2f} steps/s, {r['throughput_mpx_s']:.3f} MP/s", markup=False)
+    _print_bench_meta(meta)
 
 
-def bench_classify() -> None:
-    """placeholder"""
+def bench_classify(
+    pairs: Annotated[int, typer.Option("--pairs", help="Simulated patients, one photo pair each (>= 20).")] = 240,
+    seeds: SeedsOption = 3,
+    models: Annotated[list[str] | None, typer.Option("--model", help="Classifier to include (repeatable; default resnet18 and xception).")] = None,
+    input_size: Annotated[int, typer.Option("--input-size", help="Input side in px for every model.")] = 224,
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per classifier run (batch 16).")] = 400,
+    restore_model: Annotated[str, typer.Option("--restore-model", help="Restoration model for the restored view.")] = "unet",
+    quick: QuickOption = False,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Train for minutes instead of fixed steps (a quick look).")] = None,
+    work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """AUROC on the dicom, photo and restored views per classifier, every seed, fixed steps, fixed simulated data."""
+    from dataclasses import replace
+
+    from rig.ml.benchkit import seeds_of
+    from rig.ml.clsbench import BENCH_MODELS, ClassifyBenchPlan, run_classify_bench
+    from rig.ml.models import model_entry
+
+    chosen = tuple(models or BENCH_MODELS)
+    seed_list = seeds_of(seeds)
+    model_entry(restore_model)
+    if quick:
+        plan = ClassifyBenchPlan.quick_plan(chosen, seed_list)
+    else:
+        if pairs < 20:
+            raise UsageError("--pairs must be >= 20 (each split needs patients of both classes)")
+        if steps < 1 or input_size < 32:
+            raise UsageError("--steps must be >= 1 and --input-size >= 32")
+        plan = ClassifyBenchPlan(chosen, seed_list, pairs=pairs, input_size=input_size, steps=steps,
+                                 restore_model=restore_model)
+    if budget_min is not None:
+        if budget_min <= 0:
+            raise UsageError("--budget-min must be > 0")
+        plan = replace(plan, budget_min=budget_min)
+    folder = work or Path(tempfile.gettempdir()) / "rig-bench-classify"
+    with _progress() as progress:
+        results = run_classify_bench(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
+                                     on_event=_ProgressView(progress))
+    if as_json:
+        print_json(results)
+        return
+    meta = results.pop("bench")
+    for name, r in results.items():
+        cells = ", ".join(f"{v} {r[f'auroc_{v}'] or float('nan'):.3f} ± {r[f'auroc_{v}_spread']['sd'] or 0:.3f}"
+                          for v in ("dicom", "photo", "restored"))
+        console.print(f"{name:16s} AUROC {cells} ({len(r['per_seed'])} seeds, {r['steps']} steps); "
+                      f"train {r['train_images_per_s']:.1f} img/s, inference {r['infer_images_per_s']:.1f} img/s",
+                      markup=False)
+    _print_bench_meta(meta)

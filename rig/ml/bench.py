@@ -1,41 +1,104 @@
-"""``rig bench restore``: train and evaluate every model on the fixed simulated benchmark.
+"""``rig bench restore``: every model, every seed, the same fixed work, on fixed data.
 
 Data: ``benchdata`` (virtual camera preset ``paper-lcd-iphone``, fixed pairs and seed).
-Per model: training time under the same budget, test-split PSNR/SSIM before and after,
-inference throughput (megapixels/s on this machine, tiled as ``rig restore`` runs it)
-and the forward FLOPs per megapixel counted by torch's FlopCounterMode (2 FLOPs per
-multiply-add: a conv layer costs 2·k²·Cin·Cout·H·W).
+Work: each network trains a fixed number of optimiser steps at its default batch and
+patch, in float32 (the same arithmetic on every x86 CPU; ``--bf16`` is faster where
+the CPU has it and is recorded), validation on 3 whole images every 150 steps, no early
+stopping; ``best.pt`` (best validation epoch) is evaluated on the test split. The step
+counts below are the defaults; ``--quick`` runs the same structure on 12 pairs at a
+25th of the steps; ``--budget-min`` replaces steps by minutes (a quick look: the work
+then depends on the machine, and the output says so).
+
+Per model and seed: test PSNR/SSIM before and after, steps, train seconds, steps/s;
+per model: mean, SD, min and max over seeds, parameters, forward GFLOPs per megapixel
+(torch FlopCounterMode, 2 FLOPs per multiply-add) and tiled-inference megapixels/s;
+paired differences between models seed by seed; the issue's goals judged on every
+seed; the machine (``benchkit.machine_record``).
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from rig.ml.benchdata import BenchSpec, build_bench_folder
+from rig.ml.benchkit import (
+    MODE_BUDGET,
+    MODE_FIXED,
+    MODE_QUICK,
+    Goal,
+    machine_record,
+    paired,
+    per_seed_values,
+    spread,
+)
 from rig.ml.checkpoint import load_run_model, run_input_norm
 from rig.ml.data import load_pair, read_manifest
 from rig.ml.evaluate import evaluate_run
 from rig.ml.infer import TileConfig, restore_array
+from rig.ml.models import model_entry
 from rig.ml.photonorm import InputNorm
-from rig.ml.train import EventSink, TrainConfig, cpu_has_bf16, train_from_folder
+from rig.ml.train import EventSink, TrainConfig, train_from_folder
 
 BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
-# Training minutes per model: at 5 the DnCNN's test SSIM lands at 0.929-0.935 from seed
-# to seed, at 8 at 0.936-0.941 (three seeds; measured on this benchmark, 2-core CPU).
-BENCH_BUDGET_MIN = 8.0
+# Optimiser steps per model (at its default batch): about 8 minutes each in float32 on
+# an idle 2-core EPYC (the wall-clock budget the bench used to give every model).
+BENCH_STEPS = {"dncnn-paper": 900, "dncnn": 600, "unet": 1200}
+STEPS_PER_EPOCH = 150
+QUICK_PAIRS, QUICK_FRACTION = 12, 25
 FLOP_PROBE_PX = 256
+PAIRS_COMPARED = (("unet", "dncnn"), ("dncnn", "dncnn-paper"), ("dncnn", "tonecurve"))
+METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_db")
+
+
+@dataclass(frozen=True)
+class RestoreBenchPlan:
+    models: tuple[str, ...] = BENCH_MODELS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    pairs: int = 60
+    steps: dict[str, int] = field(default_factory=lambda: dict(BENCH_STEPS))
+    steps_per_epoch: int = STEPS_PER_EPOCH
+    val_images: int = 3
+    budget_min: float | None = None
+    bf16: bool = False
+    quick: bool = False
+
+    @classmethod
+    def quick_plan(cls, models: tuple[str, ...], seeds: tuple[int, ...]) -> RestoreBenchPlan:
+        steps = {m: max(4, s // QUICK_FRACTION) for m, s in BENCH_STEPS.items()}
+        return cls(models=models, seeds=seeds, pairs=QUICK_PAIRS, steps=steps,
+                   steps_per_epoch=max(steps.values()), val_images=1, quick=True)
+
+    @property
+    def mode(self) -> str:
+        if self.budget_min is not None:
+            return MODE_BUDGET
+        return MODE_QUICK if self.quick else MODE_FIXED
+
+    def steps_of(self, model: str) -> int:
+        return 0 if model_entry(model).closed_form else self.steps.get(model, BENCH_STEPS["dncnn"])
+
+    def command(self) -> str:
+        """The command line that reruns exactly this plan."""
+        parts = ["rig bench restore", f"--pairs {self.pairs}", f"--seeds {len(self.seeds)}",
+                 *[f"--model {m}" for m in self.models]]
+        if self.quick:
+            parts.append("--quick")
+        if self.budget_min is not None:
+            parts.append(f"--budget-min {self.budget_min:g}")
+        if self.bf16:
+            parts.append("--bf16")
+        return " ".join(parts) + " --json"
 
 
 def flops_per_megapixel(model: nn.Module) -> float:
@@ -60,80 +123,104 @@ def throughput_mpx_s(model: nn.Module, image: np.ndarray, repeats: int = 2,
     return image.size / 1e6 / best
 
 
-def bench_train_config(model: str, budget_min: float, seed: int) -> TrainConfig:
-    # The whole budget is used (no early stopping: the cosine schedule's tail is where
-    # the gains are); best.pt is still the best validation epoch. Validation on 3 whole
-    # valid images (central crops misled model selection: borders and background count
-    # in the test metrics) every 150 steps: with 40, validating DnCNN took 80 % of the
-    # budget. bfloat16 autocast (training and validation) where the CPU supports it.
-    return TrainConfig(model=model, epochs=1000, steps_per_epoch=150, seed=seed,
-                       budget_min=budget_min, patience=1000, val_max_images=3, val_crop=0,
-                       device="cpu", cpu_bf16=cpu_has_bf16())
+def bench_train_config(model: str, plan: RestoreBenchPlan, seed: int) -> TrainConfig:
+    # No early stopping (the cosine schedule's tail is where the gains are); best.pt is
+    # still the best validation epoch. Validation on whole images (central crops misled
+    # model selection: borders and background count in the test metrics).
+    steps = plan.steps_of(model)
+    spe = min(plan.steps_per_epoch, max(steps, 1))
+    epochs = 1000 if plan.budget_min is not None else max(1, -(-steps // spe))
+    return TrainConfig(model=model, epochs=epochs, steps_per_epoch=spe, seed=seed,
+                       budget_min=plan.budget_min, patience=100_000, val_max_images=plan.val_images,
+                       val_crop=0, device="cpu", cpu_bf16=plan.bf16)
 
 
-def run_bench(work_dir: Path, pairs: int, budget_min: float, models: tuple[str, ...] = BENCH_MODELS,
-              seed: int = 0, workers: int | None = None,
+def _one_seed(data: Path, work_dir: Path, name: str, plan: RestoreBenchPlan, seed: int,
+              on_event: EventSink | None) -> dict[str, Any]:
+    run_dir = work_dir / f"run-{name}-seed{seed}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    start = time.perf_counter()
+    trained = train_from_folder(data, run_dir, bench_train_config(name, plan, seed), on_event=on_event)
+    train_s = time.perf_counter() - start
+    report, _ = evaluate_run(run_dir, data, ("test",))
+    s = report.splits["test"]
+    return {"seed": seed, **{k: round(s[k], 4) for k in METRICS[:4]},
+            "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3), "n_test": int(s["n"]),
+            "steps": trained.steps_done, "epochs": trained.epochs_done, "stop_reason": trained.stop_reason,
+            "train_time_s": round(train_s, 1),
+            "steps_per_s": round(trained.steps_done / train_s, 3) if trained.steps_done else None,
+            "best_val_psnr": round(trained.best_val_psnr, 3), "best_val_ssim": round(trained.best_val_ssim, 4),
+            "run_dir": str(run_dir)}
+
+
+def _model_facts(run_dir: Path, probe: np.ndarray) -> dict[str, Any]:
+    model, meta = load_run_model(run_dir, torch.device("cpu"))
+    return {"params": sum(p.numel() for p in model.parameters()),
+            "loss": meta["train_config"].get("loss", "mse"), "input_norm": run_input_norm(meta).kind,
+            "model_config": meta["model_config"],
+            "batch": meta["train_config"].get("batch"), "patch": meta["train_config"].get("patch"),
+            "gflops_per_mpx": round(flops_per_megapixel(model) / 1e9, 3),
+            "throughput_mpx_s": round(throughput_mpx_s(model, probe, norm=run_input_norm(meta)), 4)}
+
+
+def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None,
               on_status: Callable[[str], None] = lambda _m: None,
               on_event: EventSink | None = None) -> dict[str, Any]:
-    """Build (or reuse) the benchmark data, then train and evaluate each model."""
-    spec = BenchSpec(pairs=pairs)
-    on_status(f"simulating {pairs} photo pairs with the virtual camera ({spec.preset})")
+    """Build (or reuse) the benchmark data, then train and evaluate each model per seed."""
+    spec = BenchSpec(pairs=plan.pairs)
+    on_status(f"simulating {plan.pairs} photo pairs with the virtual camera ({spec.preset})")
+    machine = machine_record()
     t0 = time.perf_counter()
     data = build_bench_folder(work_dir / "data", spec, workers or min(2, os.cpu_count() or 1))
     sim_s = time.perf_counter() - t0
-    manifest = read_manifest(data)
-    test = manifest.split("test")
-    probe = load_pair(test[0]).aligned
+    probe = load_pair(read_manifest(data).split("test")[0]).aligned
     results: dict[str, Any] = {}
-    for name in models:
-        run_dir = work_dir / f"run-{name}"
-        shutil.rmtree(run_dir, ignore_errors=True)
-        on_status(f"training {name} (budget {budget_min:g} min)")
-        start = time.perf_counter()
-        trained = train_from_folder(data, run_dir, bench_train_config(name, budget_min, seed),
-                                    on_event=on_event)
-        train_s = time.perf_counter() - start
-        on_status(f"evaluating {name} on {len(test)} test pairs")
-        report, _ = evaluate_run(run_dir, data, ("test",))
-        model, meta = load_run_model(run_dir, torch.device("cpu"))
-        s = report.splits["test"]
+    for name in plan.models:
+        per_seed = []
+        wall = time.perf_counter()
+        for seed in plan.seeds:
+            on_status(f"training {name}, seed {seed}: {plan.steps_of(name) or 'closed-form'} steps "
+                      f"({plan.mode})")
+            per_seed.append(_one_seed(data, work_dir, name, plan, seed, on_event))
         results[name] = {
-            **{k: round(v, 4) for k, v in s.items() if k != "n"}, "n_test": int(s["n"]),
-            "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3),
-            "train_time_s": round(train_s, 1), "epochs": trained.epochs_done,
-            "stop_reason": trained.stop_reason, "best_val_psnr": round(trained.best_val_psnr, 3),
-            "best_val_ssim": round(trained.best_val_ssim, 4),
-            "params": sum(p.numel() for p in model.parameters()),
-            "loss": meta["train_config"].get("loss", "mse"),
-            "input_norm": run_input_norm(meta).kind,
-            "model_config": meta["model_config"],
-            "gflops_per_mpx": round(flops_per_megapixel(model) / 1e9, 3),
-            "throughput_mpx_s": round(throughput_mpx_s(model, probe, norm=run_input_norm(meta)), 4),
-            "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": pairs, "seed": spec.seed,
-                     "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1)},
-            "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.machine(),
-                        "budget_min": budget_min, "train_bf16": cpu_has_bf16(),
-                        "load_avg_1min": round(os.getloadavg()[0], 2)},
-            # The simulated photos go through OpenCV's warps, demosaicing and JPEG codec: the
-            # same code and seed in two fresh installs gave 14.16 / 14.15 dB before restoration
-            # (deterministic within an install), so the library versions belong to the result.
-            "versions": {"torch": torch.__version__, "opencv": cv2.__version__, "numpy": np.__version__},
-            "run_dir": str(run_dir),
-        }
+            **{k: spread(per_seed, k)["mean"] for k in METRICS},
+            **{f"{k}_sd": spread(per_seed, k)["sd"] for k in METRICS},
+            **{f"{k}_spread": spread(per_seed, k) for k in ("psnr_after", "ssim_after", "psnr_gain_db")},
+            "steps": plan.steps_of(name), "steps_per_s": spread(per_seed, "steps_per_s")["mean"],
+            "train_time_s": spread(per_seed, "train_time_s")["mean"],
+            "wall_s": round(time.perf_counter() - wall, 1), "n_test": per_seed[0]["n_test"],
+            "per_seed": per_seed, **_model_facts(Path(per_seed[0]["run_dir"]), probe)}
+    machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    results["bench"] = {
+        "mode": plan.mode, "command": plan.command(), "seeds": list(plan.seeds),
+        "plan": {**asdict(plan), "steps": {m: plan.steps_of(m) for m in plan.models}},
+        "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": plan.pairs, "seed": spec.seed,
+                 "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1)},
+        "machine": machine, "paired": paired_differences(results), "goals": goal_checks(results)}
     return results
 
 
-def goal_checks(results: dict[str, Any]) -> list[tuple[str, bool]]:
-    """The issue's goals for the models present: DnCNN gains >= 15 dB and reaches SSIM
-    >= 0.93 (the published test result), and the U-Net beats DnCNN on both."""
-    checks: list[tuple[str, bool]] = []
-    dn = results.get("dncnn")
+def paired_differences(results: dict[str, Any]) -> dict[str, Any]:
+    """PSNR and SSIM after restoration, model a − model b, seed by seed."""
+    out = {}
+    for a, b in PAIRS_COMPARED:
+        if a in results and b in results:
+            out[f"{a} - {b}"] = {k: paired(results[a]["per_seed"], results[b]["per_seed"], k)
+                                 for k in ("psnr_after", "ssim_after")}
+    return out
+
+
+def goal_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The restoration goals for the models present, each judged on every seed: DnCNN
+    gains >= 15 dB and reaches SSIM >= 0.93 (the published test result); the U-Net beats
+    DnCNN on PSNR and SSIM (paired, seed by seed)."""
+    goals: list[Goal] = []
+    dn, un = results.get("dncnn"), results.get("unet")
     if dn:
-        checks.append((f"dncnn gains {dn['psnr_gain_db']:+.2f} dB (goal >= 15)", dn["psnr_gain_db"] >= 15.0))
-        checks.append((f"dncnn SSIM {dn['ssim_after']:.3f} (goal >= 0.93)", dn["ssim_after"] >= 0.93))
-    un = results.get("unet")
+        goals.append(Goal("dncnn gains >= 15 dB", per_seed_values(dn, "psnr_gain_db"), lambda v: v >= 15.0))
+        goals.append(Goal("dncnn SSIM >= 0.93", per_seed_values(dn, "ssim_after"), lambda v: v >= 0.93))
     if dn and un:
-        checks.append((f"unet {un['psnr_after']:.2f} dB / {un['ssim_after']:.3f} vs dncnn "
-                       f"{dn['psnr_after']:.2f} dB / {dn['ssim_after']:.3f} (goal: better on both)",
-                       un["psnr_after"] > dn["psnr_after"] and un["ssim_after"] > dn["ssim_after"]))
-    return checks
+        for key in ("psnr_after", "ssim_after"):
+            diff = paired(un["per_seed"], dn["per_seed"], key)["per_seed"]
+            goals.append(Goal(f"unet beats dncnn on {key}", tuple(diff), lambda v: v > 0.0))
+    return [g.judge() for g in goals]

@@ -1,6 +1,7 @@
 """The fixed simulated benchmark: phantom radiographs photographed by the virtual camera.
 
-Each pair k (seed s) draws a chest phantom and a camera setting from the preset's sweep
+Each pair k (seed s) draws a case (``rig.ml.samplesource``: a generated radiograph and
+its findings, one patient per pair) and a camera setting from the preset's sweep
 ranges with ``default_rng([s, k])``, shows the phantom 1:1 on a 1920x1080 screen
 (``rig.imaging.compositor``), photographs it (``rig.camsim.SimCamera``), warps the photo
 back into screen pixels with the true geometry and crops the image area. The folder has
@@ -51,12 +52,10 @@ def make_pair(k: int, spec: BenchSpec, out_dir: Path) -> dict[str, Any]:
     """Simulate pair k and write its files; returns its manifest row."""
     from rig.camsim import SimCamera, load_preset, warp_photo_to_screen
     from rig.imaging.compositor import compose
-    from rig.library.samples import SampleSpec, draw_findings, phantom
+    from rig.ml.samplesource import draw_case
 
     rng = np.random.default_rng([spec.seed, k])
-    findings = draw_findings(rng)
-    truth = np.asarray(np.rint(phantom(rng, SampleSpec(spec.rows, spec.columns), findings) * 255),
-                       np.uint8)
+    truth, findings = draw_case(rng, spec.rows, spec.columns)
     canvas, place = compose(truth, SCREEN_WH, "1:1", border_px=BORDER_PX)
     params = load_preset(spec.preset)
     params = params.sample(rng) if params.ranges else params

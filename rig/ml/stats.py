@@ -184,6 +184,30 @@ def bootstrap_auroc_ci(labels: np.ndarray, scores: np.ndarray, clusters: Sequenc
     return _percentile_ci(values, confidence)
 
 
+def bootstrap_mean_auroc_ci(cases: Sequence[tuple[np.ndarray, np.ndarray]],
+                            clusters: Sequence[str] | np.ndarray,
+                            resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+                            confidence: float = CONFIDENCE) -> tuple[float, float] | Undefined:
+    """Percentile CI of the mean AUROC over several (labels, scores) on the same cases
+    (several seeds, several labels), the same patients resampled for all of them.
+
+    Labels of -1 leave that case out of that entry's AUROC.
+    """
+    usable = [(np.asarray(y), np.asarray(s, np.float64)) for y, s in cases
+              if why_undefined(np.asarray(y)[np.asarray(y) >= 0]) is None]
+    if not usable:
+        return Undefined("no entry has both classes")
+    groups = [_groups(s) for _, s in usable]
+    weights = _cluster_weights(clusters, resamples, seed)
+    def mean_of(w: np.ndarray) -> float:
+        aucs = [_weighted_auroc(y, g, k, np.where(y >= 0, w, 0.0))
+                for (y, _), (g, k) in zip(usable, groups, strict=True)]
+        finite = [a for a in aucs if math.isfinite(a)]
+        return float(np.mean(finite)) if finite else math.nan
+
+    return _percentile_ci(np.array([mean_of(w) for w in weights]), confidence)
+
+
 def bootstrap_diff_ci(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray,
                       clusters: Sequence[str] | np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                       seed: int = 0, confidence: float = CONFIDENCE) -> tuple[float, float] | Undefined:
