@@ -57,24 +57,13 @@ class _ProgressView:
         self.task = progress.add_task("epoch 0", total=None)
 
     def __call__(self, event: Event) -> None:
-        from rig.ml.train import EpochDone, StepDone
+        from rig.ml.trainer import EpochDone, StepDone, epoch_line
 
         if isinstance(event, StepDone):
             self.progress.update(self.task, total=event.steps, completed=event.step + 1,
                                  description=f"epoch {event.epoch} loss {event.loss:.5f}")
         elif isinstance(event, EpochDone):
             self.progress.console.print(epoch_line(event), markup=False)
-
-
-def epoch_line(event: Event) -> str:
-    """One line per finished epoch: its validation figures."""
-    r = getattr(event, "record", {})
-    names = {"val_psnr": "val PSNR {:.2f} dB", "val_ssim": "SSIM {:.3f}", "val_auroc": "val AUROC {:.3f}",
-             "val_loss": "val loss {:.4f}"}
-    figures = ", ".join(fmt.format(r[k]) for k, fmt in names.items()
-                        if isinstance(r.get(k), int | float))
-    return (f"epoch {r.get('epoch', 0) + 1}/{getattr(event, 'planned_epochs', '?')}: {figures}"
-            f" ({r.get('elapsed_s', 0.0):.0f} s)")
 
 
 def _progress() -> Progress:

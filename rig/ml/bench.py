@@ -5,8 +5,8 @@ Work: each network trains a fixed number of optimiser steps at its default batch
 patch, in float32 (the same arithmetic on every x86 CPU; ``--bf16`` is faster where
 the CPU has it and is recorded), validation on 3 whole images every 150 steps, no early
 stopping; ``best.pt`` (best validation epoch) is evaluated on the test split. The step
-counts below are the defaults; ``--quick`` runs the same structure on 12 pairs at a
-25th of the steps; ``--budget-min`` replaces steps by minutes (a quick look: the work
+counts below are the defaults; ``--quick`` runs the same structure on 12 small pairs
+(240x200) at a 50th of the steps; ``--budget-min`` replaces steps by minutes (a quick look: the work
 then depends on the machine, and the output says so).
 
 Per model and seed: test PSNR/SSIM before and after, steps, train seconds, steps/s;
@@ -55,9 +55,9 @@ BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
 # an idle 2-core EPYC (the wall-clock budget the bench used to give every model).
 BENCH_STEPS = {"dncnn-paper": 900, "dncnn": 600, "unet": 1200}
 STEPS_PER_EPOCH = 150
-QUICK_PAIRS, QUICK_FRACTION = 12, 25
+QUICK_PAIRS, QUICK_FRACTION, QUICK_PX = 12, 50, (240, 200)
 FLOP_PROBE_PX = 256
-PAIRS_COMPARED = (("unet", "dncnn"), ("dncnn", "dncnn-paper"), ("dncnn", "tonecurve"))
+PAIRS_COMPARED = (("unet", "dncnn"), ("dncnn", "dncnn-paper"), ("dncnn", "tonecurve"), ("unet", "tonecurve"))
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_db")
 
 
@@ -84,6 +84,12 @@ class RestoreBenchPlan:
         if self.budget_min is not None:
             return MODE_BUDGET
         return MODE_QUICK if self.quick else MODE_FIXED
+
+    @property
+    def spec(self) -> BenchSpec:
+        if self.quick:
+            return BenchSpec(pairs=self.pairs, rows=QUICK_PX[0], columns=QUICK_PX[1])
+        return BenchSpec(pairs=self.pairs)
 
     def steps_of(self, model: str) -> int:
         return 0 if model_entry(model).closed_form else self.steps.get(model, BENCH_STEPS["dncnn"])
@@ -167,7 +173,7 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
               on_status: Callable[[str], None] = lambda _m: None,
               on_event: EventSink | None = None) -> dict[str, Any]:
     """Build (or reuse) the benchmark data, then train and evaluate each model per seed."""
-    spec = BenchSpec(pairs=plan.pairs)
+    spec = plan.spec
     on_status(f"simulating {plan.pairs} photo pairs with the virtual camera ({spec.preset})")
     machine = machine_record()
     t0 = time.perf_counter()
@@ -193,7 +199,7 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
     machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     results["bench"] = {
         "mode": plan.mode, "command": plan.command(), "seeds": list(plan.seeds),
-        "plan": {**asdict(plan), "steps": {m: plan.steps_of(m) for m in plan.models}},
+        "models": list(plan.models), "plan": {**asdict(plan), "steps": {m: plan.steps_of(m) for m in plan.models}},
         "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": plan.pairs, "seed": spec.seed,
                  "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1)},
         "machine": machine, "paired": paired_differences(results), "goals": goal_checks(results)}

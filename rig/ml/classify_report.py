@@ -72,7 +72,8 @@ def roc_figure(result: ClassifyEval, out: Path) -> str:
         ax.set_title(f"{label} (n = {int(keep.sum())})", fontsize=10)
         ax.set_xlabel("1 − specificity")
         ax.set_ylabel("sensitivity")
-        ax.legend(fontsize=8, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right")
     for ax in axes[len(result.labels):]:
         ax.axis("off")
     return save_figure(fig, out, "roc.png")

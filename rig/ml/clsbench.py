@@ -200,7 +200,8 @@ def run_classify_bench(work_dir: Path, plan: ClassifyBenchPlan, workers: int | N
                                for name in plan.models}
     machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     results["bench"] = {
-        "mode": plan.mode, "command": plan.command(), "seeds": list(plan.seeds), "plan": asdict(plan),
+        "mode": plan.mode, "command": plan.command(), "seeds": list(plan.seeds),
+        "models": list(plan.models), "plan": asdict(plan),
         "data": {"simulator": f"rig.camsim {spec.preset}", "patients": plan.pairs, "seed": spec.seed,
                  "image_px": [spec.columns, spec.rows], "labels": list(plan.labels),
                  "simulation_s": round(sim_s, 1)},

@@ -538,3 +538,12 @@ def _end_epoch(loop: _Loop, run: RunState, epoch: int, steps: int,
     if loop.rank == 0:
         loop.on_event(EpochDone(epoch, planned_epochs(cfg, run.planned_steps), record))
 
+
+
+def epoch_line(event: EpochDone) -> str:
+    """One line per finished epoch: its validation figures (for progress output)."""
+    r = event.record
+    names = {"val_psnr": "val PSNR {:.2f} dB", "val_ssim": "SSIM {:.3f}", "val_auroc": "val AUROC {:.3f}",
+             "val_loss": "val loss {:.4f}"}
+    figures = ", ".join(fmt.format(r[k]) for k, fmt in names.items() if isinstance(r.get(k), int | float))
+    return f"epoch {r.get('epoch', 0) + 1}/{event.planned_epochs}: {figures} ({r.get('elapsed_s', 0.0):.0f} s)"

@@ -1,0 +1,84 @@
+"""The learning benchmarks' plumbing, on tiny data (--quick): fixed steps on every seed,
+spread and paired differences computed from the per-seed results, goals judged on every
+seed, the machine recorded. Numbers are not checked here: they live in the benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rig.cli import main
+from rig.ml.bench import goal_checks
+from rig.ml.benchkit import Goal, paired
+
+
+def _bench(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    code = main(["bench", *args, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_bench_restore_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _bench(["restore", "--quick", "--seeds", "2", "--model", "unet", "--model", "tonecurve",
+                     "--work", str(tmp_path)], capsys)
+    meta = result.pop("bench")
+    assert meta["models"] == ["unet", "tonecurve"] and set(result) == {"unet", "tonecurve"}
+    assert meta["mode"].startswith("quick") and meta["seeds"] == [0, 1]
+    assert meta["command"].startswith("rig bench restore --pairs 12 --seeds 2 --model unet")
+    for key in ("cpu_model", "cpu_cores", "torch_threads", "versions", "load_avg_1min_start"):
+        assert key in meta["machine"], key
+    assert set(meta["machine"]["versions"]) >= {"torch", "numpy", "opencv"}
+    unet, tone = result["unet"], result["tonecurve"]
+    assert [r["seed"] for r in unet["per_seed"]] == [0, 1]
+    assert [r["steps"] for r in unet["per_seed"]] == [unet["steps"]] * 2 == [24, 24]
+    assert [r["steps"] for r in tone["per_seed"]] == [0, 0]
+    for r in unet["per_seed"]:
+        assert r["steps_per_s"] > 0 and r["train_time_s"] > 0
+        assert isinstance(r["psnr_after"], float) and isinstance(r["ssim_after"], float)
+    values = [r["psnr_after"] for r in unet["per_seed"]]
+    assert unet["psnr_after"] == pytest.approx(sum(values) / 2, abs=1e-3)
+    assert unet["psnr_after_spread"]["min"] == pytest.approx(min(values), abs=1e-3)
+    diff = meta["paired"]["unet - tonecurve"]["psnr_after"]["per_seed"]
+    assert diff == pytest.approx([a["psnr_after"] - b["psnr_after"] for a, b in
+                                  zip(unet["per_seed"], tone["per_seed"], strict=True)], abs=1e-3)
+    assert tone["psnr_after"] > tone["psnr_before"]  # the closed-form curve alone lifts it
+
+
+def test_bench_classify_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = _bench(["classify", "--quick", "--seeds", "2", "--model", "tinycnn", "--work", str(tmp_path)],
+                    capsys)
+    meta = result.pop("bench")
+    assert meta["models"] == ["tinycnn"] == list(result) and meta["mode"].startswith("quick")
+    r = result["tinycnn"]
+    for view in ("dicom", "photo", "restored"):
+        assert f"auroc_{view}" in r and f"auroc_{view}_spread" in r
+        ci = r[f"auroc_{view}_ci"]
+        assert ci is None or (len(ci) == 2 and ci[0] <= ci[1])
+    assert r["train_images_per_s"] > 0 and r["infer_images_per_s"] > 0
+    assert [s["steps"] for s in r["per_seed"]] == [r["steps"]] * 2
+    diffs = meta["paired"]["tinycnn"]["photo - dicom"]["per_seed"]
+    for d, s in zip(diffs, r["per_seed"], strict=True):
+        if d is not None:
+            assert d == pytest.approx(s["auroc_photo"] - s["auroc_dicom"], abs=1e-4)
+    assert set(r["per_seed"][0]["delong_p_photo_vs_dicom"]) == set(meta["data"]["labels"])
+
+
+def test_goals_count_only_when_every_seed_meets_them() -> None:
+    assert Goal("x", (0.94, 0.95, 0.931), lambda v: v >= 0.93).judge()["met"]
+    assert not Goal("x", (0.94, 0.95, 0.929), lambda v: v >= 0.93).judge()["met"]  # one seed short
+    assert not Goal("x", (0.94, None), lambda v: v >= 0.93).judge()["met"]
+    row = {"psnr_before": 14.0, "ssim_before": 0.70}
+    dn = [{"seed": s, **row, "psnr_after": 36.0, "psnr_gain_db": 22.0, "ssim_after": v} for s, v in
+          enumerate((0.935, 0.94, 0.932))]
+    un = [{"seed": s, **row, "psnr_after": 36.0 + d, "psnr_gain_db": 22.0 + d, "ssim_after": 0.95} for s, d in
+          enumerate((0.2, -0.1, 0.3))]
+    checks = {g["goal"]: g["met"] for g in goal_checks({"dncnn": {"per_seed": dn}, "unet": {"per_seed": un}})}
+    assert checks == {"dncnn gains >= 15 dB": True, "dncnn SSIM >= 0.93": True,
+                      "unet beats dncnn on psnr_after": False,  # seed 1 is behind
+                      "unet beats dncnn on ssim_after": True}
+    assert paired(un, dn, "psnr_after")["per_seed"] == [0.2, -0.1, 0.3]
+    with pytest.raises(AssertionError):
+        paired(un, list(reversed(dn)), "psnr_after")  # the same seeds, in the same order
