@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -344,6 +345,26 @@ SeedsOption = Annotated[int, typer.Option("--seeds", help="Seeds per model (0, 1
 QuickOption = Annotated[bool, typer.Option("--quick", help="The same structure on tiny data at a fraction of the steps (plumbing, not numbers).")]
 
 
+PlanT = TypeVar("PlanT")
+
+
+def _with_budget(plan: PlanT, budget_min: float | None) -> PlanT:
+    """The plan with minutes instead of steps (a quick look), if asked."""
+    from dataclasses import replace
+
+    if budget_min is None:
+        return plan
+    if budget_min <= 0:
+        raise UsageError("--budget-min must be > 0")
+    return replace(plan, budget_min=budget_min)  # type: ignore[type-var]
+
+
+def _run_bench(runner: Callable[..., dict[str, Any]], plan: object, folder: Path) -> dict[str, Any]:
+    with _progress() as progress:
+        return runner(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
+                      on_event=_ProgressView(progress))
+
+
 def _print_bench_meta(meta: dict[str, object]) -> None:
     machine = meta["machine"]
     assert isinstance(machine, dict)
@@ -383,15 +404,8 @@ def bench_restore(
         if pairs < 10:
             raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
         plan = replace(plan, pairs=pairs)
-    if budget_min is not None:
-        if budget_min <= 0:
-            raise UsageError("--budget-min must be > 0")
-        plan = replace(plan, budget_min=budget_min)
-    plan = replace(plan, bf16=bf16)
-    folder = work or Path(tempfile.gettempdir()) / "rig-bench-restore"
-    with _progress() as progress:
-        results = run_bench(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
-                            on_event=_ProgressView(progress))
+    plan = replace(_with_budget(plan, budget_min), bf16=bf16)
+    results = _run_bench(run_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-restore")
     if as_json:
         print_json(results)
         return
@@ -418,7 +432,6 @@ def bench_classify(
     as_json: JsonOption = False,
 ) -> None:
     """AUROC on the dicom, photo and restored views per classifier, every seed, fixed steps, fixed simulated data."""
-    from dataclasses import replace
 
     from rig.ml.benchkit import seeds_of
     from rig.ml.clsbench import BENCH_MODELS, ClassifyBenchPlan, run_classify_bench
@@ -436,14 +449,8 @@ def bench_classify(
             raise UsageError("--steps must be >= 1 and --input-size >= 32")
         plan = ClassifyBenchPlan(chosen, seed_list, pairs=pairs, input_size=input_size, steps=steps,
                                  restore_model=restore_model)
-    if budget_min is not None:
-        if budget_min <= 0:
-            raise UsageError("--budget-min must be > 0")
-        plan = replace(plan, budget_min=budget_min)
-    folder = work or Path(tempfile.gettempdir()) / "rig-bench-classify"
-    with _progress() as progress:
-        results = run_classify_bench(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
-                                     on_event=_ProgressView(progress))
+    plan = _with_budget(plan, budget_min)
+    results = _run_bench(run_classify_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-classify")
     if as_json:
         print_json(results)
         return

@@ -31,12 +31,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from rig.ml.benchdata import BenchSpec, build_bench_folder
+from rig.ml.benchdata import build_bench_folder
 from rig.ml.benchkit import (
-    MODE_BUDGET,
-    MODE_FIXED,
-    MODE_QUICK,
     Goal,
+    PlanMode,
     machine_record,
     paired,
     per_seed_values,
@@ -55,14 +53,14 @@ BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
 # an idle 2-core EPYC (the wall-clock budget the bench used to give every model).
 BENCH_STEPS = {"dncnn-paper": 900, "dncnn": 600, "unet": 1200}
 STEPS_PER_EPOCH = 150
-QUICK_PAIRS, QUICK_FRACTION, QUICK_PX = 12, 50, (240, 200)
+QUICK_PAIRS, QUICK_FRACTION = 12, 50
 FLOP_PROBE_PX = 256
 PAIRS_COMPARED = (("unet", "dncnn"), ("dncnn", "dncnn-paper"), ("dncnn", "tonecurve"), ("unet", "tonecurve"))
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_db")
 
 
 @dataclass(frozen=True)
-class RestoreBenchPlan:
+class RestoreBenchPlan(PlanMode):
     models: tuple[str, ...] = BENCH_MODELS
     seeds: tuple[int, ...] = (0, 1, 2)
     pairs: int = 60
@@ -78,18 +76,6 @@ class RestoreBenchPlan:
         steps = {m: max(4, s // QUICK_FRACTION) for m, s in BENCH_STEPS.items()}
         return cls(models=models, seeds=seeds, pairs=QUICK_PAIRS, steps=steps,
                    steps_per_epoch=max(steps.values()), val_images=1, quick=True)
-
-    @property
-    def mode(self) -> str:
-        if self.budget_min is not None:
-            return MODE_BUDGET
-        return MODE_QUICK if self.quick else MODE_FIXED
-
-    @property
-    def spec(self) -> BenchSpec:
-        if self.quick:
-            return BenchSpec(pairs=self.pairs, rows=QUICK_PX[0], columns=QUICK_PX[1])
-        return BenchSpec(pairs=self.pairs)
 
     def steps_of(self, model: str) -> int:
         return 0 if model_entry(model).closed_form else self.steps.get(model, BENCH_STEPS["dncnn"])

@@ -40,6 +40,16 @@ class BenchSpec:
     write_photos: bool = False  # raw 12 MP JPEGs: ~3 MB each, not needed for training
 
 
+QUICK_PX = (240, 200)  # rows, columns of the --quick benchmarks' small pairs
+
+
+def bench_spec(pairs: int, quick: bool) -> BenchSpec:
+    """The benchmark data: full-size pairs, or small ones for ``--quick``."""
+    if quick:
+        return BenchSpec(pairs=pairs, rows=QUICK_PX[0], columns=QUICK_PX[1])
+    return BenchSpec(pairs=pairs)
+
+
 def split_of(k: int, spec: BenchSpec) -> str:
     n_test = max(1, round(spec.pairs * spec.test_fraction))
     n_valid = max(1, round(spec.pairs * spec.valid_fraction))

@@ -18,10 +18,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rig.ml.benchdata import BenchSpec, bench_spec
 from rig.ml.stats import Spread
 
 MODE_FIXED, MODE_QUICK, MODE_BUDGET = "fixed steps", "quick (fixed steps, a fraction)", "time budget (a quick look)"
 DEFAULT_SEEDS = 3
+
+
+def mode_of(budget_min: float | None, quick: bool) -> str:
+    """How a benchmark's work was set: fixed steps, a quick fraction, or minutes."""
+    if budget_min is not None:
+        return MODE_BUDGET
+    return MODE_QUICK if quick else MODE_FIXED
+
+
+class PlanMode:
+    """What a benchmark plan's work is (for dataclass plans with these three fields)."""
+
+    pairs: int
+    budget_min: float | None
+    quick: bool
+
+    @property
+    def mode(self) -> str:
+        return mode_of(self.budget_min, self.quick)
+
+    @property
+    def spec(self) -> BenchSpec:
+        return bench_spec(self.pairs, self.quick)
 
 
 def cpu_model() -> str:

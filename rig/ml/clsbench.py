@@ -29,12 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from rig.ml.benchdata import BenchSpec, build_bench_folder
+from rig.ml.benchdata import build_bench_folder
 from rig.ml.benchkit import (
-    MODE_BUDGET,
-    MODE_FIXED,
-    MODE_QUICK,
     Goal,
+    PlanMode,
     machine_record,
     paired,
     spread,
@@ -51,11 +49,11 @@ BENCH_MODELS = ("resnet18", "xception")
 BENCH_INPUT = 224  # every model at 224 px on CPUs (the study's Xception default is 299)
 BENCH_STEPS, BENCH_BATCH = 400, 16  # 6,400 training images per run
 RESTORE_MODEL, RESTORE_STEPS = "unet", 600
-QUICK_PAIRS, QUICK_FRACTION, QUICK_PX = 24, 25, (240, 200)
+QUICK_PAIRS, QUICK_FRACTION = 24, 25
 
 
 @dataclass(frozen=True)
-class ClassifyBenchPlan:
+class ClassifyBenchPlan(PlanMode):
     models: tuple[str, ...] = BENCH_MODELS
     seeds: tuple[int, ...] = (0, 1, 2)
     pairs: int = 240
@@ -75,18 +73,6 @@ class ClassifyBenchPlan:
                    steps=max(4, BENCH_STEPS // QUICK_FRACTION), batch=8,
                    steps_per_epoch=max(4, BENCH_STEPS // QUICK_FRACTION), restore_model="tonecurve",
                    restore_steps=0, quick=True)
-
-    @property
-    def mode(self) -> str:
-        if self.budget_min is not None:
-            return MODE_BUDGET
-        return MODE_QUICK if self.quick else MODE_FIXED
-
-    @property
-    def spec(self) -> BenchSpec:
-        if self.quick:
-            return BenchSpec(pairs=self.pairs, rows=QUICK_PX[0], columns=QUICK_PX[1])
-        return BenchSpec(pairs=self.pairs)
 
     def command(self) -> str:
         parts = ["rig bench classify", f"--pairs {self.pairs}", f"--seeds {len(self.seeds)}",
