@@ -207,3 +207,35 @@ def test_classify_a_dicom(tmp_path: Path, labelled_folder: Path, capsys: pytest.
     assert json.loads(out)["images"][0]["view"] == "dicom"
     code, _, err = _run(["classify", str(tmp_path / "none.png"), "--run", str(run)], capsys)
     assert code == 1 and err.count("\n") == 1 and "no such file" in err
+
+
+def test_a_photo_of_a_rig_screen_is_registered_then_scored(tmp_path: Path, labelled_folder: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The teleradiology use: a phone photo of the screen frame (virtual camera, the
+    # paper-lcd-iphone preset), registered to the frame it shows before it is scored.
+    from calibration.fiducials import FiducialLayout
+    from calibration.framecode import FrameCode
+    from rig.camsim import SimCamera, load_preset
+    from rig.imaging.screen import compose_screen_frame, encode_screen_png
+    from rig.ml.samplesource import draw_case
+
+    image, _ = draw_case(np.random.default_rng(4), 480, 400)
+    frames = {}
+    for index in (1, 2):
+        frame = compose_screen_frame(image if index == 1 else 255 - image, (1920, 1080),
+                                     FiducialLayout(), FrameCode(3, index, 0, 0))
+        frames[index] = tmp_path / f"frame{index}.png"
+        frames[index].write_bytes(encode_screen_png(frame))
+        if index == 1:
+            photo = SimCamera(load_preset("paper-lcd-iphone"), seed=3).capture(frame.canvas)
+            (tmp_path / "photo.jpg").write_bytes(photo.jpeg)
+    run = tmp_path / "run"
+    train_classifier(labelled_folder, run, ClassifyConfig(labels=("Finding",), epochs=1, steps_per_epoch=1, **TINY))  # type: ignore[arg-type]
+    code, out, err = _run(["classify", str(tmp_path / "photo.jpg"), "--frame", str(frames[1]), "--run",
+                           str(run), "--json", "--device", "cpu"], capsys)
+    assert code == 0, err
+    scored = json.loads(out)["images"][0]
+    assert scored["view"] == "photo" and scored["registered"] is True
+    code, _, err = _run(["classify", str(tmp_path / "photo.jpg"), "--frame", str(frames[2]), "--run",
+                         str(run), "--device", "cpu"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "not registered to frame2.png" in err
