@@ -140,7 +140,9 @@ def _one_seed(data: Path, work_dir: Path, name: str, plan: RestoreBenchPlan, see
             "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3), "n_test": int(s["n"]),
             "steps": trained.steps_done, "epochs": trained.epochs_done, "stop_reason": trained.stop_reason,
             "train_time_s": round(train_s, 1),
-            "steps_per_s": round(trained.steps_done / train_s, 3) if trained.steps_done else None,
+            # Optimiser steps per second of step time (validation and checkpoints left out).
+            "steps_per_s": (round(trained.steps_done / trained.step_time_s, 3)
+                            if trained.steps_done and trained.step_time_s > 0 else None),
             "best_val_psnr": round(trained.best_val_psnr, 3), "best_val_ssim": round(trained.best_val_ssim, 4),
             "run_dir": str(run_dir)}
 

@@ -181,6 +181,7 @@ class TrainResult:
     stop_reason: str
     train_time_s: float  # all seconds of the run (the sum over resumed sessions)
     best: dict[str, float]
+    step_time_s: float = 0.0  # of which in optimiser steps (no validation, no checkpoints)
 
     @property
     def best_val_psnr(self) -> float:
@@ -193,7 +194,8 @@ class TrainResult:
     def to_json(self) -> dict[str, Any]:
         return {"run_dir": str(self.run_dir), "epochs_done": self.epochs_done,
                 "steps_done": self.steps_done, "stop_reason": self.stop_reason,
-                "train_time_s": round(self.train_time_s, 3), "best": self.best,
+                "train_time_s": round(self.train_time_s, 3), "step_time_s": round(self.step_time_s, 3),
+                "best": self.best,
                 "best_val_psnr": self.best_val_psnr, "best_val_ssim": self.best_val_ssim}
 
 
@@ -376,7 +378,7 @@ def fit(task: Task, run_dir: Path, cfg: LoopConfig, *, resume: bool = False,
 
 def _result(run_dir: Path, run: RunState) -> TrainResult:
     return TrainResult(run_dir, run.epoch + 1, run.steps_done, run.stop_reason, run.elapsed_s,
-                       dict(run.best))
+                       dict(run.best), run.train_s)
 
 
 def _restore(loop: _Loop, fresh: RunState) -> RunState:
