@@ -6,7 +6,7 @@
    sockets (protocol, uploads, the virtual camera's ``paper-lcd-iphone`` preset);
 3. register and verify every photo (inside the session), export the verified pairs;
 4. train DnCNN on them and a diagnosis classifier on the DICOM view (fixed optimiser
-   steps, so the demo computes the same on every machine), evaluate both on the
+   steps, not minutes: a busy machine takes longer, not fewer steps), evaluate both on the
    held-out patients (PSNR/SSIM before → after; AUROC on the dicom, photo and restored
    views with patient-level 95 % CIs), write both reports, and end with one table.
 """
@@ -160,7 +160,7 @@ def _on_epoch(say: Say) -> Callable[[Any], None]:
 
 
 def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult, say: Say) -> Path:
-    from rig.ml.train import TrainConfig, train_from_folder
+    from rig.ml.train import TrainConfig, cpu_has_bf16, train_from_folder
 
     budget = config.train_budget_min
     work = f"{budget:g} min (a quick look)" if budget else f"{config.restore_steps} steps"
@@ -174,6 +174,7 @@ def _train(data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult
         seed=config.seed,
         patience=1000,
         val_max_images=3,
+        cpu_bf16=cpu_has_bf16(),  # about 2x the steps per minute where the CPU has it
     )
     trained = train_from_folder(
         data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists(), on_event=_on_epoch(say)

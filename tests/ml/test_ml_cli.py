@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -36,7 +37,12 @@ def test_train_eval_restore_end_to_end(tiny_folder: Path, tmp_path: Path,
     assert set(result["conditions"]) == {"preset", "cond_room_light"}  # label column left out
     assert (tmp_path / "rep" / "report.md").is_file()
     assert (tmp_path / "rep" / "hist_psnr.png").is_file()
-    assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["images"]
+    assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["splits"]["test"]["n"] == 2
+    with (tmp_path / "rep" / "scores.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["split"] for r in rows) == ["test", "test", "valid", "valid"]
+    assert "cond_room_light" in rows[0] and "psnr_after" in rows[0]
+    assert (tmp_path / "rep" / "training_curves.png").is_file()
     code, out, err = _run(["restore", str(run), str(tiny_folder / "aligned"), "-o",
                            str(tmp_path / "out"), "--device", "cpu", "--json"], capsys)
     assert code == 0, err
