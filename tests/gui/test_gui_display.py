@@ -1,4 +1,4 @@
-"""The Qt display is pixel-exact, and the console reacts to the keyboard and to events."""
+"""The Qt display is pixel-exact and shows the pairing QR code; the console reacts to keys and events."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt
 
-from rig.gui.console import OperatorConsole, checkerboard
-from rig.gui.display_window import DisplayWindow, QtDisplay
+from rig.gui.console import OperatorConsole
+from rig.gui.display_window import DisplayWindow, PairingCancelledError, QtDisplay
+from rig.gui.previews import checkerboard
 from rig.gui.qimage import from_qimage
+from rig.protocol.pairing import Pairing, parse_pairing
 from rig.session import events as ev
 
 
@@ -70,6 +72,8 @@ def test_keyboard_pause_resume_and_stop(qtbot) -> None:  # type: ignore[no-untyp
     console = OperatorConsole()
     qtbot.addWidget(console)
     control = Control(console)
+    console.begin_session("s1")
+    console.set_running(True)
     console.bind(control)
     console.show()
     qtbot.keyClick(console, Qt.Key.Key_Space)
@@ -79,6 +83,8 @@ def test_keyboard_pause_resume_and_stop(qtbot) -> None:  # type: ignore[no-untyp
     assert not console.paused
     qtbot.keyClick(console, Qt.Key.Key_Escape)
     assert control.calls == ["pause", "resume", "stop"]
+    assert "rig session resume s1" in console.banner.text()
+    assert console.header.text() == "Session s1 · stopping"
 
 
 def test_banner_for_lost_phone_and_progress(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -89,10 +95,84 @@ def test_banner_for_lost_phone_and_progress(qtbot) -> None:  # type: ignore[no-u
     assert console.banner.isVisible() and "PHONE LOST at item 7" in console.banner.text()
     console.on_event(ev.Progressed("s1", verified=3, total=10, rate_per_h=1200.0, eta_s=21.0))
     assert console.progress.value() == 3 and "1200 pairs/h" in console.rate.text()
-    assert "PhoneLost" in console.log.toPlainText()
+    assert "rig session resume s1" in console.banner.text()
+    log = console.log.toPlainText()
+    assert "Lost the phone at item 7 (no answer for 10 s)" in log
+    assert "PhoneLost" not in log and "{" not in log  # sentences, not event dumps
+    assert "color:#b00020" in console.log.document().toHtml().replace(" ", "")  # type: ignore[union-attr]
 
 
 def test_checkerboard_alternates_tiles() -> None:
     a, b = np.zeros((64, 64), np.uint8), np.full((64, 64), 9, np.uint8)
     board = checkerboard(a, b, tile_px=32)
     assert board[0, 0] == 9 and board[0, 40] == 0 and board[40, 40] == 9
+
+
+def _decode_qr(image: np.ndarray) -> str:
+    import cv2
+
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return str(text)
+
+
+PAIRING = Pairing("192.0.2.7", 47000, 47001, bytes(range(8)), bytes(range(32)))
+
+
+def test_display_holds_frames_behind_the_qr_code_until_the_phone_pairs(qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = DisplayWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    display = QtDisplay(window)
+    frame = np.full((800, 1280), 77, np.uint8)
+
+    async def scenario() -> tuple[np.ndarray, bool, np.ndarray]:
+        display.hold_for_pairing(PAIRING.to_uri())
+        shown = asyncio.ensure_future(display.show(frame))
+        await asyncio.sleep(0)  # let show() reach the hold
+        window.repaint()
+        with_qr = from_qimage(window.grab().toImage())
+        held = not shown.done() and display.tap() is None
+        display.paired()
+        await shown
+        return with_qr, held, from_qimage(window.grab().toImage())
+
+    with_qr, held, after = asyncio.run(scenario())
+    assert held  # the item waits while the QR code is up
+    assert parse_pairing(_decode_qr(with_qr)) == PAIRING  # large, centred and scannable
+    dark = np.argwhere(with_qr[..., 0] < 128)
+    (top, left), (bottom, right) = dark.min(0), dark.max(0)
+    assert bottom - top > 400 and abs((left + right) / 2 - 640) < 40
+    assert np.array_equal(after[..., 0], frame) and not window.pairing_shown
+
+
+def test_stop_while_waiting_for_the_phone_ends_the_wait(qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = DisplayWindow()
+    qtbot.addWidget(window)
+    display = QtDisplay(window)
+
+    async def scenario() -> None:
+        display.hold_for_pairing(PAIRING.to_uri())
+        shown = asyncio.ensure_future(display.show(np.zeros((8, 8), np.uint8)))
+        await asyncio.sleep(0)
+        display.cancel_pairing()
+        await shown
+
+    with pytest.raises(PairingCancelledError):
+        asyncio.run(scenario())
+    assert not display.waiting_for_phone and not window.pairing_shown
+
+
+def test_console_shows_the_qr_code_with_its_text(qtbot) -> None:  # type: ignore[no-untyped-def]
+    console = OperatorConsole()
+    qtbot.addWidget(console)
+    console.resize(1200, 900)
+    console.show()
+    console.show_pairing(PAIRING.to_uri())
+    assert console.centre.currentWidget() is console.pairing
+    assert console.pairing.text.text() == PAIRING.to_uri()
+    shot = from_qimage(console.pairing.qr_view.grab().toImage())
+    assert parse_pairing(_decode_qr(shot)) == PAIRING
+    console.hide_pairing()
+    assert console.centre.currentWidget() is console.previews
