@@ -33,6 +33,7 @@ from rig.session.plan import CapturePlan
 from rig.session.runner import SessionRunner
 
 MIN_WINDOW = (320, 240)
+STATE_CHANGES = (ev.SessionStarted, ev.SessionPaused, ev.SessionResumed, ev.SessionFinished)
 
 
 def parse_window_size(text: str) -> tuple[int, int]:
@@ -108,7 +109,6 @@ class GuiApp:
         db = self.project.db()
         try:
             sources = catalog.source_choices(db)
-            sessions = catalog.list_sessions(db)
         finally:
             db.close()
         presets = catalog.preset_names()
@@ -117,7 +117,14 @@ class GuiApp:
             cameras, presets, sources, catalog.placements(), CapturePlan().placement,
             default_preset="paper-lcd-iphone",
         )  # fmt: skip
-        self.console.sessions.set_rows(sessions)
+        self.refresh_sessions()
+
+    def refresh_sessions(self) -> None:
+        db = self.project.db()
+        try:
+            self.console.sessions.set_rows(catalog.list_sessions(db))
+        finally:
+            db.close()
 
     def _item_objects(self, session_id: str, idx: int, attempt: int) -> catalog.ItemObjects:
         db = self.project.db()
@@ -171,7 +178,7 @@ class GuiApp:
                               "report it with 'rig --debug session start …' output")  # fmt: skip
             self.console.set_running(False)
             return None
-        self.refresh()
+        self.refresh_sessions()
         return await self.run_session(session_id, fresh=True)
 
     async def run_session(self, session_id: str, fresh: bool = False) -> dict[str, Any] | None:
@@ -184,8 +191,7 @@ class GuiApp:
         self.console.set_running(True)
         self.console.begin_session(session_id)
         bus = ev.EventBus()
-        bus.subscribe(self.console.on_event)
-        bus.subscribe(self._on_event)
+        bus.subscribe(self._show_event)
         ctx = service.SessionContext(
             self.display,
             bus,
@@ -255,7 +261,7 @@ class GuiApp:
             f"Session {session_id} aborted: it stays in the database but will not be resumed.",
             "warn",
         )
-        self.refresh()
+        self.refresh_sessions()
 
     # -- the runner's controls, as the console sees them ------------------------------
     def pause(self, reason: str = "paused by operator") -> None:
@@ -288,11 +294,21 @@ class GuiApp:
         self.display.paired()
         self.console.hide_pairing()
 
+    def _show_event(self, event: ev.SessionEvent) -> None:
+        """The bus drops a listener that raises; a view bug must not blind the console."""
+        try:
+            self.console.on_event(event)
+            self._on_event(event)
+        except Exception as exc:
+            self.console.log_line(
+                Line("error", f"The console could not show {event.kind}: {exc!r}.")
+            )
+
     def _on_event(self, event: ev.SessionEvent) -> None:
         if event.kind == "PhonePaired":  # should the session layer ever announce it itself
             self._phone_paired(str(getattr(event, "peer", "")))
-        elif isinstance(event, ev.SessionFinished):
-            self.refresh()
+        elif isinstance(event, STATE_CHANGES):
+            self.refresh_sessions()
 
 
 def run_gui(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PyQt6.QtGui import QKeySequence, QShortcut, QTextCursor
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -37,7 +37,7 @@ from rig.gui.plan_form import PlanForm
 from rig.gui.previews import Loader, Lookup, PreviewPanel
 from rig.gui.sessions_panel import SessionsPanel
 from rig.session import events as ev
-from rig.session.narration import Line, narrate, next_step, resume_command
+from rig.session.narration import Line, format_duration, narrate, next_step, resume_command
 
 BANNER_STYLES = {
     "error": "background:#b00020;color:white",
@@ -46,6 +46,7 @@ BANNER_STYLES = {
 }
 LOG_COLOURS = {"info": None, "ok": "#2e7d32", "warn": "#b26a00", "error": "#b00020"}
 DISK_LOW_BYTES = 2 << 30
+WAITING_FOR_PHONE = "waiting for the phone to pair"
 
 
 class SessionControl(Protocol):
@@ -120,8 +121,9 @@ class OperatorConsole(QMainWindow):
         column.addWidget(self.plan_form)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("S&tart (Ctrl+Enter)")
-        self.start_button.setStyleSheet(
-            "QPushButton:enabled{background:#1b873f;color:white;font-weight:bold;padding:6px}"
+        self.start_button.setStyleSheet(  # flat (a border drops the native gradient)
+            "QPushButton:enabled{background:#1b873f;color:white;font-weight:bold;padding:6px;"
+            "border:1px solid #0f5c2a;border-radius:3px}"
         )
         self.pause_button = QPushButton("Pause (Space)")
         self.stop_button = QPushButton("Stop (Esc)")
@@ -139,21 +141,19 @@ class OperatorConsole(QMainWindow):
         return box
 
     def _keys(self) -> None:
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+        """Window-wide keys; text fields keep Space for typing (they override shortcuts)."""
+        for keys, action in (
+            ("Ctrl+Return", self.start_button.click),
+            ("Ctrl+Enter", self.start_button.click),
+            ("Space", self.toggle_pause),
+            ("Esc", self.stop),
+        ):
             shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.activated.connect(self.start_button.click)
+            shortcut.activated.connect(action)
 
     # -- operator input ---------------------------------------------------------------
     def bind(self, control: SessionControl | None) -> None:
         self.control = control
-
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:
-        if event is not None and event.key() == Qt.Key.Key_Space:
-            self.toggle_pause()
-        elif event is not None and event.key() == Qt.Key.Key_Escape:
-            self.stop()
-        else:
-            super().keyPressEvent(event)
 
     def toggle_pause(self) -> None:
         if self.control is None:
@@ -185,6 +185,7 @@ class OperatorConsole(QMainWindow):
         if not running:
             self.bind(None)
             self.paused = False
+            self.pause_button.setText("Pause (Space)")
 
     # -- what the operator sees ------------------------------------------------------------
     def show_banner(self, text: str, level: str = "error") -> None:
@@ -199,7 +200,12 @@ class OperatorConsole(QMainWindow):
         stamp = time.strftime("%H:%M:%S")
         colour = LOG_COLOURS[line.level]
         text = html.escape(f"{stamp}  {line.text}")
+        bar = self.log.verticalScrollBar()
+        following = bar is None or bar.value() >= bar.maximum() - 2  # not reading back
         self.log.appendHtml(f'<span style="color:{colour}">{text}</span>' if colour else text)
+        if following:
+            self.log.moveCursor(QTextCursor.MoveOperation.End)
+            self.log.ensureCursorVisible()
 
     def begin_session(self, session_id: str) -> None:
         self.session_id = session_id
@@ -221,12 +227,19 @@ class OperatorConsole(QMainWindow):
         self.show_banner(f"{reason.rstrip('.')}. Next: {advice}", "error")
         self.log_line(Line("error", f"{reason.rstrip('.')}. Next: {advice}"))
 
+    @property
+    def pairing_shown(self) -> bool:
+        return self.centre.currentWidget() is self.pairing
+
     def show_pairing(self, payload: str) -> None:
         self.pairing.set_payload(payload)
         self.centre.setCurrentWidget(self.pairing)
+        self.set_state(WAITING_FOR_PHONE)
 
     def hide_pairing(self) -> None:
         self.centre.setCurrentWidget(self.previews)
+        if self.state == WAITING_FOR_PHONE:
+            self.set_state("running")
 
     def _show_header(self) -> None:
         if self.session_id is None:
@@ -248,15 +261,18 @@ class OperatorConsole(QMainWindow):
 
     def _on_SessionStarted(self, event: ev.SessionStarted) -> None:
         self.progress.setMaximum(max(event.items, 1))
-        self.set_state("running")
+        self.progress.setValue(0)
+        self.set_state(WAITING_FOR_PHONE if self.pairing_shown else "running")
 
     def _on_SessionPaused(self, event: ev.SessionPaused) -> None:
         self.paused = True
+        self.pause_button.setText("Resume (Space)")
         self.set_state("paused")
         self.show_banner(f"PAUSED — {event.reason}. Press Space to resume.", "warn")
 
     def _on_SessionResumed(self, _event: ev.SessionResumed) -> None:
         self.paused = False
+        self.pause_button.setText("Pause (Space)")
         self.set_state("running")
         self.hide_banner()
 
@@ -283,7 +299,7 @@ class OperatorConsole(QMainWindow):
         self.progress.setValue(event.verified)
         self.counts = f"{event.verified} / {event.total} verified"
         self._show_header()
-        eta = f"{event.eta_s / 60:.1f} min" if event.eta_s is not None else "–"
+        eta = format_duration(event.eta_s) if event.eta_s is not None else "–"
         self.rate.setText(f"{event.rate_per_h:.0f} pairs/h · ETA {eta}")
 
     def _on_ItemShown(self, event: ev.ItemShown) -> None:

@@ -114,9 +114,12 @@ class DisplayWindow(QWidget):
         font.setPixelSize(max(10, text_h // 3))
         painter.setFont(font)
         painter.setPen(QColor(170, 170, 170))
-        painter.drawText(
-            below.translated(0, text_h),
-            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+        margin = w // 20
+        painter.drawText(  # the payload, for pairing by hand: wrapped, never cut off
+            QRect(margin, below.bottom(), w - 2 * margin, h - below.bottom()),
+            Qt.AlignmentFlag.AlignHCenter
+            | Qt.AlignmentFlag.AlignTop
+            | Qt.TextFlag.TextWrapAnywhere,
             payload,
         )
 

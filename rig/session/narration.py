@@ -9,6 +9,7 @@ kind this table does not know yet still reads as a sentence, never as a dict dum
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ def describe_problems(problems: dict[str, list[int]]) -> str:
 
 def format_duration(seconds: float) -> str:
     """``42`` → ``"42 s"``, ``300`` → ``"5 min"``, ``5400`` → ``"1 h 30 min"``."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "an unknown time"
     if seconds < 90:
         return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
@@ -142,7 +145,8 @@ def _resumed(e: Any) -> Line:
 
 
 def _progressed(e: Any) -> Line:
-    eta = f", about {format_duration(e.eta_s)} left" if e.eta_s is not None else ""
+    known = e.eta_s is not None and math.isfinite(e.eta_s)
+    eta = f", about {format_duration(e.eta_s)} left" if known else ""
     return Line(
         "info", f"{e.verified} of {_items(e.total)} verified ({e.rate_per_h:.0f} pairs/h{eta})."
     )

@@ -11,6 +11,7 @@ pytest.importorskip("PyQt6")
 pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication
 
 from rig.gui.console import OperatorConsole
 from rig.gui.display_window import DisplayWindow, PairingCancelledError, QtDisplay
@@ -76,6 +77,8 @@ def test_keyboard_pause_resume_and_stop(qtbot) -> None:  # type: ignore[no-untyp
     console.set_running(True)
     console.bind(control)
     console.show()
+    console.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is console)  # shortcuts go there
     qtbot.keyClick(console, Qt.Key.Key_Space)
     assert console.paused and console.banner.isVisible()
     assert "PAUSED" in console.banner.text()

@@ -111,3 +111,4 @@ def test_next_steps_and_small_formats() -> None:
         "10 items duplicates (0, 1, 2, 3, 4, 5, 6, 7, …)"
     )
     assert [format_duration(s) for s in (42, 300, 5400)] == ["42 s", "5 min", "1 h 30 min"]
+    assert format_duration(float("inf")) == format_duration(float("nan")) == "an unknown time"
