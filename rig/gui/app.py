@@ -73,6 +73,7 @@ class GuiApp:
         self.console.sessions.resume_requested.connect(self._resume_clicked)
         self.console.sessions.abort_requested.connect(self.abort)
         self.console.sessions.refresh_requested.connect(self.refresh)
+        self.console.closed.connect(self.quit)
         self.runner: SessionRunner | None = None
         self.task: asyncio.Future[Any] | None = None
         self.refresh()
@@ -262,6 +263,15 @@ class GuiApp:
             "warn",
         )
         self.refresh_sessions()
+
+    def quit(self) -> None:
+        """Closing the console ends the app, after a safe stop of a running session."""
+        self.stop()
+        self.window.close()
+        if self.task is not None and not self.task.done():
+            self.task.add_done_callback(lambda _task: self.qt.quit())
+        else:
+            self.qt.quit()
 
     # -- the runner's controls, as the console sees them ------------------------------
     def pause(self, reason: str = "paused by operator") -> None:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QKeySequence, QShortcut, QTextCursor
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QCloseEvent, QKeySequence, QShortcut, QTextCursor
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -56,6 +56,8 @@ class SessionControl(Protocol):
 
 
 class OperatorConsole(QMainWindow):
+    closed = pyqtSignal()  # the operator closed the console: the app stops safely and quits
+
     def __init__(
         self,
         project_root: Path | None = None,
@@ -150,6 +152,10 @@ class OperatorConsole(QMainWindow):
         ):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.activated.connect(action)
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:
+        self.closed.emit()
+        super().closeEvent(event)
 
     # -- operator input ---------------------------------------------------------------
     def bind(self, control: SessionControl | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -223,3 +224,30 @@ def test_window_size_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gui", "--windowed", "huge"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "rig: error: --windowed 'huge': write WIDTHxHEIGHT in pixels, e.g. 1280x800"
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Yield to the loop until ``condition`` holds (the session runs on this loop)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not condition():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+def test_stop_while_waiting_for_the_phone_and_closing_the_console(app: GuiApp) -> None:
+    async def scenario() -> dict[str, object] | None:
+        task = asyncio.ensure_future(app.start(fields(camera="phone")))
+        await _until(lambda: app.display.waiting_for_phone, "the QR code")
+        assert app.window.pairing_shown and app.console.pairing_shown
+        assert "waiting for the phone to pair" in app.console.header.text()
+        app.console.close()  # closing the console stops the session safely
+        return await task
+
+    assert asyncio.run(scenario()) is None
+    sid = app.console.session_id
+    assert sid is not None and state_of(app.project, sid) == "stopped"
+    assert "STOPPED before the phone paired" in app.console.banner.text()
+    assert f"rig session resume {sid}" in app.console.banner.text()
+    assert not app.window.pairing_shown and not app.display.waiting_for_phone
