@@ -37,7 +37,15 @@ from rig.gui.plan_form import PlanForm
 from rig.gui.previews import Loader, Lookup, PreviewPanel
 from rig.gui.sessions_panel import SessionsPanel
 from rig.session import events as ev
-from rig.session.narration import Line, format_duration, narrate, next_step, resume_command
+from rig.session.narration import (
+    Line,
+    as_dict,
+    canonical_kind,
+    format_duration,
+    narrate,
+    next_step,
+    resume_command,
+)
 
 BANNER_STYLES = {
     "error": "background:#b00020;color:white",
@@ -259,7 +267,7 @@ class OperatorConsole(QMainWindow):
     # -- events -----------------------------------------------------------------------
     def on_event(self, event: ev.SessionEvent) -> None:
         self.log_line(narrate(event))
-        handler = getattr(self, f"_on_{event.kind}", None)
+        handler = getattr(self, f"_on_{canonical_kind(event.kind)}", None)
         if handler is not None:
             handler(event)
         self.previews.on_event(event)
@@ -316,7 +324,7 @@ class OperatorConsole(QMainWindow):
             self.hide_banner()  # a verified photo means the problem shown has passed
 
     def _on_SessionFinished(self, event: ev.SessionFinished) -> None:
-        rec = event.reconciliation
+        rec = as_dict(event.reconciliation)
         self.counts = f"{rec.get('verified')} / {rec.get('items')} verified"
         self.set_state(event.state)
         line = narrate(event)

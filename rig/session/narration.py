@@ -31,10 +31,30 @@ class Line:
     text: str
 
 
+# The session store names some events after captures and cameras (CaptureVerified,
+# CameraLost …); both vocabularies read the same, so views dispatch on the canonical kind.
+KIND_ALIASES = {
+    "CaptureStored": "PhotoStored",
+    "CapturePending": "PhotoPending",
+    "CaptureVerified": "PhotoVerified",
+    "CaptureRejected": "PhotoRejected",
+    "CameraLost": "PhoneLost",
+}
+
+
+def canonical_kind(kind: str) -> str:
+    return KIND_ALIASES.get(kind, kind)
+
+
 def narrate(event: SessionEvent) -> Line:
     """The sentence a technician reads for ``event``."""
-    tell = _TELLERS.get(event.kind)
+    tell = _TELLERS.get(canonical_kind(event.kind))
     return tell(event) if tell is not None else _generic(event)
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    """A reconciliation as a dict, whether it came as one or as a typed record."""
+    return record if isinstance(record, dict) else dict(record.to_dict())
 
 
 def resume_command(session_id: str) -> str:
@@ -153,7 +173,7 @@ def _progressed(e: Any) -> Line:
 
 
 def _finished(e: Any) -> Line:
-    rec = e.reconciliation
+    rec = as_dict(e.reconciliation)
     counts = f"{rec.get('verified', 0)} of {_items(int(rec.get('items', 0)))} verified"
     if e.state == "finished" and rec.get("clean"):
         return Line("ok", f"Session {e.session_id} finished: {counts}.")
@@ -165,6 +185,10 @@ def _finished(e: Any) -> Line:
         f"Session {e.session_id} {e.state}: {counts}{detail}. "
         f"Next: {next_step(e.session_id, e.state)}.",
     )
+
+
+def _item_failed(e: Any) -> Line:
+    return Line("error", f"Item {e.idx} failed: {_clause(e.reason)}.")
 
 
 def _paired(e: Any) -> Line:
@@ -187,6 +211,7 @@ _TELLERS: dict[str, Callable[[Any], Line]] = {
     "Progressed": _progressed,
     "SessionFinished": _finished,
     "PhonePaired": _paired,
+    "ItemFailed": _item_failed,
 }
 
 

@@ -21,15 +21,20 @@ from rig.protocol.pairing import Pairing, parse_pairing
 from rig.session import events as ev
 
 
+def shown_window(qtbot, width: int, height: int) -> DisplayWindow:  # type: ignore[no-untyped-def]
+    window = DisplayWindow()
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def test_display_shows_frame_pixel_exactly(qtbot) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     frame[::2, ::2] = 255  # a one-pixel grid any resampling would smear
-    window = DisplayWindow()
-    qtbot.addWidget(window)
-    window.resize(320, 240)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, 320, 240)
     display = QtDisplay(window)
     presented = asyncio.run(display.show(frame))
     grabbed = from_qimage(window.grab().toImage())
@@ -41,11 +46,7 @@ def test_display_shows_frame_pixel_exactly(qtbot) -> None:  # type: ignore[no-un
 
 def test_gray_frame_and_black_background(qtbot) -> None:  # type: ignore[no-untyped-def]
     frame = np.tile(np.arange(200, dtype=np.uint8), (100, 1))
-    window = DisplayWindow()
-    qtbot.addWidget(window)
-    window.resize(260, 120)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, 260, 120)
     window.set_frame(frame)
     window.repaint()
     grabbed = from_qimage(window.grab().toImage())
@@ -122,11 +123,7 @@ PAIRING = Pairing("192.0.2.7", 47000, 47001, bytes(range(8)), bytes(range(32)))
 
 
 def test_display_holds_frames_behind_the_qr_code_until_the_phone_pairs(qtbot) -> None:  # type: ignore[no-untyped-def]
-    window = DisplayWindow()
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    qtbot.waitExposed(window)
+    window = shown_window(qtbot, 1280, 800)
     display = QtDisplay(window)
     frame = np.full((800, 1280), 77, np.uint8)
 

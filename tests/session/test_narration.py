@@ -112,3 +112,25 @@ def test_next_steps_and_small_formats() -> None:
     )
     assert [format_duration(s) for s in (42, 300, 5400)] == ["42 s", "5 min", "1 h 30 min"]
     assert format_duration(float("inf")) == format_duration(float("nan")) == "an unknown time"
+
+
+def test_capture_and_camera_names_read_like_photo_and_phone_names() -> None:
+    @dataclass(frozen=True)
+    class CameraLost(ev.SessionEvent):
+        idx: int
+        reason: str
+
+    @dataclass(frozen=True)
+    class CaptureVerified(ev.SessionEvent):
+        idx: int
+        attempt: int
+        psnr_db: float | None
+        ssim: float | None
+        reproj_err_px: float | None
+
+    assert narrate(CameraLost("s1", idx=7, reason="gone")) == narrate(
+        ev.PhoneLost("s1", idx=7, reason="gone")
+    )
+    assert narrate(CaptureVerified("s1", 2, 1, 30.0, None, None)) == narrate(
+        ev.PhotoVerified("s1", 2, 1, 30.0, None, None)
+    )
