@@ -295,8 +295,10 @@ class GuiApp:
         self.display.hold_for_pairing(payload)
         self.console.show_pairing(payload)
         self.console.log_line(Line("info", f"Waiting for the phone to pair: {payload}"))
-        if self.runner is not None:
-            watch_pairing(self.runner.capturer, self._phone_paired)
+        if self.runner is None or not watch_pairing(self.runner.capturer, self._phone_paired):
+            # No way to tell when it pairs: never hold the display; the console keeps the code.
+            self.display.paired()
+            self.console.log_line(Line("warn", "rig cannot tell when this phone pairs."))
 
     def _phone_paired(self, peer: str) -> None:
         if self.display.waiting_for_phone:
