@@ -166,3 +166,27 @@ def m002_splits(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="m003_session_states")
+def m003_session_states(db: Database) -> None:
+    # Session states are exactly planned|running|paused|finished|failed|aborted
+    # (rig.session.states); why a session is paused or failed is its `reason`. The old
+    # 'stopped' and 'awaiting-import' states become paused sessions with their reason.
+    # Session-level capture events got names distinct from the protocol's (Photo* →
+    # Capture*), so recorded sessions and replays still compare step by step.
+    db.executescript(
+        """
+        ALTER TABLE sessions ADD COLUMN reason TEXT;
+        ALTER TABLE items ADD COLUMN reason TEXT;
+        UPDATE sessions SET state = 'paused', reason = 'stopped by operator'
+            WHERE state = 'stopped';
+        UPDATE sessions SET state = 'paused', reason = 'awaiting rig import-photos'
+            WHERE state = 'awaiting-import';
+        UPDATE events SET kind = 'CaptureStored' WHERE kind = 'PhotoStored';
+        UPDATE events SET kind = 'CapturePending' WHERE kind = 'PhotoPending';
+        UPDATE events SET kind = 'CaptureVerified' WHERE kind = 'PhotoVerified';
+        UPDATE events SET kind = 'CaptureRejected' WHERE kind = 'PhotoRejected';
+        UPDATE events SET kind = 'SessionStarted' WHERE kind = 'SessionRunning';
+        """
+    )
