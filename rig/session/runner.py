@@ -155,6 +155,7 @@ class SessionRunner:
     # -- the run ----------------------------------------------------------------------
     async def run(self) -> Reconciliation:
         """Run to the end (or stop); return the reconciliation."""
+        self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
         store = self._store = SessionStore.open(self.project, self.clock.now)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
         started = False
