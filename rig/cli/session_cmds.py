@@ -89,9 +89,10 @@ def describe_event(event: ev.SessionEvent) -> str:
 
 
 def fmt_number(value: Any) -> str:
-    """Numbers as people read them: 3238.08117836819 -> 3238.1, 0.95312 -> 0.953."""
+    """Numbers as people read them: 3238.08117836819 -> 3238.1, 0.95312 -> 0.953, 2.50 -> 2.5."""
     if isinstance(value, float):
-        return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3g}"
+        text = f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return "n/a" if value is None else str(value)
 
 

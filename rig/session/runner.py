@@ -186,12 +186,22 @@ class SessionRunner:
                     await self.conditions.stop()
                 await self.capturer.stop()
         except BaseException as exc:
+            interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+            await self._settle_registrations(cancel=interrupted)
             self._end_abnormally(exc, started)
             raise
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._store = None
             store.close()
+
+    async def _settle_registrations(self, cancel: bool) -> None:
+        """Registrations in the background finish (their verdicts are kept) or, when the run
+        is interrupted, are dropped: the stored photos are registered on resume."""
+        tasks = list(self._registering)
+        for task in tasks if cancel else []:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _end_abnormally(self, exc: BaseException, started: bool) -> None:
         """Never leave a session ``running``: failed with its reason, or paused if interrupted."""

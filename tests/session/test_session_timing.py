@@ -24,7 +24,7 @@ from rig.session.runner import SessionRunner
 from rig.session.states import CaptureState, SessionState
 from rig.session.store import SessionStore
 from scripted import PLAN, ScriptedCapturer, Step
-from virtual_time import EPOCH, LoopClock, run_virtual
+from virtual_time import LoopClock, run_virtual
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ClockDisplay:
 
     async def show(self, frame: np.ndarray) -> float:
         self.shown.append(asyncio.get_running_loop().time())
-        return EPOCH + self.shown[-1]
+        return self.shown[-1]
 
     def tap(self, at: float | None = None) -> np.ndarray | None:
         return None

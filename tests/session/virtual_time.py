@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import selectors
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-EPOCH = 1_800_000_000.0  # virtual unix time at loop start (clocks report it in the log)
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -61,10 +61,17 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 class LoopClock:
-    """The runner's clock on the running loop's (virtual) time."""
+    """The runner's clock on the running loop's (virtual) time, as unix seconds that start
+    at the wall-clock time of the first reading (so event logs stay plausible)."""
+
+    def __init__(self) -> None:
+        self.epoch: float | None = None
 
     def now(self) -> float:
-        return EPOCH + asyncio.get_running_loop().time()
+        loop_time = asyncio.get_running_loop().time()
+        if self.epoch is None:
+            self.epoch = time.time() - loop_time
+        return self.epoch + loop_time
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
