@@ -38,8 +38,12 @@ class FrameFile:
         placement = (self.meta or {}).get("placement")
         if not isinstance(placement, dict):
             return None
-        return Area(int(placement["offset_x"]), int(placement["offset_y"]),
-                    int(placement["width"]), int(placement["height"]))  # fmt: skip
+        return Area(
+            int(placement["offset_x"]),
+            int(placement["offset_y"]),
+            int(placement["width"]),
+            int(placement["height"]),
+        )
 
     def layout(self, override: FiducialLayout | None = None) -> FiducialLayout:
         if override is not None:
@@ -122,20 +126,30 @@ def register_photo_file(
     image = read_photo(photo)
     chosen = frame.layout(layout)
     expected = expected_code(code_fields, frame.pixels, chosen)
-    reg = register_photo(image, frame.pixels, chosen, area=frame.area, expected=expected,
-                         calibration=calibration, refine=refine)  # fmt: skip
+    reg = register_photo(
+        image,
+        frame.pixels,
+        chosen,
+        area=frame.area,
+        expected=expected,
+        calibration=calibration,
+        refine=refine,
+    )
     out = PhotoRegistration(reg.result, reg.aligned, reg.mask)
     if calibration and calibration.reference_mapping and reg.mapping:
         screen_wh = (frame.pixels.shape[1], frame.pixels.shape[0])
-        moved, worst = detect_drift(calibration.reference_mapping, reg.mapping,
-                                    drift_threshold_px, screen_wh)  # fmt: skip
+        moved, worst = detect_drift(
+            calibration.reference_mapping, reg.mapping, drift_threshold_px, screen_wh
+        )
         out = replace(out, drift_px=worst, drifted=moved)
     if tone is not None and reg.aligned is not None and reg.mask is not None:
         out = _tone_normalised(out, frame.pixels, tone)
     return out
 
 
-def _tone_normalised(reg: PhotoRegistration, frame: np.ndarray, curve: ToneCurve) -> PhotoRegistration:
+def _tone_normalised(
+    reg: PhotoRegistration, frame: np.ndarray, curve: ToneCurve
+) -> PhotoRegistration:
     """The aligned photo mapped back to display levels, and PSNR/SSIM after that."""
     from calibration.markers import to_gray
     from calibration.metrics import psnr, ssim
@@ -145,13 +159,27 @@ def _tone_normalised(reg: PhotoRegistration, frame: np.ndarray, curve: ToneCurve
     normalised = apply_tone_normalisation(reg.aligned, curve)
     a = reg.result.area
     truth = to_gray(frame)[a["y"] : a["y"] + a["height"], a["x"] : a["x"] + a["width"]]
-    return replace(reg, aligned=normalised,
-                   psnr_tone_normalised_db=psnr(truth, to_gray(normalised), reg.mask),
-                   ssim_tone_normalised=ssim(truth, to_gray(normalised), reg.mask))  # fmt: skip
+    return replace(
+        reg,
+        aligned=normalised,
+        psnr_tone_normalised_db=psnr(truth, to_gray(normalised), reg.mask),
+        ssim_tone_normalised=ssim(truth, to_gray(normalised), reg.mask),
+    )
 
 
-def fit_tone_from_photo(photo: Path, frame: FrameFile) -> tuple[ToneCurve, int]:
-    """The display-to-camera tone curve from a photo of ``grey-steps.png``; (curve, levels)."""
+@dataclass(frozen=True)
+class ToneFit:
+    """A tone curve fitted from a photo of the grey steps, and how many levels it saw."""
+
+    curve: ToneCurve
+    levels: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.curve.to_dict()
+
+
+def fit_tone_from_photo(photo: Path, frame: FrameFile) -> ToneFit:
+    """The display-to-camera tone curve from a photo of ``grey-steps.png``."""
     from calibration.markers import to_gray
     from calibration.patterns import grey_step_patches
     from calibration.photometric import fit_tone_curve, measure_patches
@@ -164,4 +192,4 @@ def fit_tone_from_photo(photo: Path, frame: FrameFile) -> tuple[ToneCurve, int]:
     levels, values, counts = measure_patches(
         to_gray(reg.aligned), reg.mask, grey_step_patches((area.width, area.height))
     )
-    return fit_tone_curve(levels, values, counts), len(levels)
+    return ToneFit(fit_tone_curve(levels, values, counts), len(levels))

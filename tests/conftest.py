@@ -24,9 +24,10 @@ def running_sessions(db_path: str) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _no_session_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Asked for before the test runs, so tmp_path is torn down after this check.
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
-    if "tmp_path" not in request.fixturenames:
+    if root is None:
         return
-    root = request.getfixturevalue("tmp_path")
     left = {str(db): ids for db in root.rglob("rig.db") if (ids := running_sessions(str(db)))}
     assert not left, f"sessions left running: {left}"

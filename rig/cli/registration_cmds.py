@@ -186,11 +186,20 @@ def register_photo_command(
         raise InputError(f"fiducial layout: {exc}") from exc
     calibration = None
     if calibration_path is not None:
-        calibration = _from_json(SessionCalibration.from_dict, calibration_path, "a session calibration")
+        calibration = _from_json(
+            SessionCalibration.from_dict, calibration_path, "a session calibration"
+        )
     tone = None if tone_path is None else _from_json(ToneCurve.from_dict, tone_path, "a tone curve")
-    reg = register_photo_file(photo, frame, layout=layout, code_fields=fields,
-                              calibration=calibration, refine=refine,
-                              drift_threshold_px=drift_px, tone=tone)  # fmt: skip
+    reg = register_photo_file(
+        photo,
+        frame,
+        layout=layout,
+        code_fields=fields,
+        calibration=calibration,
+        refine=refine,
+        drift_threshold_px=drift_px,
+        tone=tone,
+    )
     out: dict[str, Any] = {**reg.to_dict(), "photo": str(photo), "frame": str(frame_path)}
     if reg.accepted and reg.aligned is not None and reg.mask is not None:
         write_png(output, reg.aligned)
@@ -261,7 +270,9 @@ def patterns_command(
 
 def _charuco_spec(spec_path: Path | None, screen_wh: tuple[int, int]) -> CharucoSpec:
     """The ChArUco board a calibration photo shows: from --charuco, else the screen's default."""
-    return CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
+    return (
+        CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
+    )
 
 
 def calibrate_session_command(
@@ -329,12 +340,12 @@ def calibrate_tone_command(
     """Fit the display-to-camera tone curve from a photo of the grey steps."""
     from rig.registration import fit_tone_from_photo, read_frame_file
 
-    curve, levels = fit_tone_from_photo(photo, read_frame_file(frame_path))
-    write_text_atomic(output, json.dumps(curve.to_dict(), indent=2) + "\n")
+    fit = fit_tone_from_photo(photo, read_frame_file(frame_path))
+    write_text_atomic(output, json.dumps(fit.to_dict(), indent=2) + "\n")
     if json_out:
-        print_json({**curve.to_dict(), "output": str(output)})
+        print_json({**fit.to_dict(), "output": str(output)})
     else:
-        console.print(f"wrote {output} ({levels} grey levels)")
+        console.print(f"wrote {output} ({fit.levels} grey levels)")
 
 
 # --- bench -------------------------------------------------------------------------------

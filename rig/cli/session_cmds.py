@@ -177,16 +177,18 @@ def _finish(proj: Project, session_id: str, rec: Reconciliation, json_out: bool)
 
     summary = summarize(proj, session_id)
     if json_out:
-        print_json({"id": session_id, "state": summary.state, "reason": summary.reason,
-                    **rec.to_dict()})  # fmt: skip
+        print_json(
+            {"id": session_id, "state": summary.state, "reason": summary.reason, **rec.to_dict()}
+        )
     _report(session_id, rec)
     if summary.reason == AWAITING_IMPORT:
         console.print(
             f"photos wait on the phone: rig import-photos DIR --chexpeditor --session {session_id}"
         )
     elif summary.state == SessionState.PAUSED:
-        console.print(f"session {session_id} paused ({summary.reason}): "
-                      f"rig session resume {session_id}")  # fmt: skip
+        console.print(
+            f"session {session_id} paused ({summary.reason}): rig session resume {session_id}"
+        )
     elif summary.state == SessionState.FAILED:
         console.print(f"[red]session {session_id} failed: {summary.reason}[/]")
     raise typer.Exit(0 if rec.clean or summary.state == SessionState.PAUSED else 1)
@@ -217,8 +219,15 @@ def cmd_list(json_out: JsonOption = False, project: ProjectOption = None) -> Non
         return
     table = Table("id", "state", "camera", "items", "verified", "created", "reason")
     for r in rows:
-        table.add_row(r.id, str(r.state), r.camera, str(r.items), str(r.verified),
-                      r.created_at[:19], r.reason or "")  # fmt: skip
+        table.add_row(
+            r.id,
+            str(r.state),
+            r.camera,
+            str(r.items),
+            str(r.verified),
+            r.created_at[:19],
+            r.reason or "",
+        )
     console.print(table)
 
 
@@ -236,11 +245,23 @@ def cmd_show(
         print_json(data)
         return
     shown = {
-        **{k: data[k] for k in ("id", "state", "reason", "camera", "items", "verified",
-                                "skipped", "duplicates", "retakes")},
+        **{
+            k: data[k]
+            for k in (
+                "id",
+                "state",
+                "reason",
+                "camera",
+                "items",
+                "verified",
+                "skipped",
+                "duplicates",
+                "retakes",
+            )
+        },
         "duration": fmt_duration(summary.duration_s),
         "pairs per hour": fmt_number(summary.pairs_per_hour),
-    }  # fmt: skip
+    }
     for key, value in shown.items():
         if value is not None:
             console.print(f"{key:>15}: {value}")

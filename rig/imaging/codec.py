@@ -109,7 +109,9 @@ def decode(
     return to_rgb(image) if order == RGB else image
 
 
-def decode_color(data: bytes, what: str = "photo", error: type[RigError] = InputError) -> np.ndarray:
+def decode_color(
+    data: bytes, what: str = "photo", error: type[RigError] = InputError
+) -> np.ndarray:
     """A photo as (H, W, 3) uint8 BGR."""
     return decode(data, mode="color", what=what, error=error)
 

@@ -104,9 +104,12 @@ class DeviceCapturer:
     """A camera device that photographs what the display shows (``rig.devices`` Camera)."""
 
     def __init__(
-        self, camera: Camera, url: str, limits: CaptureLimits = DEVICE_LIMITS,
+        self,
+        camera: Camera,
+        url: str,
+        limits: CaptureLimits = DEVICE_LIMITS,
         clock: Callable[[], float] = time.time,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.camera = camera
         self.url = url
         self._limits = limits

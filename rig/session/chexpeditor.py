@@ -55,8 +55,9 @@ class ChexpeditorSpec:
     pairs: bool = False
 
     def build(self, env: CapturerEnv) -> ChexpeditorCapturer:
-        return ChexpeditorCapturer(self.host, self.port, self.row_start, self.frames,
-                                   env.on_warning)  # fmt: skip
+        return ChexpeditorCapturer(
+            self.host, self.port, self.row_start, self.frames, env.on_warning
+        )
 
 
 def spec_from_url(url: CameraUrl, plan: CapturePlan) -> ChexpeditorSpec:
@@ -77,15 +78,20 @@ def spec_from_url(url: CameraUrl, plan: CapturePlan) -> ChexpeditorSpec:
     if not where.hostname:
         raise UsageError(f"camera '{url}': write chexpeditor://HOST:PORT")
     frames = url.option("frames")
-    return ChexpeditorSpec(where.hostname, port, int_option(url, "row_start", 0) or 0,
-                           Path(frames) if frames else None)  # fmt: skip
+    return ChexpeditorSpec(
+        where.hostname, port, int_option(url, "row_start", 0) or 0, Path(frames) if frames else None
+    )
 
 
 class ChexpeditorCapturer:
     def __init__(
-        self, host: str, port: int, row_start: int = 0, frames: Path | None = None,
+        self,
+        host: str,
+        port: int,
+        row_start: int = 0,
+        frames: Path | None = None,
         warn: Callable[[str], None] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.host, self.port, self.row_start = host, port, row_start
         self.frames = frames
         self.warn = warn

@@ -49,7 +49,8 @@ def import_chexpeditor_photos(project: Project, folder: Path, session_id: str) -
     with SessionStore.open(project) as store:
         record = store.session(session_id)
         waiting = {
-            c.device.get("pending_name"): c for c in store.captures(session_id, [CaptureState.PENDING])
+            c.device.get("pending_name"): c
+            for c in store.captures(session_id, [CaptureState.PENDING])
         }
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
             try:
@@ -70,5 +71,11 @@ def import_chexpeditor_photos(project: Project, folder: Path, session_id: str) -
         rec = reconcile(store, session_id, project.objects)
         if record.state == SessionState.PAUSED and record.reason == AWAITING_IMPORT and rec.clean:
             store.transition(session_id, "finish", None, rec.to_dict())
-    return PhotoImport(result.verified, result.rejected, result.unmatched, result.skipped,
-                       result.still_missing, rec)  # fmt: skip
+    return PhotoImport(
+        result.verified,
+        result.rejected,
+        result.unmatched,
+        result.skipped,
+        result.still_missing,
+        rec,
+    )

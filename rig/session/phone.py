@@ -105,8 +105,9 @@ def sim_phone_spec_from_url(url: CameraUrl, plan: CapturePlan) -> PhoneSpec:
     shot_ms = float_option(url, "shot_ms", 0.0) or 0.0
     if shot_ms < 0:
         raise UsageError(f"camera '{url}': shot_ms must be >= 0")
-    sim = SimPhoneOptions(None if preset == "none" else preset, faults, shot_ms,
-                          int_option(url, "seed", 0) or 0)  # fmt: skip
+    sim = SimPhoneOptions(
+        None if preset == "none" else preset, faults, shot_ms, int_option(url, "seed", 0) or 0
+    )
     return PhoneSpec(sim)
 
 

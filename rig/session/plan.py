@@ -82,10 +82,14 @@ class CapturePlan:
             raise UsageError(
                 f"{where}: placement '{self.placement}': use one of {', '.join(PLACEMENTS)}"
             )
-        if self.settle_ms < 0 or (self.capture_timeout_s is not None and self.capture_timeout_s <= 0):
+        if self.settle_ms < 0 or (
+            self.capture_timeout_s is not None and self.capture_timeout_s <= 0
+        ):
             raise UsageError(f"{where}: settle_ms >= 0 and capture_timeout_s > 0")
         if self.screen_width < 64 or self.screen_height < 64:
-            raise UsageError(f"{where}: screen {self.screen_width}x{self.screen_height} is too small")
+            raise UsageError(
+                f"{where}: screen {self.screen_width}x{self.screen_height} is too small"
+            )
 
 
 @dataclass(frozen=True)

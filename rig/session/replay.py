@@ -17,8 +17,15 @@ from rig.project import Project
 from rig.session.plan import CapturePlan
 from rig.session.store import SessionStore
 
-STEP_KINDS = ("ItemShown", "CaptureRequested", "CaptureStored", "CaptureVerified",
-              "CaptureRejected", "CaptureFailed", "ItemFailed")  # fmt: skip
+STEP_KINDS = (
+    "ItemShown",
+    "CaptureRequested",
+    "CaptureStored",
+    "CaptureVerified",
+    "CaptureRejected",
+    "CaptureFailed",
+    "ItemFailed",
+)
 
 
 def replay_camera(original: str, faults: str) -> str:
@@ -82,5 +89,6 @@ def compare(project: Project, original: str, replayed: str) -> ReplayComparison:
         for i in sorted(set(steps_a) | set(steps_b))
         if steps_a.get(i) != steps_b.get(i)
     ]
-    return ReplayComparison(original, replayed, outcome_diffs, event_diffs, rec[original],
-                            rec[replayed])  # fmt: skip
+    return ReplayComparison(
+        original, replayed, outcome_diffs, event_diffs, rec[original], rec[replayed]
+    )

@@ -51,8 +51,16 @@ def verify_capture(
     an acceptance with that reason, e.g. when the item already has a verified photo)."""
     layout = FiducialLayout.from_dict(plan.layout)
     screen_wh = (plan.screen_width, plan.screen_height)
-    prepared = prepare_item(project, capture.session_id, capture.idx, capture.attempt,
-                            capture.source_id, layout, screen_wh, plan.placement)  # fmt: skip
+    prepared = prepare_item(
+        project,
+        capture.session_id,
+        capture.idx,
+        capture.attempt,
+        capture.source_id,
+        layout,
+        screen_wh,
+        plan.placement,
+    )
     outcome = register_prepared(prepared, jpeg, layout)
     if refuse is not None and outcome.accepted:
         outcome = outcome.refused(refuse)
@@ -76,16 +84,23 @@ def reregister_session(project: Project, session_id: str) -> Reregistration:
         captures = store.captures(session_id, [CaptureState.STORED, CaptureState.VERIFIED])
         for cap in captures:
             others = [
-                c for c in store.captures(session_id, [CaptureState.VERIFIED], cap.idx)
+                c
+                for c in store.captures(session_id, [CaptureState.VERIFIED], cap.idx)
                 if c.id != cap.id
-            ]  # fmt: skip
+            ]
             assert cap.photo_sha256 is not None
             outcome = verify_capture(
-                project, store, plan, cap, project.objects.get(cap.photo_sha256),
+                project,
+                store,
+                plan,
+                cap,
+                project.objects.get(cap.photo_sha256),
                 "the item already has a verified photo" if others else None,
-            )  # fmt: skip
+            )
             if (cap.state == CaptureState.VERIFIED) != outcome.accepted:
                 now = "accepted" if outcome.accepted else "rejected"
                 changed.append(VerdictChange(cap.idx, cap.attempt, now, outcome.reason))
             counts["accepted" if outcome.accepted else "rejected"] += 1
-    return Reregistration(session_id, len(captures), counts["accepted"], counts["rejected"], changed)
+    return Reregistration(
+        session_id, len(captures), counts["accepted"], counts["rejected"], changed
+    )

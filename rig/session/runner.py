@@ -170,7 +170,9 @@ class SessionRunner:
                 store.transition(self.session_id, "start", resumed_at=first)
                 started = True
                 self._started = self.clock.now()
-                self._emit(ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first))
+                self._emit(
+                    ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first)
+                )
                 if OPERATOR in self._holds:  # paused before the run began
                     store.transition(self.session_id, "pause", self._pause_reason())
                     self._emit(ev.SessionPaused(self.session_id, reason=self._pause_reason()))
@@ -218,8 +220,11 @@ class SessionRunner:
         reason = exc.message if isinstance(exc, RigError) else f"{type(exc).__name__}: {exc}"
         rec = reconcile(store, self.session_id, self.project.objects)
         store.transition(self.session_id, "fail", reason, rec.to_dict())
-        self._emit(ev.SessionFinished(self.session_id, state=SessionState.FAILED, reason=reason,
-                                      reconciliation=rec))  # fmt: skip
+        self._emit(
+            ev.SessionFinished(
+                self.session_id, state=SessionState.FAILED, reason=reason, reconciliation=rec
+            )
+        )
 
     def _emit(self, event: ev.SessionEvent) -> None:
         self.bus.emit(event)
@@ -239,7 +244,9 @@ class SessionRunner:
         self._queue.clear()
         for item in store.items(sid):
             if item.state in (ItemState.PENDING, ItemState.SHOWN):
-                self._queue.append(_Work(item.idx, item.source_id, store.next_attempt(sid, item.idx)))
+                self._queue.append(
+                    _Work(item.idx, item.source_id, store.next_attempt(sid, item.idx))
+                )
         return self._queue[0].idx if self._queue else self._total()
 
     async def _recover_in_flight(self) -> None:
@@ -283,8 +290,17 @@ class SessionRunner:
         return self.store.item_state(self.session_id, idx)
 
     def _job(self, idx: int, attempt: int, source_id: int) -> Callable[[], PreparedItem]:
-        return partial(prepare_item, self.project, self.session_id, idx, attempt, source_id,
-                       self.layout, self.screen_wh, self.plan.placement)  # fmt: skip
+        return partial(
+            prepare_item,
+            self.project,
+            self.session_id,
+            idx,
+            attempt,
+            source_id,
+            self.layout,
+            self.screen_wh,
+            self.plan.placement,
+        )
 
     async def _loop(self) -> None:
         assert self._pool is not None
@@ -305,8 +321,9 @@ class SessionRunner:
             upcoming = list(self._queue)[: prefetch.depth]
             prefetch.retain({(w.idx, w.attempt) for w in [work, *upcoming]})
             for ahead in upcoming:
-                prefetch.want((ahead.idx, ahead.attempt),
-                              self._job(ahead.idx, ahead.attempt, ahead.source_id))  # fmt: skip
+                prefetch.want(
+                    (ahead.idx, ahead.attempt), self._job(ahead.idx, ahead.attempt, ahead.source_id)
+                )
             try:
                 prepared = await prefetch.get(
                     (work.idx, work.attempt), self._job(work.idx, work.attempt, work.source_id)
@@ -328,25 +345,38 @@ class SessionRunner:
             return
         conditions = await self.conditions.for_item(work.idx) if self.conditions else {}
         shown_at = await self.display.show(prepared.screen.canvas)
-        self._emit(ev.ItemShown(self.session_id, idx=work.idx, attempt=work.attempt,
-                                source_id=work.source_id))  # fmt: skip
+        self._emit(
+            ev.ItemShown(
+                self.session_id, idx=work.idx, attempt=work.attempt, source_id=work.source_id
+            )
+        )
         await self.clock.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
         capture_id = work.capture_id
         if capture_id is None:
-            capture_id = self.store.request_capture(self.session_id, work.idx, work.attempt,
-                                                    conditions, shown_at, prepared.truth.frame_id)  # fmt: skip
+            capture_id = self.store.request_capture(
+                self.session_id,
+                work.idx,
+                work.attempt,
+                conditions,
+                shown_at,
+                prepared.truth.frame_id,
+            )
         self._emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
         tag = {"session": self.session_id, "index": work.idx, "attempt": work.attempt}
-        request = CaptureRequest(self.session_id, work.idx, work.attempt,
-                                 prepared.screen.canvas, shown_at, tag)  # fmt: skip
+        request = CaptureRequest(
+            self.session_id, work.idx, work.attempt, prepared.screen.canvas, shown_at, tag
+        )
         photo = await self._shoot(request, capture_id, work)
         if photo is None:
             return
         received_at = self.clock.now()
         if photo.pending is not None:  # kept on the phone (CheXpeditor): rig import-photos files it
             self.store.pend_capture(capture_id, photo.pending, photo.device)
-            self._emit(ev.CapturePending(self.session_id, idx=work.idx, attempt=work.attempt,
-                                         name=photo.pending))  # fmt: skip
+            self._emit(
+                ev.CapturePending(
+                    self.session_id, idx=work.idx, attempt=work.attempt, name=photo.pending
+                )
+            )
             return
         if photo.path is None:  # only in memory so far: store it before anything else happens
             await self._store_photo(capture_id, work.idx, work.attempt, photo, received_at)
@@ -367,13 +397,20 @@ class SessionRunner:
         else:
             sha = self.project.objects.put(photo.jpeg)
         self.store.store_photo(capture_id, sha, photo.device)
-        self._emit(ev.CaptureStored(self.session_id, idx=idx, attempt=attempt, sha256=sha,
-                                    received_at=received_at))  # fmt: skip
+        self._emit(
+            ev.CaptureStored(
+                self.session_id, idx=idx, attempt=attempt, sha256=sha, received_at=received_at
+            )
+        )
 
     async def _store_then_register(
-        self, capture_id: int, work: _Work, prepared: PreparedItem, photo: CapturedPhoto,
+        self,
+        capture_id: int,
+        work: _Work,
+        prepared: PreparedItem,
+        photo: CapturedPhoto,
         received_at: float,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await self._store_photo(capture_id, work.idx, work.attempt, photo, received_at)
         await self._register(capture_id, prepared, photo.jpeg)
 
@@ -388,8 +425,11 @@ class SessionRunner:
             except CameraFailedError as exc:
                 self._release(CAMERA)
                 self.store.fail_capture(capture_id, exc.message)
-                self._emit(ev.CaptureFailed(self.session_id, idx=work.idx, attempt=work.attempt,
-                                            reason=exc.message))  # fmt: skip
+                self._emit(
+                    ev.CaptureFailed(
+                        self.session_id, idx=work.idx, attempt=work.attempt, reason=exc.message
+                    )
+                )
                 self._retake(work.idx, work.source_id)
                 return None
             except LOST_ERRORS as exc:
@@ -400,8 +440,9 @@ class SessionRunner:
                     self._release(CAMERA)
                     self.store.fail_capture(capture_id, f"camera lost: {reason}")
                     if not self._stop:
-                        self._failure = (f"camera lost for {self.pause_limit_s:g} s at item "
-                                         f"{work.idx}: {reason}")  # fmt: skip
+                        self._failure = (
+                            f"camera lost for {self.pause_limit_s:g} s at item {work.idx}: {reason}"
+                        )
                     self._stop = True
                     return None
                 self._hold(CAMERA, f"camera lost: {reason}; retrying")
@@ -429,9 +470,11 @@ class SessionRunner:
                 remaining = deadline - self.clock.now()
                 if remaining <= 0:
                     waited = self.clock.now() - start
-                    raise TimeoutError(f"no photo within {waited:.0f} s (camera limits: shot "
-                                       f"{limits.shot_s:g} s + transfer {limits.transfer_s:g} s "
-                                       f"+ {limits.margin_s:g} s)")  # fmt: skip
+                    raise TimeoutError(
+                        f"no photo within {waited:.0f} s (camera limits: shot "
+                        f"{limits.shot_s:g} s + transfer {limits.transfer_s:g} s "
+                        f"+ {limits.margin_s:g} s)"
+                    )
                 timer = asyncio.ensure_future(self.clock.sleep(remaining))
                 await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
                 timer.cancel()
@@ -453,14 +496,24 @@ class SessionRunner:
         idx, attempt = prepared.idx, prepared.attempt
         if outcome.accepted:
             self._verified += 1
-            self._emit(ev.CaptureVerified(self.session_id, idx=idx, attempt=attempt,
-                                          psnr_db=outcome.psnr_db, ssim=outcome.ssim,
-                                          reproj_err_px=outcome.reproj_err_px,
-                                          aligned_sha256=aligned))  # fmt: skip
+            self._emit(
+                ev.CaptureVerified(
+                    self.session_id,
+                    idx=idx,
+                    attempt=attempt,
+                    psnr_db=outcome.psnr_db,
+                    ssim=outcome.ssim,
+                    reproj_err_px=outcome.reproj_err_px,
+                    aligned_sha256=aligned,
+                )
+            )
             self._progress()
         else:
-            self._emit(ev.CaptureRejected(self.session_id, idx=idx, attempt=attempt,
-                                          reason=str(outcome.reason)))  # fmt: skip
+            self._emit(
+                ev.CaptureRejected(
+                    self.session_id, idx=idx, attempt=attempt, reason=str(outcome.reason)
+                )
+            )
             self._retake(idx, prepared.truth.source_id)
 
     def _give_up(self, work: _Work, reason: str) -> None:
@@ -474,18 +527,25 @@ class SessionRunner:
         elapsed = max(self.clock.now() - self._started, 1e-6)
         rate = self._verified / elapsed * 3600
         eta = (total - self._verified) / (rate / 3600) if rate > 0 else None
-        self._emit(ev.Progressed(self.session_id, verified=self._verified, total=total,
-                                 rate_per_h=rate, eta_s=eta))  # fmt: skip
+        self._emit(
+            ev.Progressed(
+                self.session_id, verified=self._verified, total=total, rate_per_h=rate, eta_s=eta
+            )
+        )
 
     def _finish(self) -> Reconciliation:
         rec = reconcile(self.store, self.session_id, self.project.objects)
         state, reason = self._end_state(rec)
         if not self._aborted:
-            event = {SessionState.FINISHED: "finish", SessionState.FAILED: "fail",
-                     SessionState.PAUSED: "pause"}[state]  # fmt: skip
+            event = {
+                SessionState.FINISHED: "finish",
+                SessionState.FAILED: "fail",
+                SessionState.PAUSED: "pause",
+            }[state]
             self.store.transition(self.session_id, event, reason, rec.to_dict())
-        self._emit(ev.SessionFinished(self.session_id, state=state, reason=reason,
-                                      reconciliation=rec))  # fmt: skip
+        self._emit(
+            ev.SessionFinished(self.session_id, state=state, reason=reason, reconciliation=rec)
+        )
         return rec
 
     def _end_state(self, rec: Reconciliation) -> tuple[SessionState, str | None]:

@@ -35,8 +35,16 @@ from rig.session.runner import SessionRunner
 from rig.session.states import ItemState, SessionState
 from rig.session.store import SessionStore
 
-__all__ = ["SessionContext", "abort", "create", "delete", "make_runner", "run", "session_dir",
-           "validate"]  # fmt: skip
+__all__ = [
+    "SessionContext",
+    "abort",
+    "create",
+    "delete",
+    "make_runner",
+    "run",
+    "session_dir",
+    "validate",
+]
 
 
 @dataclass

@@ -146,9 +146,13 @@ class SessionStore:
         self.conn.execute("COMMIT")
 
     def _log(
-        self, kind: str, session_id: str, data: dict[str, Any] | None = None,
-        idx: int | None = None, attempt: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        kind: str,
+        session_id: str,
+        data: dict[str, Any] | None = None,
+        idx: int | None = None,
+        attempt: int | None = None,
+    ) -> None:
         self.conn.execute(
             "INSERT INTO events (session_id, ts, kind, idx, attempt, data) VALUES (?,?,?,?,?,?)",
             [session_id, self.clock(), kind, idx, attempt, _dumps(data or {})],
@@ -170,10 +174,20 @@ class SessionStore:
             c.execute(
                 "INSERT INTO sessions (id, state, reason, plan, camera, layout, conditions, "
                 "pairing, reconciliation, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [session_id, SessionState.PLANNED, None, _dumps(plan.to_dict()), plan.camera,
-                 _dumps(plan.layout), _dumps(plan.conditions), _dumps(pairing or {}), None,
-                 now, now],
-            )  # fmt: skip
+                [
+                    session_id,
+                    SessionState.PLANNED,
+                    None,
+                    _dumps(plan.to_dict()),
+                    plan.camera,
+                    _dumps(plan.layout),
+                    _dumps(plan.conditions),
+                    _dumps(pairing or {}),
+                    None,
+                    now,
+                    now,
+                ],
+            )
             c.executemany(
                 "INSERT INTO items (session_id, idx, source_id, frame_id, repeat, state) "
                 "VALUES (?,?,?,?,0,?)",
@@ -191,9 +205,18 @@ class SessionStore:
         if row is None:
             raise UsageError(f"no such session: {session_id}; see 'rig session list'")
         rec = json.loads(row[7]) if row[7] else None
-        return SessionRecord(row[0], SessionState(row[1]), row[2],
-                             CapturePlan.from_dict(_loads(row[3]), f"session {session_id}: plan"),
-                             row[4], _loads(row[5]), _loads(row[6]), rec, row[8], row[9])  # fmt: skip
+        return SessionRecord(
+            row[0],
+            SessionState(row[1]),
+            row[2],
+            CapturePlan.from_dict(_loads(row[3]), f"session {session_id}: plan"),
+            row[4],
+            _loads(row[5]),
+            _loads(row[6]),
+            rec,
+            row[8],
+            row[9],
+        )
 
     def state(self, session_id: str) -> SessionState:
         state = self._one("SELECT state FROM sessions WHERE id=?", [session_id])
@@ -216,11 +239,19 @@ class SessionStore:
             c.execute(
                 "UPDATE sessions SET state=?, reason=?, updated_at=?, "
                 "reconciliation=COALESCE(?, reconciliation) WHERE id=?",
-                [new, reason, utc_now(), None if reconciliation is None else _dumps(reconciliation),
-                 session_id],
-            )  # fmt: skip
-            self._log(SESSION_EVENT_KINDS[event], session_id,
-                      {"from": str(old), "state": str(new), "reason": reason, **data})  # fmt: skip
+                [
+                    new,
+                    reason,
+                    utc_now(),
+                    None if reconciliation is None else _dumps(reconciliation),
+                    session_id,
+                ],
+            )
+            self._log(
+                SESSION_EVENT_KINDS[event],
+                session_id,
+                {"from": str(old), "state": str(new), "reason": reason, **data},
+            )
         return new
 
     def set_pairing(self, session_id: str, pairing: dict[str, Any]) -> None:
@@ -235,7 +266,9 @@ class SessionStore:
             "(SELECT count(*) FROM items i WHERE i.session_id=s.id AND i.state='verified') "
             "FROM sessions s ORDER BY s.created_at"
         ).fetchall()
-        return [SessionListing(r[0], SessionState(r[1]), r[2], r[3], r[5], r[6], r[4]) for r in rows]
+        return [
+            SessionListing(r[0], SessionState(r[1]), r[2], r[3], r[5], r[6], r[4]) for r in rows
+        ]
 
     def delete_session(self, session_id: str) -> set[str]:
         """Remove the session and every row of it; return the objects its rows named."""
@@ -340,7 +373,6 @@ class SessionStore:
         rows = self.conn.execute(sql + " ORDER BY c.idx, c.attempt", params)
         return [_capture_record(r) for r in rows]
 
-
     def _capture_event(self, capture_id: int, event: str) -> tuple[str, int, int, CaptureState]:
         sid, idx, attempt, state = self.conn.execute(
             "SELECT session_id, idx, attempt, state FROM captures WHERE id=?", [capture_id]
@@ -374,9 +406,15 @@ class SessionStore:
             row_id = c.execute(
                 "INSERT INTO captures (session_id, idx, attempt, state, requested_at, conditions) "
                 "VALUES (?,?,?,?,?,?)",
-                [session_id, idx, attempt, CaptureState.REQUESTED, utc_now(),
-                 _dumps(conditions or {})],
-            ).lastrowid  # fmt: skip
+                [
+                    session_id,
+                    idx,
+                    attempt,
+                    CaptureState.REQUESTED,
+                    utc_now(),
+                    _dumps(conditions or {}),
+                ],
+            ).lastrowid
             self._log(CAPTURE_EVENT_KINDS["request"], session_id, conditions, idx, attempt)
         return int(row_id or 0)
 
@@ -391,7 +429,9 @@ class SessionStore:
             )
             self._log(CAPTURE_EVENT_KINDS["store"], sid, {"sha256": photo_sha256}, idx, attempt)
 
-    def pend_capture(self, capture_id: int, name: str, device: dict[str, Any] | None = None) -> None:
+    def pend_capture(
+        self, capture_id: int, name: str, device: dict[str, Any] | None = None
+    ) -> None:
         """The camera took the photo but keeps it (CheXpeditor app): imported later by name."""
         with self._tx() as c:
             sid, idx, attempt, _ = self._capture_event(capture_id, "pend")
@@ -419,16 +459,28 @@ class SessionStore:
         accepted = outcome.accepted
         with self._tx() as c:
             was = CaptureState(self._one("SELECT state FROM captures WHERE id=?", [capture_id]))
-            sid, idx, attempt, _ = self._capture_event(capture_id, "accept" if accepted else "reject")
+            sid, idx, attempt, _ = self._capture_event(
+                capture_id, "accept" if accepted else "reject"
+            )
             c.execute(
                 "INSERT OR REPLACE INTO registrations (capture_id, mapping, reproj_err_px, "
                 "residual_px, psnr_db, ssim, verdict, reason, frame_code, aligned_sha256, "
                 "mask_sha256, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [capture_id, _dumps(outcome.mapping), outcome.reproj_err_px, outcome.residual_px,
-                 outcome.psnr_db, outcome.ssim, "accepted" if accepted else "rejected",
-                 outcome.reason, _dumps(outcome.frame_code), aligned_sha256, mask_sha256,
-                 utc_now()],
-            )  # fmt: skip
+                [
+                    capture_id,
+                    _dumps(outcome.mapping),
+                    outcome.reproj_err_px,
+                    outcome.residual_px,
+                    outcome.psnr_db,
+                    outcome.ssim,
+                    "accepted" if accepted else "rejected",
+                    outcome.reason,
+                    _dumps(outcome.frame_code),
+                    aligned_sha256,
+                    mask_sha256,
+                    utc_now(),
+                ],
+            )
             c.execute(
                 "UPDATE captures SET reason=? WHERE id=?",
                 [None if accepted else outcome.reason, capture_id],
@@ -437,8 +489,12 @@ class SessionStore:
                 self._item_event(sid, idx, "verify", None)
             elif not accepted and was == CaptureState.VERIFIED:
                 self._item_event(sid, idx, "reopen", outcome.reason)
-            metrics = {"reason": outcome.reason, "psnr_db": outcome.psnr_db,
-                       "ssim": outcome.ssim, "reproj_err_px": outcome.reproj_err_px}  # fmt: skip
+            metrics = {
+                "reason": outcome.reason,
+                "psnr_db": outcome.psnr_db,
+                "ssim": outcome.ssim,
+                "reproj_err_px": outcome.reproj_err_px,
+            }
             kind = CAPTURE_EVENT_KINDS["accept" if accepted else "reject"]
             self._log(kind, sid, metrics, idx, attempt)
 

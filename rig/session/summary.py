@@ -71,7 +71,14 @@ def summarize(project: Project, session_id: str) -> SessionSummary:
         ]
         rejections = store.rejection_reasons(session_id)
     return SessionSummary(
-        session_id, str(record.state), record.reason, record.camera, record.created_at, rec,
-        rejections, (last - first) if first is not None and last is not None else 0.0,
-        record.conditions, captures,
-    )  # fmt: skip
+        session_id,
+        str(record.state),
+        record.reason,
+        record.camera,
+        record.created_at,
+        rec,
+        rejections,
+        (last - first) if first is not None and last is not None else 0.0,
+        record.conditions,
+        captures,
+    )

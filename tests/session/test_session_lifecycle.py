@@ -183,9 +183,14 @@ def test_abort_and_delete_from_the_command_line(
     assert main(["session", "abort", planned, *p]) == 0
 
     with SessionStore.open(project) as store:
-        named = {sha for row in store.conn.execute(
-            "SELECT c.photo_sha256, r.aligned_sha256, r.mask_sha256 FROM captures c "
-            "JOIN registrations r ON r.capture_id = c.id") for sha in row}  # fmt: skip
+        named = {
+            sha
+            for row in store.conn.execute(
+                "SELECT c.photo_sha256, r.aligned_sha256, r.mask_sha256 FROM captures c "
+                "JOIN registrations r ON r.capture_id = c.id"
+            )
+            for sha in row
+        }
     folder = project.root / "sessions" / done
     folder.mkdir(parents=True)
     (folder / "protocol-state.json").write_text("{}")
@@ -199,8 +204,10 @@ def test_abort_and_delete_from_the_command_line(
     assert removed["folder_removed"] and sessions(project) == [] and not folder.exists()
     assert not any(project.objects.contains(sha) for sha in named)
     db = project.db()
-    leftovers = {t: db.execute(f"SELECT count(*) FROM {t} WHERE session_id IS NOT NULL").fetchone()[0]
-                 for t in ("items", "captures", "events")}  # fmt: skip
+    leftovers = {
+        t: db.execute(f"SELECT count(*) FROM {t} WHERE session_id IS NOT NULL").fetchone()[0]
+        for t in ("items", "captures", "events")
+    }
     leftovers["registrations"] = db.execute("SELECT count(*) FROM registrations").fetchone()[0]
     truth = db.execute("SELECT object_sha256 FROM frames").fetchall()
     db.close()
@@ -230,9 +237,23 @@ def test_show_prints_human_numbers_and_errors_name_source_ids(
     assert not re.search(r"\d+\.\d{4,}", out), out
     assert main(["session", "show", session_id, "--json", "-p", str(project.root)]) == 0
     shown = json.loads(capsys.readouterr().out)
-    contract = {"id", "state", "camera", "created_at", "items", "verified", "skipped",
-                "duplicates", "retakes", "rejections", "reconciliation", "duration_s",
-                "pairs_per_hour", "conditions", "captures"}  # fmt: skip
+    contract = {
+        "id",
+        "state",
+        "camera",
+        "created_at",
+        "items",
+        "verified",
+        "skipped",
+        "duplicates",
+        "retakes",
+        "rejections",
+        "reconciliation",
+        "duration_s",
+        "pairs_per_hour",
+        "conditions",
+        "captures",
+    }
     assert contract <= set(shown) and shown["state"] == "failed"
 
 
@@ -245,8 +266,12 @@ def test_a_step_that_is_not_allowed_changes_nothing(project: Project) -> None:
         with pytest.raises(TransitionError):
             store.give_up_item(session_id, 0, "x")
         assert store.session(session_id).state == SessionState.PLANNED
-        kinds = [r[0] for r in store.conn.execute(
-            "SELECT kind FROM events WHERE session_id=? ORDER BY id", [session_id])]
+        kinds = [
+            r[0]
+            for r in store.conn.execute(
+                "SELECT kind FROM events WHERE session_id=? ORDER BY id", [session_id]
+            )
+        ]
     assert kinds == ["SessionCreated", "ItemFailed"]
     with pytest.raises(UsageError, match="no such session"):
         service.abort(project, "s0000000000")

@@ -42,9 +42,13 @@ def _table_of(node: ast.AST) -> str | None:
     key: ast.AST | None = None
     if isinstance(node, ast.Subscript):
         key = node.slice
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr == "table" and node.args:
-            key = node.args[0]
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "table"
+        and node.args
+    ):
+        key = node.args[0]
     if isinstance(key, ast.Constant) and key.value in TABLES:
         return str(key.value)
     return None
@@ -52,8 +56,11 @@ def _table_of(node: ast.AST) -> str | None:
 
 def writes_in(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    found = [f"{path.name}:{line}: SQL {m.group(0)!r}"
-             for line, text in _strings(tree) for m in SQL_WRITE.finditer(" ".join(text.split()))]  # fmt: skip
+    found = [
+        f"{path.name}:{line}: SQL {m.group(0)!r}"
+        for line, text in _strings(tree)
+        for m in SQL_WRITE.finditer(" ".join(text.split()))
+    ]
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
@@ -72,8 +79,12 @@ def writes_in(path: Path) -> list[str]:
 
 
 def test_only_the_session_store_writes_session_tables() -> None:
-    found = [w for path in sorted((ROOT / "rig").rglob("*.py")) if path not in ALLOWED
-             for w in writes_in(path)]  # fmt: skip
+    found = [
+        w
+        for path in sorted((ROOT / "rig").rglob("*.py"))
+        if path not in ALLOWED
+        for w in writes_in(path)
+    ]
     assert not found, "session tables written outside rig.session.store:\n" + "\n".join(found)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scripted import PLAN, ScriptedCapturer, Step
+from virtual_time import LoopClock, run_virtual
 
 from rig.project import Project
 from rig.session import events as ev
@@ -23,8 +25,6 @@ from rig.session.reconcile import Reconciliation
 from rig.session.runner import SessionRunner
 from rig.session.states import CaptureState, SessionState
 from rig.session.store import SessionStore
-from scripted import PLAN, ScriptedCapturer, Step
-from virtual_time import LoopClock, run_virtual
 
 
 @dataclass
@@ -65,8 +65,9 @@ def kinds(runner: SessionRunner, kind: type[ev.SessionEvent]) -> list[Any]:
 
 def test_the_shot_waits_exactly_the_settle_time(project: Project) -> None:
     capturer = ScriptedCapturer()
-    runner, display = make_runner(project, CapturePlan(**{**PLAN, "settle_ms": 750}, limit=2),
-                                  capturer)  # fmt: skip
+    runner, display = make_runner(
+        project, CapturePlan(**{**PLAN, "settle_ms": 750}, limit=2), capturer
+    )
     rec = run_virtual(runner.run())
     assert rec.clean
     starts = [t for _, _, t in capturer.calls]
@@ -81,11 +82,13 @@ DEADLINE_CASES = {  # step, the deadline it runs into (None: it makes it)
     "silent camera just over 100 s": (Step(shot_s=100.1, report=False), 100),
     "34.9 s shot, 59.9 s upload": (Step(shot_s=34.9, transfer_s=59.9), None),
     "upload past the first deadline, within its own 65 s": (
-        Step(ack_s=20, shot_s=34.9, transfer_s=64.9), None),
+        Step(ack_s=20, shot_s=34.9, transfer_s=64.9),
+        None,
+    ),
     "upload past its own 65 s": (Step(ack_s=20, shot_s=34.9, transfer_s=65.2), 120),
     "acknowledged at 40 s, photo ready just in time": (Step(ack_s=40, shot_s=99.9), None),
     "acknowledged at 40 s, photo ready too late": (Step(ack_s=40, shot_s=100.1), 140),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", DEADLINE_CASES, ids=list(DEADLINE_CASES))
@@ -110,8 +113,9 @@ def test_a_lost_camera_is_retried_until_the_pause_limit(
     # 58, 70 s; with a 60 s limit the fifth is within it, the sixth is past it.
     script = {(0, call): Step(shot_s=10.0, lost=True) for call in range(losses)}
     capturer = ScriptedCapturer(script=script)
-    runner, _ = make_runner(project, CapturePlan(**PLAN, limit=2), capturer,
-                            pause_limit_s=60.0, retry_delay_s=2.0)  # fmt: skip
+    runner, _ = make_runner(
+        project, CapturePlan(**PLAN, limit=2), capturer, pause_limit_s=60.0, retry_delay_s=2.0
+    )
     rec = run_virtual(runner.run())
     state, reason = session_row(project, runner.session_id)
     assert len(kinds(runner, ev.CameraLost)) == losses
@@ -154,8 +158,9 @@ def test_an_operator_pause_survives_automatic_retries(project: Project) -> None:
     """Regression: retrying a lost camera used to call pause() then resume(), which
     silently lifted a pause the operator made while the capture was in flight."""
     capturer = ScriptedCapturer(script={(0, 0): Step(shot_s=5.0, lost=True)})
-    runner, display = make_runner(project, CapturePlan(**PLAN, limit=2), capturer,
-                                  retry_delay_s=1.0)  # fmt: skip
+    runner, display = make_runner(
+        project, CapturePlan(**PLAN, limit=2), capturer, retry_delay_s=1.0
+    )
 
     def pause_during_first_capture(event: ev.SessionEvent) -> None:
         if isinstance(event, ev.CaptureRequested) and event.idx == 0:
@@ -167,8 +172,10 @@ def test_an_operator_pause_survives_automatic_retries(project: Project) -> None:
         task = asyncio.ensure_future(runner.run())
         await asyncio.sleep(3600.0)  # an hour of virtual time later…
         assert not task.done()
-        assert session_row(project, runner.session_id) == (SessionState.PAUSED,
-                                                            "paused by operator")  # fmt: skip
+        assert session_row(project, runner.session_id) == (
+            SessionState.PAUSED,
+            "paused by operator",
+        )
         assert len(display.shown) == 1  # …still at item 0: nothing was shown since
         assert len(kinds(runner, ev.CameraLost)) == 1 and not kinds(runner, ev.SessionResumed)
         runner.resume()

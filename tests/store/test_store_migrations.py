@@ -67,8 +67,16 @@ def test_old_session_states_become_paused_with_their_reason(tmp_path: Path) -> N
     old = sqlite_utils.Database(sqlite3.connect(path))
     MIGRATIONS.apply(old, stop_before="m003_session_states")
     for sid, state in (("s1", "stopped"), ("s2", "awaiting-import"), ("s3", "finished")):
-        old["sessions"].insert({"id": sid, "state": state, "plan": "{}", "camera": "sim",
-                                "created_at": "x", "updated_at": "x"})  # fmt: skip
+        old["sessions"].insert(
+            {
+                "id": sid,
+                "state": state,
+                "plan": "{}",
+                "camera": "sim",
+                "created_at": "x",
+                "updated_at": "x",
+            }
+        )
     old["events"].insert({"session_id": "s1", "ts": 1.0, "kind": "PhotoVerified", "idx": 0})
     old.conn.commit()
     old.close()
