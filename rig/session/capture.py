@@ -19,6 +19,7 @@ extended when the backend reports that the capture moved on (``CapturePhase``).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import numpy as np
 from rig.devices.camera import Camera
 from rig.devices.urls import camera_backend, load_factory, open_camera, parse_camera_url
 from rig.errors import CameraFailedError, DeviceError, RigError, UsageError
+from rig.session.clock import Clock
 from rig.session.plan import CapturePlan
 
 
@@ -95,6 +97,41 @@ class Capturer(Protocol):
     async def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
         """A photo of exactly (idx, attempt) that reached durable storage before a crash."""
         ...
+
+
+async def capture_before_deadline(
+    capturer: Capturer, request: CaptureRequest, clock: Clock, floor_s: float | None = None
+) -> CapturedPhoto:
+    """``capturer.capture`` bounded by the camera's own limits (never less than ``floor_s``),
+    the deadline extended as the camera reports each phase; ``TimeoutError`` past it."""
+    limits, start = capturer.limits, clock.now()
+    deadline = start + max(floor_s or 0.0, limits.deadline_s())
+    seen: set[CapturePhase] = set()
+
+    def progress(phase: CapturePhase) -> None:
+        nonlocal deadline
+        if phase not in seen:
+            seen.add(phase)
+            deadline = max(deadline, clock.now() + limits.deadline_s(phase))
+
+    task = asyncio.ensure_future(capturer.capture(request, progress))
+    try:
+        while not task.done():
+            remaining = deadline - clock.now()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"no photo within {clock.now() - start:.0f} s (camera limits: shot "
+                    f"{limits.shot_s:g} s + transfer {limits.transfer_s:g} s "
+                    f"+ {limits.margin_s:g} s)"
+                )
+            timer = asyncio.ensure_future(clock.sleep(remaining))
+            await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+            timer.cancel()
+        return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 DEVICE_LIMITS = CaptureLimits(shot_s=30.0, transfer_s=0.0, margin_s=5.0)

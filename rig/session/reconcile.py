@@ -31,6 +31,15 @@ class Reconciliation:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line: how many items are verified and what keeps it from being clean."""
+        parts = [
+            f"{name.replace('_', ' ')}: item{'s' if len(items) > 1 else ''} "
+            f"{', '.join(map(str, items[:10]))}{' …' if len(items) > 10 else ''}"
+            for name, items in self.problems.items()
+        ]
+        return "; ".join([f"{self.verified} of {self.items} items verified", *parts])
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reconciliation:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

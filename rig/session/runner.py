@@ -44,10 +44,16 @@ from rig.devices.display import Display
 from rig.errors import CameraFailedError, DeviceError, ProtocolError, RigError
 from rig.project import Project
 from rig.session import events as ev
-from rig.session.capture import CapturedPhoto, CapturePhase, Capturer, CaptureRequest
+from rig.session.capture import (
+    CapturedPhoto,
+    Capturer,
+    CaptureRequest,
+    capture_before_deadline,
+)
 from rig.session.clock import Clock, SystemClock
 from rig.session.conditions import ConditionDriver
 from rig.session.frames import Prefetcher, PreparedItem, prepare_item
+from rig.session.holds import CAMERA, OPERATOR, Holds
 from rig.session.plan import CapturePlan
 from rig.session.reconcile import Reconciliation, reconcile
 from rig.session.removal import remove_session
@@ -63,7 +69,6 @@ from rig.session.states import (
 from rig.session.store import SessionStore
 from rig.session.verify import RegistrationOutcome, register_prepared
 
-OPERATOR, CAMERA = "operator", "camera"  # the two independent reasons to hold a session
 LOST_ERRORS = (DeviceError, ProtocolError, TimeoutError)  # CameraFailedError is handled first
 _OBJECT_PATH = re.compile(r"\S*objects/[0-9a-f]{2}/[0-9a-f]{62}:?\s*")
 
@@ -98,7 +103,7 @@ class SessionRunner:
         self.pause_limit_s, self.retry_delay_s = pause_limit_s, retry_delay_s
         self.layout = FiducialLayout.from_dict(plan.layout)
         self.screen_wh = (plan.screen_width, plan.screen_height)
-        self._holds: dict[str, str] = {}  # why the session is paused, per source
+        self._holds = Holds()  # why the session is paused: operator and camera apart
         self._operator_free = asyncio.Event()
         self._operator_free.set()
         self._stop = False
@@ -132,25 +137,19 @@ class SessionRunner:
         return bool(self._holds)
 
     def _hold(self, source: str, reason: str) -> None:
-        if self._holds.get(source) == reason:
-            return
-        self._holds[source] = reason
-        if self._store is not None:
-            self._store.transition(self.session_id, "pause", self._pause_reason())
+        if self._holds.hold(source, reason) and self._store is not None:
+            self._store.transition(self.session_id, "pause", self._holds.reason)
             self._emit(ev.SessionPaused(self.session_id, reason=reason))
 
     def _release(self, source: str) -> None:
-        if self._holds.pop(source, None) is None or self._store is None:
+        if not self._holds.release(source) or self._store is None:
             return
         if self._holds:
-            self._store.transition(self.session_id, "pause", self._pause_reason())
-            self._emit(ev.SessionPaused(self.session_id, reason=self._pause_reason()))
+            self._store.transition(self.session_id, "pause", self._holds.reason)
+            self._emit(ev.SessionPaused(self.session_id, reason=self._holds.reason))
         else:
             self._store.transition(self.session_id, "resume")
             self._emit(ev.SessionResumed(self.session_id))
-
-    def _pause_reason(self) -> str:
-        return self._holds.get(OPERATOR) or self._holds.get(CAMERA) or PAUSED_BY_OPERATOR
 
     # -- the run ----------------------------------------------------------------------
     async def run(self) -> Reconciliation:
@@ -174,8 +173,8 @@ class SessionRunner:
                     ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first)
                 )
                 if OPERATOR in self._holds:  # paused before the run began
-                    store.transition(self.session_id, "pause", self._pause_reason())
-                    self._emit(ev.SessionPaused(self.session_id, reason=self._pause_reason()))
+                    store.transition(self.session_id, "pause", self._holds.reason)
+                    self._emit(ev.SessionPaused(self.session_id, reason=self._holds.reason))
                 await self._recover_in_flight()
                 await self._register_leftovers()
                 while self._queue and not self._stop:
@@ -421,7 +420,9 @@ class SessionRunner:
         lost_since: float | None = None
         while True:
             try:
-                photo = await self._capture_before_deadline(request)
+                photo = await capture_before_deadline(
+                    self.capturer, request, self.clock, self.plan.capture_timeout_s
+                )
             except CameraFailedError as exc:
                 self._release(CAMERA)
                 self.store.fail_capture(capture_id, exc.message)
@@ -451,38 +452,6 @@ class SessionRunner:
                 continue
             self._release(CAMERA)
             return photo
-
-    async def _capture_before_deadline(self, request: CaptureRequest) -> CapturedPhoto:
-        """``capturer.capture`` bounded by the camera's own limits, extended by its progress."""
-        limits, start = self.capturer.limits, self.clock.now()
-        deadline = start + max(self.plan.capture_timeout_s or 0.0, limits.deadline_s())
-        seen: set[CapturePhase] = set()
-
-        def progress(phase: CapturePhase) -> None:
-            nonlocal deadline
-            if phase not in seen:
-                seen.add(phase)
-                deadline = max(deadline, self.clock.now() + limits.deadline_s(phase))
-
-        task = asyncio.ensure_future(self.capturer.capture(request, progress))
-        try:
-            while not task.done():
-                remaining = deadline - self.clock.now()
-                if remaining <= 0:
-                    waited = self.clock.now() - start
-                    raise TimeoutError(
-                        f"no photo within {waited:.0f} s (camera limits: shot "
-                        f"{limits.shot_s:g} s + transfer {limits.transfer_s:g} s "
-                        f"+ {limits.margin_s:g} s)"
-                    )
-                timer = asyncio.ensure_future(self.clock.sleep(remaining))
-                await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-                timer.cancel()
-            return task.result()
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -534,6 +503,7 @@ class SessionRunner:
         )
 
     def _finish(self) -> Reconciliation:
+        self._check_aborted()  # an abort may land after the last item
         rec = reconcile(self.store, self.session_id, self.project.objects)
         state, reason = self._end_state(rec)
         if not self._aborted:
@@ -559,14 +529,4 @@ class SessionRunner:
             return SessionState.PAUSED, STOPPED_BY_OPERATOR
         if rec.clean:
             return SessionState.FINISHED, None
-        return SessionState.FAILED, describe_problems(rec)
-
-
-def describe_problems(rec: Reconciliation) -> str:
-    """One line: what keeps a reconciliation from being clean."""
-    parts = [
-        f"{name.replace('_', ' ')}: item{'s' if len(items) > 1 else ''} "
-        f"{', '.join(map(str, items[:10]))}{' …' if len(items) > 10 else ''}"
-        for name, items in rec.problems.items()
-    ]
-    return f"{rec.verified} of {rec.items} items verified; " + "; ".join(parts)
+        return SessionState.FAILED, rec.describe()

@@ -157,13 +157,13 @@ def test_abort_stops_a_running_session_at_its_next_item(project: Project) -> Non
     bus = ev.EventBus()
 
     def abort_from_elsewhere(event: ev.SessionEvent) -> None:
-        if isinstance(event, ev.CaptureVerified) and event.idx == 0:
+        if isinstance(event, ev.CaptureRequested) and event.idx == 0:
             service.abort(project, session_id)  # as `rig session abort` in another terminal
 
     bus.subscribe(abort_from_elsewhere)
     context = service.SessionContext(OffscreenDisplay(latency_ms=0), bus, clock=LoopClock())
     rec = run_virtual(service.run(project, session_id, context, capturer))
-    assert rec.verified < 4 and sessions(project) == [(session_id, "aborted")]
+    assert rec.displayed == 1 and sessions(project) == [(session_id, "aborted")]
     assert [e.state for e in bus.history if isinstance(e, ev.SessionFinished)] == ["aborted"]
     with pytest.raises(TransitionError, match="aborted: it cannot start"):
         run_virtual(service.run(project, session_id, ctx(LoopClock()), ScriptedCapturer()))
