@@ -418,34 +418,35 @@ class SessionStore:
             self._log(CAPTURE_EVENT_KINDS["request"], session_id, conditions, idx, attempt)
         return int(row_id or 0)
 
+    def _capture_step(
+        self, capture_id: int, event: str, columns: dict[str, Any], data: dict[str, Any]
+    ) -> None:
+        """One capture transition with the columns it sets and its event row."""
+        with self._tx() as c:
+            sid, idx, attempt, _ = self._capture_event(capture_id, event)
+            sets = ", ".join(f"{name}=?" for name in columns)
+            c.execute(f"UPDATE captures SET {sets} WHERE id=?", [*columns.values(), capture_id])
+            self._log(CAPTURE_EVENT_KINDS[event], sid, data, idx, attempt)
+
     def store_photo(
         self, capture_id: int, photo_sha256: str, device: dict[str, Any] | None = None
     ) -> None:
-        with self._tx() as c:
-            sid, idx, attempt, _ = self._capture_event(capture_id, "store")
-            c.execute(
-                "UPDATE captures SET photo_sha256=?, stored_at=?, device=? WHERE id=?",
-                [photo_sha256, utc_now(), _dumps(device or {}), capture_id],
-            )
-            self._log(CAPTURE_EVENT_KINDS["store"], sid, {"sha256": photo_sha256}, idx, attempt)
+        columns = {
+            "photo_sha256": photo_sha256,
+            "stored_at": utc_now(),
+            "device": _dumps(device or {}),
+        }
+        self._capture_step(capture_id, "store", columns, {"sha256": photo_sha256})
 
     def pend_capture(
         self, capture_id: int, name: str, device: dict[str, Any] | None = None
     ) -> None:
         """The camera took the photo but keeps it (CheXpeditor app): imported later by name."""
-        with self._tx() as c:
-            sid, idx, attempt, _ = self._capture_event(capture_id, "pend")
-            c.execute(
-                "UPDATE captures SET device=? WHERE id=?",
-                [_dumps({**(device or {}), "pending_name": name}), capture_id],
-            )
-            self._log(CAPTURE_EVENT_KINDS["pend"], sid, {"name": name}, idx, attempt)
+        device_json = _dumps({**(device or {}), "pending_name": name})
+        self._capture_step(capture_id, "pend", {"device": device_json}, {"name": name})
 
     def fail_capture(self, capture_id: int, reason: str) -> None:
-        with self._tx() as c:
-            sid, idx, attempt, _ = self._capture_event(capture_id, "fail")
-            c.execute("UPDATE captures SET reason=? WHERE id=?", [reason, capture_id])
-            self._log(CAPTURE_EVENT_KINDS["fail"], sid, {"reason": reason}, idx, attempt)
+        self._capture_step(capture_id, "fail", {"reason": reason}, {"reason": reason})
 
     def record_registration(
         self,
