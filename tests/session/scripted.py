@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rig.camsim import load_preset
 from rig.devices.sim_camera import SimCamera
-from rig.errors import CameraFailedError, PhoneLostError
+from rig.errors import CameraFailedError, LocalProtocolError, PhoneLostError
 from rig.session.capture import (
     CapturedPhoto,
     CaptureLimits,
@@ -45,6 +45,7 @@ class Step:
     report: bool = True  # report progress phases
     lost: bool = False  # raise PhoneLostError at the end instead of answering
     fail: bool = False  # raise CameraFailedError at the end instead of answering
+    protocol_error: bool = False  # raise LocalProtocolError (a protocol fault mid-capture)
 
 
 @dataclass
@@ -95,4 +96,6 @@ class ScriptedCapturer:
             raise PhoneLostError(f"no answer from the camera for item {request.idx}")
         if step.fail:
             raise CameraFailedError(f"shutter did not fire at item {request.idx}")
+        if step.protocol_error:
+            raise LocalProtocolError("capture() called while another capture is open")
         return made

@@ -203,3 +203,18 @@ def test_a_runner_can_run_again_in_the_same_process(project: Project) -> None:
     runner.bus = ev.EventBus()
     second = run_virtual(runner.run())
     assert second.clean and second.verified == 3
+
+
+def test_a_protocol_error_mid_capture_is_a_lost_camera_not_an_exit(project: Project) -> None:
+    """Issue 23: a LocalProtocolError during a capture crashed the desktop; now the session
+    tells the operator (CameraLost, paused) and asks for the same attempt again."""
+    capturer = ScriptedCapturer(script={(0, 0): Step(shot_s=3.0, protocol_error=True)})
+    runner, _ = make_runner(project, CapturePlan(**PLAN, limit=1), capturer, retry_delay_s=1.0)
+    rec = run_virtual(runner.run())
+    assert rec.clean and rec.retakes == 0
+    lost = kinds(runner, ev.CameraLost)
+    assert [e.reason for e in lost] == ["capture() called while another capture is open"]
+    assert [e.reason for e in kinds(runner, ev.SessionPaused)] == [
+        "camera lost: capture() called while another capture is open; retrying"
+    ]
+    assert [(i, a) for i, a, _ in capturer.calls] == [(0, 1), (0, 1)]
