@@ -65,6 +65,10 @@ class Grade:
     def passes(self, min_grade: int) -> bool:
         return self.grade >= min_grade
 
+    def failing(self, min_grade: int) -> list[str]:
+        """Figures graded below ``min_grade`` (the gate's reasons, counted per figure)."""
+        return [name for name, grade in self.figure_grades.items() if grade < min_grade]
+
 
 def cutoffs(config: QualityConfig, rule: FigureRule) -> tuple[float, float, float]:
     """(good, acceptable, poor) cut-offs of ``rule`` in ``config``."""
