@@ -15,7 +15,7 @@ import hashlib
 import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
@@ -31,6 +31,7 @@ class Rating:
     rater: str
     photo: str
     grade: int
+    line: int = field(default=0, compare=False)  # where it came from in an imported CSV
 
 
 def parse_ratings_csv(text: str, name: str) -> list[Rating]:
@@ -61,7 +62,7 @@ def parse_ratings_csv(text: str, name: str) -> list[Rating]:
             raise InputError(f"{name} line {line}: rater '{rater}' already rated '{photo}' on "
                              f"line {seen[(rater, photo)]}")
         seen[(rater, photo)] = line
-        out.append(Rating(rater, photo, grade))
+        out.append(Rating(rater, photo, grade, line))
     return out
 
 

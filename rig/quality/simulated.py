@@ -62,8 +62,10 @@ def simulate_pair(
     draw: int,
     config: QualityConfig | None = None,
     image_wh: tuple[int, int] = IMAGE_WH,
+    overrides: dict[str, float] | None = None,
 ) -> SimulatedPair:
-    """Photograph patient ``patient_seed`` with draw ``draw`` of ``preset``; register; grade."""
+    """Photograph patient ``patient_seed`` with draw ``draw`` of ``preset`` (then
+    ``overrides``, dotted camera keys); register; grade."""
     from rig.camsim import SimCamera, load_preset
     from rig.camsim.testframes import xray_like_image
     from rig.imaging.screen import compose_screen_frame
@@ -71,6 +73,8 @@ def simulate_pair(
     config = config or QualityConfig()
     base = load_preset(preset)
     params = base if draw == 0 else base.sample(np.random.default_rng([patient_seed, draw]))
+    if overrides:
+        params = params.with_values(overrides)
     layout = FiducialLayout()
     truth = xray_like_image(patient_seed, image_wh)
     frame = compose_screen_frame(truth, SCREEN_WH, layout, FrameCode(1, draw % 4096, 0, 0), "fit")
