@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -19,6 +19,9 @@ from rich.progress import (
 
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from rig.ml.models.quality import QualityMIL
 
 SessionOption = Annotated[
     list[str] | None,
@@ -195,7 +198,7 @@ def agreement_command(
         db.close()
     human = consensus(ratings)
     auto = {photo: int(g["grade"]) for photo, g in grades.items()}
-    report = {"ratings": len(ratings), "photos_rated": len(human),
+    report: dict[str, Any] = {"ratings": len(ratings), "photos_rated": len(human),
               "inter_rater": inter_rater(ratings, min_common),
               "automatic_vs_consensus": agreement(auto, human).to_dict(),
               "consensus_grades": {str(g): sum(1 for v in human.values() if v == g)
@@ -211,7 +214,7 @@ def agreement_command(
                   f"exact {ac['exact']:.0%}, within one grade {ac['within_one']:.0%}")
 
 
-def _load_model(run: Path):  # type: ignore[no-untyped-def]
+def _load_model(run: Path) -> QualityMIL:
     from rig.quality.onnx_export import load_quality_checkpoint
 
     if run.is_dir():

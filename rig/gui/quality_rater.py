@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QKeyEvent, QPixmap
+from PyQt6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PyQt6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from rig.gui.qimage import to_qimage
@@ -27,7 +27,8 @@ class QualityRater(QWidget):
         super().__init__()
         self.session = session
         self.setWindowTitle(f"rig quality rate — {session.rater}")
-        self.photo = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.photo = QLabel()
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.photo.setMinimumSize(320, 240)
         self.status = QLabel()
         layout = QVBoxLayout(self)
@@ -54,11 +55,11 @@ class QualityRater(QWidget):
                 self.photo.size(), Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
         super().resizeEvent(event)
         self._fit()
 
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802 - Qt's name
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
         if event is None:
             return
         key = Qt.Key(event.key())

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from rig.quality.ratings import quadratic_weighted_kappa
 
@@ -143,18 +144,18 @@ def binary_table(is_bad: np.ndarray, flagged_bad: np.ndarray) -> dict[str, float
             "retake_rate": ratio(fn + tn, tp + fn + tn + fp)}
 
 
-def confusion(true_grades: Sequence[int], predicted: Sequence[int], k: int = 4) -> list[list[int]]:
+def confusion(true_grades: ArrayLike, predicted: ArrayLike, k: int = 4) -> list[list[int]]:
     """k x k counts, rows true grade 1..k, columns predicted grade."""
     out = np.zeros((k, k), np.int64)
     np.add.at(out, (np.asarray(true_grades) - 1, np.asarray(predicted) - 1), 1)
     return out.tolist()
 
 
-def ordinal_table(true_grades: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
+def ordinal_table(true_grades: ArrayLike, predicted: ArrayLike) -> dict[str, Any]:
     """Confusion matrix, ordinal MAE and QWK of predicted grades."""
     t, p = np.asarray(true_grades), np.asarray(predicted)
     return {"confusion": confusion(t, p), "mae": float(np.abs(t - p).mean()) if t.size else
-            float("nan"), "qwk": quadratic_weighted_kappa(list(t), list(p))}
+            float("nan"), "qwk": quadratic_weighted_kappa([int(v) for v in t], [int(v) for v in p])}
 
 
 def score_table(
@@ -169,7 +170,7 @@ def score_table(
     ``threshold`` (chosen elsewhere, on validation)."""
     lo, hi = bootstrap_auc_ci(is_bad, score, groups, n_boot, seed)
     return {"auc": auc(is_bad, score), "auc_ci": [lo, hi], "threshold": threshold,
-            **binary_table(is_bad, np.asarray(score) >= threshold), "photos": int(len(score))}
+            **binary_table(is_bad, np.asarray(score) >= threshold), "photos": len(score)}
 
 
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:

@@ -9,6 +9,7 @@ and returns ``logits`` (K-1,), ``cumulative_le`` (K-1,) = P(grade <= k) and
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,14 @@ def export_onnx(model: QualityMIL, path: Path, example_tiles: int = 2) -> Path:
     cfg = model.cfg
     model = model.eval().cpu()
     example = torch.rand(example_tiles, cfg.in_chans, cfg.patch, cfg.patch)
-    buffer = io.BytesIO()
-    torch.onnx.export(
-        _Exported(model), (example,), buffer, dynamo=False, opset_version=OPSET,
-        input_names=[INPUT], output_names=list(OUTPUTS),
-        dynamic_axes={INPUT: {0: "tiles"}, "attention": {0: "tiles"}},
-    )
-    write_bytes_atomic(path, buffer.getvalue())
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            _Exported(model), (example,), str(staged), dynamo=False, opset_version=OPSET,
+            input_names=[INPUT], output_names=list(OUTPUTS),
+            dynamic_axes={INPUT: {0: "tiles"}, "attention": {0: "tiles"}},
+        )
+        write_bytes_atomic(path, staged.read_bytes())
     return path
 
 

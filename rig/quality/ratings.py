@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -141,14 +142,16 @@ def by_rater(ratings: Iterable[Rating]) -> dict[str, dict[str, int]]:
     return dict(out)
 
 
-def inter_rater(ratings: Sequence[Rating], min_common: int = 1) -> dict[str, object]:
+def inter_rater(ratings: Sequence[Rating], min_common: int = 1) -> dict[str, Any]:
     """Pairwise QWK of every two raters with ``min_common`` photos in common, and the mean."""
     raters = by_rater(ratings)
-    pairs = []
+    pairs: list[dict[str, Any]] = []
+    kappas: list[float] = []
     for r1, r2 in combinations(sorted(raters), 2):
         ag = agreement(raters[r1], raters[r2])
         if ag.photos >= min_common:
             pairs.append({"raters": [r1, r2], **ag.to_dict()})
-    kappas = [p["qwk"] for p in pairs if np.isfinite(p["qwk"])]
+            if np.isfinite(ag.qwk):
+                kappas.append(ag.qwk)
     return {"raters": len(raters), "pairs": pairs,
             "mean_qwk": float(np.mean(kappas)) if kappas else None}

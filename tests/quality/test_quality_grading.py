@@ -16,7 +16,6 @@ from rig.quality.figures import PairFigures, fit_pair_tone_curve, pair_figures
 from rig.quality.grading import RULES, cutoffs, grade_figures, grade_value
 
 
-
 def _mask(image: np.ndarray) -> np.ndarray:
     return np.ones(image.shape[:2], bool)
 

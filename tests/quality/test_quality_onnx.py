@@ -34,7 +34,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     x = torch.rand(3, 1, 32, 32)
     assert torch.equal(model.eval()(x)[0], again(x)[0])
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="bad.pt: not a quality checkpoint"):
+    with pytest.raises(InputError, match=r"bad\.pt: not a quality checkpoint"):
         load_quality_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(InputError, match="no such checkpoint"):
         load_quality_checkpoint(tmp_path / "missing.pt")
