@@ -38,3 +38,27 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
         load_quality_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(InputError, match="no such checkpoint"):
         load_quality_checkpoint(tmp_path / "missing.pt")
+
+
+def test_export_and_score_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import cv2
+
+    from rig.cli import main
+
+    torch.manual_seed(2)
+    save_quality_checkpoint(build_quality_model(QualityModelConfig(backbone="tiny", patch=64)),
+                            tmp_path / "q.pt")
+    assert main(["quality", "export", "--run", str(tmp_path / "q.pt"), "-o",
+                 str(tmp_path / "m.onnx"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_abs_diff_vs_torch"] < 1e-4
+    photo = np.random.default_rng(0).integers(0, 256, (150, 200, 3)).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "shot.jpg"), photo)
+    assert main(["quality", "score", str(tmp_path / "shot.jpg"), "--run", str(tmp_path / "q.pt"),
+                 "--heatmap-dir", str(tmp_path / "maps"), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["photos"][0]
+    assert 1 <= row["grade"] <= 4 and 0 <= row["p_bad"] <= 1 and row["tiles"] == 12
+    assert cv2.imread(row["heatmap"]).shape == (150, 200, 3)
+    assert main(["quality", "export", "--run", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 1
+    assert "no best.pt, last.pt or quality.pt" in capsys.readouterr().err
