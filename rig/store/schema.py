@@ -190,3 +190,30 @@ def m003_session_states(db: Database) -> None:
         UPDATE events SET kind = 'SessionStarted' WHERE kind = 'SessionRunning';
         """
     )
+
+
+@MIGRATIONS(name="m004_quality")
+def m004_quality(db: Database) -> None:
+    # Issue 17: automatic full-reference grades per verified capture, and human ratings.
+    # "photo" is the exported pair id (<session>-<idx:05d>-a<attempt>), the name raters see.
+    db.executescript(
+        """
+        CREATE TABLE quality_grades (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+            photo TEXT NOT NULL UNIQUE,
+            grade INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 4),
+            figures TEXT NOT NULL,            -- JSON PairFigures
+            reasons TEXT NOT NULL,            -- JSON list of sentences, worst first
+            cutoffs TEXT NOT NULL,            -- JSON [quality] settings used
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE quality_ratings (
+            rater TEXT NOT NULL,              -- a rater's chosen handle, never a patient's
+            photo TEXT NOT NULL,
+            grade INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 4),
+            origin TEXT NOT NULL,             -- 'rate' (the window) | 'import:<csv name>'
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (rater, photo)
+        );
+        """
+    )
