@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,17 @@ from PyQt6.QtWidgets import QApplication
 from rig.errors import RigError, UsageError
 from rig.gui import catalog
 from rig.gui.console import OperatorConsole
-from rig.gui.display_window import DisplayWindow, PairingCancelledError, QtDisplay, scaling_warning
-from rig.gui.pairing import watch_pairing
+from rig.gui.display_window import DisplayWindow, QtDisplay, scaling_warning
 from rig.gui.plan_form import PlanFields
 from rig.project import Project
 from rig.session import events as ev
 from rig.session import service
-from rig.session.narration import Line, next_step, resume_command
+from rig.session.narration import Line, next_step
 from rig.session.plan import CapturePlan
+from rig.session.reconcile import Reconciliation
 from rig.session.runner import SessionRunner
+from rig.session.states import PAUSED_BY_OPERATOR, STOPPED_BY_OPERATOR, SessionState
+from rig.session.store import SessionStore
 
 MIN_WINDOW = (320, 240)
 STATE_CHANGES = (ev.SessionStarted, ev.SessionPaused, ev.SessionResumed, ev.SessionFinished)
@@ -75,7 +78,9 @@ class GuiApp:
         self.console.sessions.refresh_requested.connect(self.refresh)
         self.console.closed.connect(self.quit)
         self.runner: SessionRunner | None = None
-        self.task: asyncio.Future[Any] | None = None
+        self.run_task: asyncio.Future[Reconciliation] | None = None  # the runner's run()
+        self.stopped_unpaired = False  # Stop cancelled run_task while waiting for the phone
+        self.task: asyncio.Future[Any] | None = None  # what Start / Resume began
         self.refresh()
         warning = scaling_warning(self.screen)
         if warning:
@@ -121,11 +126,7 @@ class GuiApp:
         self.refresh_sessions()
 
     def refresh_sessions(self) -> None:
-        db = self.project.db()
-        try:
-            self.console.sessions.set_rows(catalog.list_sessions(db))
-        finally:
-            db.close()
+        self.console.sessions.set_rows(catalog.list_sessions(self.project))
 
     def _item_objects(self, session_id: str, idx: int, attempt: int) -> catalog.ItemObjects:
         db = self.project.db()
@@ -162,7 +163,7 @@ class GuiApp:
         plan.validate("console")
         return plan
 
-    async def start(self, fields: PlanFields) -> dict[str, Any] | None:
+    async def start(self, fields: PlanFields) -> Reconciliation | None:
         """Create a session from the console's choices and run it; None if it could not."""
         self.console.set_running(True)
         try:
@@ -180,14 +181,15 @@ class GuiApp:
             self.console.set_running(False)
             return None
         self.refresh_sessions()
-        return await self.run_session(session_id, fresh=True)
+        return await self.run_session(session_id)
 
-    async def run_session(self, session_id: str, fresh: bool = False) -> dict[str, Any] | None:
+    async def run_session(self, session_id: str) -> Reconciliation | None:
         """Run (or resume) a stored session to its end; failures become banners.
 
-        ``fresh``: the session was created by this Start, so if it fails before any
-        photo was asked for (a camera that will not open, a first image that does not
-        fit) it is marked aborted rather than left behind as resumable.
+        The runner itself leaves no running session behind: it fails the session with the
+        reason (and says so in ``SessionFinished``), pauses it when its run is cancelled,
+        and removes a session it could not even start. Stop before the phone paired
+        cancels the run (nothing is on screen, so nothing can be half-shot).
         """
         self.console.set_running(True)
         self.console.begin_session(session_id)
@@ -199,64 +201,81 @@ class GuiApp:
             on_pairing=lambda uri, _record: self._pairing_shown(uri),
             on_warning=lambda text: self.console.log_line(Line("warn", text)),
         )
+        self.stopped_unpaired = False
         try:
             self.runner = service.make_runner(self.project, session_id, ctx)
             self.console.bind(self)
-            return await self.runner.run()
-        except PairingCancelledError as exc:
-            self._stopped_unpaired(session_id, exc.message)
+            self.run_task = asyncio.ensure_future(self.runner.run())
+            return await self.run_task
+        except asyncio.CancelledError:
+            if not self.stopped_unpaired:
+                raise  # the app itself is being cancelled
+            self._stopped_before_pairing(session_id)
         except Exception as exc:
-            shot = any(isinstance(e, ev.CaptureRequested) for e in bus.history)
-            self._failed(session_id, exc, discard=fresh and not shot)
+            told = any(isinstance(e, ev.SessionFinished) for e in bus.history)
+            self._failed(session_id, exc, told)
         finally:
             self._session_over()
         return None
 
-    def _stopped_unpaired(self, session_id: str, reason: str) -> None:
-        catalog.mark_session(self.project, session_id, "stopped", reason)
-        self.console.set_state("stopped")
+    def _stopped_before_pairing(self, session_id: str) -> None:
+        """The run was cancelled at the operator's Stop: the session waits, paused, for resume."""
+        record = catalog.session_record(self.project, session_id)
+        if record is None:  # cancelled before it started: the runner left nothing behind
+            self.console.set_state("not stored")
+            self.console.show_banner("STOPPED before the phone paired; nothing was stored.", "warn")
+            return
+        if record.state == SessionState.PAUSED:  # the runner says 'interrupted'; be precise
+            with SessionStore.open(self.project) as store:
+                store.transition(session_id, "pause", STOPPED_BY_OPERATOR)
+        self.console.set_state(f"{record.state}: {STOPPED_BY_OPERATOR}")
         self.console.show_banner(
             f"STOPPED before the phone paired; nothing was shot. Next: "
-            f"{next_step(session_id, 'stopped')}.", "warn",
+            f"{next_step(session_id, record.state, STOPPED_BY_OPERATOR)}.", "warn",
         )  # fmt: skip
         self.console.log_line(Line("warn", f"Session {session_id} stopped before pairing."))
 
-    def _failed(self, session_id: str, exc: Exception, discard: bool) -> None:
-        """One banner and one log line naming the reason, the session and what to do."""
+    def _failed(self, session_id: str, exc: Exception, told: bool) -> None:
+        """One banner and one log line naming the reason, the session and what to do.
+
+        ``told``: the runner already announced the failure (``SessionFinished``), which
+        the console shows with its reason and next step.
+        """
         reason = exc.message if isinstance(exc, RigError) else f"internal error: {exc!r}"
-        if not catalog.session_exists(self.project, session_id):
-            self.console.set_state("unknown")
-            self.console.fail(f"CANNOT RUN: {reason}", "pick a session in the sessions panel")
-        elif discard:
-            catalog.mark_session(self.project, session_id, "aborted", f"could not start: {reason}")
-            self.console.set_state("aborted")
+        record = catalog.session_record(self.project, session_id)
+        if record is not None and record.state == SessionState.PLANNED:
+            service.delete(self.project, session_id)  # never ran: no trace, as the runner does
+            record = None
+        if record is None:
+            self.console.set_state("not stored")
             self.console.fail(
                 f"COULD NOT START: {reason}",
-                f"change that choice and press Start again (nothing was shot; the empty "
-                f"session {session_id} is marked aborted)",
+                "change that choice and press Start again (nothing was stored)",
             )
-        else:
-            catalog.mark_session(self.project, session_id, "failed", reason)
-            self.console.set_state("failed")
+        elif not told:
+            self.console.set_state(str(record.state))
             self.console.fail(
-                f"SESSION {session_id} FAILED: {reason}",
-                f"fix that, then '{resume_command(session_id)}' (or Resume in the sessions "
-                "panel), or Abort it there",
+                f"SESSION {session_id} {record.state.upper()}: {reason}",
+                f"{next_step(session_id, record.state, record.reason)}",
             )
 
     def _session_over(self) -> None:
-        if self.display.waiting_for_phone:
-            self.display.cancel_pairing()
-        self.window.clear_pairing()
+        self.display.cancel_pairing()
         self.console.hide_pairing()
         self.runner = None
+        self.run_task = None
         self.refresh()
         self.console.set_running(False)  # only now: the banner saying why is already up
 
     def abort(self, session_id: str) -> None:
         if self.busy:
             return
-        catalog.mark_session(self.project, session_id, "aborted", "aborted by operator")
+        try:
+            service.abort(self.project, session_id)
+        except RigError as exc:
+            self.console.fail(f"CANNOT ABORT {session_id}: {exc.message}", "refresh the list")
+            self.refresh_sessions()
+            return
         self.console.log_line(Line("warn", f"Session {session_id} aborted by the operator."))
         self.console.show_banner(
             f"Session {session_id} aborted: it stays in the database but will not be resumed.",
@@ -274,37 +293,36 @@ class GuiApp:
             self.qt.quit()
 
     # -- the runner's controls, as the console sees them ------------------------------
-    def pause(self, reason: str = "paused by operator") -> None:
+    def pause(self, reason: str = PAUSED_BY_OPERATOR) -> None:
         if self.runner is not None:
-            self.runner.pause(reason)
+            self._control(lambda runner: runner.pause(reason), "pause")
 
     def resume(self) -> None:
         if self.runner is not None:
-            self.runner.resume()
+            self._control(lambda runner: runner.resume(), "resume")
+
+    def _control(self, act: Callable[[SessionRunner], None], what: str) -> None:
+        """A key pressed at a moment the session cannot take it (it has not started yet)."""
+        assert self.runner is not None
+        try:
+            act(self.runner)
+        except RigError as exc:
+            self.console.show_banner(f"CANNOT {what.upper()} now: {exc.message}", "warn")
 
     def stop(self) -> None:
         if self.runner is None:
             return
         self.runner.stop()
-        if self.display.waiting_for_phone:
-            self.display.cancel_pairing()
+        if self.display.waiting_for_phone and self.run_task is not None:
+            self.stopped_unpaired = True
+            self.run_task.cancel()  # nothing is on screen yet: end the wait, not a capture
 
     # -- pairing ----------------------------------------------------------------------
     def _pairing_shown(self, payload: str) -> None:
-        """The endpoint listens: show its QR code on the rig's screen until the phone pairs."""
+        """The endpoint listens: show its QR code on the rig's screen until ``PhonePaired``."""
         self.display.hold_for_pairing(payload)
         self.console.show_pairing(payload)
         self.console.log_line(Line("info", f"Waiting for the phone to pair: {payload}"))
-        if self.runner is None or not watch_pairing(self.runner.capturer, self._phone_paired):
-            # No way to tell when it pairs: never hold the display; the console keeps the code.
-            self.display.paired()
-            self.console.log_line(Line("warn", "rig cannot tell when this phone pairs."))
-
-    def _phone_paired(self, peer: str) -> None:
-        if self.display.waiting_for_phone:
-            self.console.log_line(Line("ok", f"The phone paired from {peer}."))
-        self.display.paired()
-        self.console.hide_pairing()
 
     def _show_event(self, event: ev.SessionEvent) -> None:
         """The bus drops a listener that raises; a view bug must not blind the console."""
@@ -317,8 +335,9 @@ class GuiApp:
             )
 
     def _on_event(self, event: ev.SessionEvent) -> None:
-        if event.kind == "PhonePaired":  # should the session layer ever announce it itself
-            self._phone_paired(str(getattr(event, "peer", "")))
+        if isinstance(event, ev.PhonePaired):
+            self.display.paired()
+            self.console.hide_pairing()
         elif isinstance(event, STATE_CHANGES):
             self.refresh_sessions()
 

@@ -15,33 +15,16 @@ from typing import Any
 
 import sqlite_utils
 
+from rig.errors import UsageError
 from rig.project import Project
-from rig.session import records
-from rig.session.narration import RESUMABLE_STATES
+from rig.session.states import SESSION_TRANSITIONS
+from rig.session.store import SessionListing, SessionRecord, SessionStore
 
 
 @dataclass(frozen=True)
 class Choice:
     value: str  # what goes into the plan (camera URL, source query, …)
     label: str  # what the operator reads
-
-
-@dataclass(frozen=True)
-class SessionRow:
-    id: str
-    state: str
-    camera: str
-    items: int
-    verified: int
-    created_at: str
-
-    @property
-    def resumable(self) -> bool:
-        return self.state in RESUMABLE_STATES and self.verified < self.items
-
-    @property
-    def abortable(self) -> bool:
-        return self.state not in ("finished", "aborted")
 
 
 def camera_choices(
@@ -103,39 +86,28 @@ def source_choices(db: sqlite_utils.Database) -> list[Choice]:
     return out
 
 
-def list_sessions(db: sqlite_utils.Database) -> list[SessionRow]:
+def list_sessions(project: Project) -> list[SessionListing]:
     """Every session of the project, newest first, with its progress."""
-    rows = db.execute(
-        "SELECT s.id, s.state, s.camera, s.created_at, "
-        "(SELECT count(*) FROM items i WHERE i.session_id = s.id), "
-        "(SELECT count(*) FROM items i WHERE i.session_id = s.id AND i.state = 'verified') "
-        "FROM sessions s ORDER BY s.created_at DESC, s.rowid DESC"
-    ).fetchall()
-    return [SessionRow(r[0], r[1], r[2], int(r[4]), int(r[5]), r[3]) for r in rows]
+    with SessionStore.open(project) as store:
+        return store.list_sessions()[::-1]
 
 
-def session_exists(project: Project, session_id: str) -> bool:
-    db = project.db()
-    try:
-        return (
-            db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
-        )
-    finally:
-        db.close()
+def can_resume(row: SessionListing) -> bool:
+    """A runner may start it again (states.py) and some item still lacks a verified photo."""
+    return (row.state, "start") in SESSION_TRANSITIONS and row.verified < row.items
 
 
-def mark_session(project: Project, session_id: str, state: str, reason: str) -> None:
-    """Set a session's state with the reason, through rig.session.records (its only writer).
+def can_abort(row: SessionListing) -> bool:
+    return (row.state, "abort") in SESSION_TRANSITIONS
 
-    ``aborted``: the operator gave it up (it stays in the database with its photos and
-    is never resumed; the state name ``rig session abort`` writes). ``failed``: a run
-    died on an error, so the session does not stay 'running'.
-    """
-    db = project.db()
-    try:
-        records.set_state(db, session_id, state, reason=reason)
-    finally:
-        db.close()
+
+def session_record(project: Project, session_id: str) -> SessionRecord | None:
+    """The stored session, or None when there is none (a run that never started leaves none)."""
+    with SessionStore.open(project) as store:
+        try:
+            return store.session(session_id)
+        except UsageError:
+            return None
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,8 @@ from rig.gui.plan_form import PlanForm
 from rig.gui.previews import Loader, Lookup, PreviewPanel
 from rig.gui.sessions_panel import SessionsPanel
 from rig.session import events as ev
-from rig.session.narration import (
-    Line,
-    as_dict,
-    canonical_kind,
-    format_duration,
-    narrate,
-    next_step,
-    resume_command,
-)
+from rig.session.narration import Line, format_duration, narrate, next_step, resume_command
+from rig.session.states import PAUSED_BY_OPERATOR, SessionState
 
 BANNER_STYLES = {
     "error": "background:#b00020;color:white",
@@ -80,6 +73,7 @@ class OperatorConsole(QMainWindow):
         self.session_id: str | None = None
         self.state = "idle"
         self.counts = ""
+        self.last_problem: str | None = None  # the latest item that failed, for the end banner
         self._build(load_object, lookup)
         self._keys()
         self.set_running(False)
@@ -175,7 +169,7 @@ class OperatorConsole(QMainWindow):
         if self.paused:
             self.control.resume()
         else:
-            self.control.pause("paused by operator")
+            self.control.pause(PAUSED_BY_OPERATOR)
 
     def stop(self) -> None:
         if self.control is None or self.session_id is None:
@@ -224,6 +218,7 @@ class OperatorConsole(QMainWindow):
     def begin_session(self, session_id: str) -> None:
         self.session_id = session_id
         self.counts = ""
+        self.last_problem = None
         self.paused = False
         self.progress.reset()
         self.rate.setText("–")
@@ -267,7 +262,7 @@ class OperatorConsole(QMainWindow):
     # -- events -----------------------------------------------------------------------
     def on_event(self, event: ev.SessionEvent) -> None:
         self.log_line(narrate(event))
-        handler = getattr(self, f"_on_{canonical_kind(event.kind)}", None)
+        handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
             handler(event)
         self.previews.on_event(event)
@@ -290,11 +285,11 @@ class OperatorConsole(QMainWindow):
         self.set_state("running")
         self.hide_banner()
 
-    def _on_PhoneLost(self, event: ev.PhoneLost) -> None:
+    def _on_CameraLost(self, event: ev.CameraLost) -> None:
         self.show_banner(
-            f"PHONE LOST at item {event.idx}: {event.reason.rstrip('.')}. Check the phone app "
-            f"and the Wi-Fi; rig keeps retrying. To give up for now: Esc, then later "
-            f"'{resume_command(event.session_id)}'."
+            f"CAMERA LOST at item {event.idx}: {event.reason.rstrip('.')}. Check the phone app "
+            f"(or the camera's cable) and the Wi-Fi; rig keeps retrying. To give up for now: "
+            f"Esc, then later '{resume_command(event.session_id)}'."
         )
 
     def _on_CaptureFailed(self, event: ev.CaptureFailed) -> None:
@@ -304,7 +299,7 @@ class OperatorConsole(QMainWindow):
             f"'{resume_command(event.session_id)}'."
         )
 
-    def _on_PhotoRejected(self, event: ev.PhotoRejected) -> None:
+    def _on_CaptureRejected(self, event: ev.CaptureRejected) -> None:
         if "moved" in event.reason:
             self.show_banner(f"RIG MOVED: {event.reason}. Recalibrating.", "warn")
 
@@ -319,19 +314,23 @@ class OperatorConsole(QMainWindow):
     def _on_ItemShown(self, event: ev.ItemShown) -> None:
         self.progress.setFormat(f"%v / %m verified · showing item {event.idx}")
 
-    def _on_PhotoVerified(self, _event: ev.PhotoVerified) -> None:
+    def _on_CaptureVerified(self, _event: ev.CaptureVerified) -> None:
         if not self.paused and self.banner.isVisible() and self.state == "running":
             self.hide_banner()  # a verified photo means the problem shown has passed
 
+    def _on_ItemFailed(self, event: ev.ItemFailed) -> None:
+        self.last_problem = f"item {event.idx}: {event.reason.rstrip('.')}"
+
     def _on_SessionFinished(self, event: ev.SessionFinished) -> None:
-        rec = as_dict(event.reconciliation)
-        self.counts = f"{rec.get('verified')} / {rec.get('items')} verified"
+        rec = event.reconciliation
+        self.counts = f"{rec.verified} / {rec.items} verified"
         self.set_state(event.state)
         line = narrate(event)
-        text = line.text
-        if "Next:" not in text:
-            text = f"{text} Next: {next_step(event.session_id, event.state)}."
-        self.show_banner(text, "ok" if line.level == "ok" else line.level)
+        told, _, step = line.text.partition(" Next: ")
+        step = step or f"{next_step(event.session_id, event.state, event.reason)}."
+        if event.state == SessionState.FAILED and self.last_problem:
+            told = f"{told} Last problem: {self.last_problem}."  # what to fix, before the step
+        self.show_banner(f"{told} Next: {step}", line.level if line.level != "info" else "ok")
 
     def _check_disk(self) -> None:
         if self.project_root is None:

@@ -24,15 +24,10 @@ from PyQt6.QtCore import QPoint, QRect, Qt
 from PyQt6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter, QPaintEvent, QScreen
 from PyQt6.QtWidgets import QWidget
 
-from rig.errors import DeviceError
 from rig.gui.pairing import paint_qr, qr_image
 from rig.gui.qimage import to_qimage
 
 PAIRING_CAPTION = "Scan with the rig app on the tripod phone"
-
-
-class PairingCancelledError(DeviceError):
-    """The operator stopped the session while the display waited for the phone to pair."""
 
 
 def scaling_warning(screen: QScreen) -> str | None:
@@ -131,8 +126,10 @@ class DisplayWindow(QWidget):
 class QtDisplay:
     """``rig.devices.display.Display`` on a Qt window (runs on the qasync event loop).
 
-    ``hold_for_pairing`` puts the QR code up and makes ``show`` wait until
-    ``paired`` (or raise ``PairingCancelledError`` after ``cancel_pairing``).
+    ``hold_for_pairing`` puts the QR code up and makes ``show`` wait until ``paired``
+    (the session layer's ``PhonePaired``). ``cancel_pairing`` takes the code down; a
+    ``show`` still waiting is cancelled (the GUI cancels the run itself when the operator
+    stops before the phone paired, and the runner keeps the session paused).
     """
 
     def __init__(self, window: DisplayWindow, paint_timeout_s: float = 2.0) -> None:
@@ -148,21 +145,25 @@ class QtDisplay:
 
     def hold_for_pairing(self, payload: str) -> None:
         self._pairing = asyncio.get_running_loop().create_future()
-        self._pairing.add_done_callback(_retrieve)  # a cancelled wait nobody awaited is no error
         self.window.show_pairing(payload)
 
     def paired(self) -> None:
         """The phone has paired: take the QR code down and let frames through."""
-        self.window.clear_pairing()
-        if self._pairing is not None and not self._pairing.done():
-            self._pairing.set_result(None)
+        self._end_hold(cancel=False)
 
     def cancel_pairing(self) -> None:
+        self._end_hold(cancel=True)
+
+    def _end_hold(self, cancel: bool) -> None:
+        # The hold is forgotten either way, so the next session's frames are not held.
         self.window.clear_pairing()
-        if self._pairing is not None and not self._pairing.done():
-            self._pairing.set_exception(
-                PairingCancelledError("stopped before the phone paired; nothing was shot")
-            )
+        pairing, self._pairing = self._pairing, None
+        if pairing is None or pairing.done():
+            return
+        if cancel:
+            pairing.cancel()
+        else:
+            pairing.set_result(None)
 
     async def show(self, frame: np.ndarray) -> float:
         if self._pairing is not None:
@@ -183,8 +184,3 @@ class QtDisplay:
         with self._lock:
             visible = [f for t, f in self._frames if t <= at]
         return visible[-1] if visible else None
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()

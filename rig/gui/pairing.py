@@ -1,15 +1,12 @@
-"""The pairing QR code on screen, and noticing when the phone has paired.
+"""The pairing QR code on screen (the console's card, and painting it whole-module).
 
 The tripod phone already faces the rig's monitor, so the display window shows the
 QR code there (large, centred, whole modules of screen pixels — a scaled QR code
 with smoothed edges scans worse); the console shows it too, with the text beneath
-for phones that are paired by hand. Both disappear once the phone says HELLO.
+for phones that are paired by hand. Both disappear at the session's ``PhonePaired``.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import QRect, Qt
@@ -78,38 +75,3 @@ class PairingView(QWidget):
         self.qr_view.qr = qr_image(payload)
         self.text.setText(payload)
         self.qr_view.update()
-
-
-def watch_pairing(capturer: object, on_paired: Callable[[str], None]) -> bool:
-    """Call ``on_paired(peer)`` when a phone pairs with the capturer's protocol endpoint.
-
-    The session layer emits no event for a phone's HELLO, so this listens to the
-    endpoint's own protocol events (rig.protocol.events.PeerHello) through its link.
-    A resumed endpoint that already knows its phone counts as paired at once.
-    Returns False when the capturer is not a protocol endpoint (no pairing needed).
-    """
-    from rig.protocol.events import PeerHello
-
-    endpoint = getattr(capturer, "endpoint", None)
-    link = getattr(endpoint, "link", None)
-    machine = getattr(endpoint, "machine", None)
-    if link is None or machine is None:
-        return False
-    if machine.peer is not None:
-        on_paired(_peer_text(machine.peer))
-        return True
-    forward: Callable[[Any], None] = link.on_event
-
-    def on_event(event: Any) -> None:
-        forward(event)
-        if isinstance(event, PeerHello):
-            on_paired(_peer_text(machine.peer))
-
-    link.on_event = on_event
-    return True
-
-
-def _peer_text(peer: Any) -> str:
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)

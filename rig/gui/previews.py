@@ -9,9 +9,7 @@ because the runner shows item i+1 while item i is still being registered.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-import cv2
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPixmap, QResizeEvent
@@ -19,8 +17,8 @@ from PyQt6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from rig.gui.catalog import ItemObjects
 from rig.gui.qimage import to_qimage
+from rig.imaging import codec
 from rig.session import events as ev
-from rig.session.narration import canonical_kind
 
 Lookup = Callable[[str, int, int], ItemObjects]  # (session, idx, attempt) → content hashes
 Loader = Callable[[str], bytes]  # content hash → bytes
@@ -95,23 +93,18 @@ class PreviewPanel(QWidget):
         self.shown = None
 
     def on_event(self, event: ev.SessionEvent) -> None:
-        kind = canonical_kind(event.kind)
-        if kind == "PhotoVerified":
-            verified: Any = event
+        if isinstance(event, ev.CaptureVerified):
             figures = [
-                f"PSNR {verified.psnr_db:.1f} dB" if verified.psnr_db is not None else "",
-                f"SSIM {verified.ssim:.3f}" if verified.ssim is not None else "",
-                f"marker error {verified.reproj_err_px:.2f} px"
-                if verified.reproj_err_px is not None
+                f"PSNR {event.psnr_db:.1f} dB" if event.psnr_db is not None else "",
+                f"SSIM {event.ssim:.3f}" if event.ssim is not None else "",
+                f"marker error {event.reproj_err_px:.2f} px"
+                if event.reproj_err_px is not None
                 else "",
             ]
             verdict = " · ".join(["verified", *[f for f in figures if f]])
-            self.show_item(event.session_id, verified.idx, verified.attempt, verdict)
-        elif kind == "PhotoRejected":
-            rejected: Any = event
-            self.show_item(
-                event.session_id, rejected.idx, rejected.attempt, f"rejected: {rejected.reason}"
-            )
+            self.show_item(event.session_id, event.idx, event.attempt, verdict)
+        elif isinstance(event, ev.CaptureRejected):
+            self.show_item(event.session_id, event.idx, event.attempt, f"rejected: {event.reason}")
 
     def show_item(self, session_id: str, idx: int, attempt: int, verdict: str) -> None:
         """Photo, overlay and ground truth of one item and attempt, all at once."""
@@ -133,8 +126,7 @@ class PreviewPanel(QWidget):
     def _decode(self, sha: str | None) -> np.ndarray | None:
         if not sha or self.load is None:
             return None
-        data = np.frombuffer(self.load(sha), np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        image = codec.try_decode(self.load(sha))  # OpenCV order (BGR), as to_qimage takes it
         if image is None:
             return None
         if image.dtype != np.uint8:  # 16-bit PNGs: show the top byte

@@ -18,7 +18,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )  # fmt: skip
 
-from rig.gui.catalog import SessionRow
+from rig.gui.catalog import can_abort, can_resume
+from rig.session.store import SessionListing
 
 COLUMNS = ("session", "state", "camera", "verified", "created")
 
@@ -30,7 +31,7 @@ class SessionsPanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[SessionRow] = []
+        self.rows: list[SessionListing] = []
         self.busy = False  # a session is running: nothing else may start
         self._confirming: str | None = None
         self.table = QTableWidget(0, len(COLUMNS))
@@ -55,12 +56,13 @@ class SessionsPanel(QWidget):
         layout.addLayout(buttons)
         self._update_buttons()
 
-    def set_rows(self, rows: list[SessionRow]) -> None:
+    def set_rows(self, rows: list[SessionListing]) -> None:
         selected = self.selected()
         self.rows = rows
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            cells = (row.id, row.state, row.camera, f"{row.verified} / {row.items}",
+            state = f"{row.state}: {row.reason}" if row.reason else str(row.state)
+            cells = (row.id, state, row.camera, f"{row.verified} / {row.items}",
                      row.created_at[:19].replace("T", " "))  # fmt: skip
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
@@ -79,18 +81,18 @@ class SessionsPanel(QWidget):
             if row.id == session_id:
                 self.table.selectRow(r)
 
-    def selected(self) -> SessionRow | None:
+    def selected(self) -> SessionListing | None:
         picked = self.table.selectionModel().selectedRows()  # type: ignore[union-attr]
         return self.rows[picked[0].row()] if picked and picked[0].row() < len(self.rows) else None
 
     def _resume(self) -> None:
         row = self.selected()
-        if row is not None and row.resumable and not self.busy:
+        if row is not None and can_resume(row) and not self.busy:
             self.resume_requested.emit(row.id)
 
     def _abort(self) -> None:
         row = self.selected()
-        if row is None or not row.abortable or self.busy:
+        if row is None or not can_abort(row) or self.busy:
             return
         if self._confirming != row.id:
             self._confirming = row.id
@@ -105,5 +107,5 @@ class SessionsPanel(QWidget):
         if row is None or row.id != self._confirming:
             self._confirming = None
             self.abort_button.setText("&Abort…")
-        self.resume_button.setEnabled(row is not None and row.resumable and not self.busy)
-        self.abort_button.setEnabled(row is not None and row.abortable and not self.busy)
+        self.resume_button.setEnabled(row is not None and can_resume(row) and not self.busy)
+        self.abort_button.setEnabled(row is not None and can_abort(row) and not self.busy)

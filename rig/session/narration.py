@@ -1,6 +1,6 @@
 """Session events told as one sentence each, for people (the console's log, later the CLI).
 
-The raw events stay in ``rig.db`` (rig.store.db.log_event); this module only decides
+The raw events stay in ``rig.db`` (rig.session.store); this module only decides
 how a technician reads them: a level (``info``, ``ok``, ``warn``, ``error``) that
 views colour, and a plain sentence with the next step where one is needed. Pure
 functions, no Qt, no I/O. Events are looked up by ``kind`` (their class name), so a
@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from rig.session.events import SessionEvent
+from rig.session.states import AWAITING_IMPORT, SessionState
 
 LEVELS = ("info", "ok", "warn", "error")
-
-# Session states from which ``rig session resume`` continues the same session.
-RESUMABLE_STATES = ("planned", "running", "paused", "stopped", "failed")
+# How an ended run reads (SessionFinished.state); a paused one waits for someone.
+END_LEVELS = {
+    SessionState.FINISHED: "ok",
+    SessionState.PAUSED: "warn",
+    SessionState.ABORTED: "warn",
+    SessionState.FAILED: "error",
+}
 
 
 @dataclass(frozen=True)
@@ -31,46 +36,26 @@ class Line:
     text: str
 
 
-# The session store names some events after captures and cameras (CaptureVerified,
-# CameraLost …); both vocabularies read the same, so views dispatch on the canonical kind.
-KIND_ALIASES = {
-    "CaptureStored": "PhotoStored",
-    "CapturePending": "PhotoPending",
-    "CaptureVerified": "PhotoVerified",
-    "CaptureRejected": "PhotoRejected",
-    "CameraLost": "PhoneLost",
-}
-
-
-def canonical_kind(kind: str) -> str:
-    return KIND_ALIASES.get(kind, kind)
-
-
 def narrate(event: SessionEvent) -> Line:
     """The sentence a technician reads for ``event``."""
-    tell = _TELLERS.get(canonical_kind(event.kind))
+    tell = _TELLERS.get(event.kind)
     return tell(event) if tell is not None else _generic(event)
-
-
-def as_dict(record: Any) -> dict[str, Any]:
-    """A reconciliation as a dict, whether it came as one or as a typed record."""
-    return record if isinstance(record, dict) else dict(record.to_dict())
 
 
 def resume_command(session_id: str) -> str:
     return f"rig session resume {session_id}"
 
 
-def next_step(session_id: str, state: str) -> str:
-    """What to do after a session ended (or stopped) in ``state``."""
-    if state == "finished":
+def next_step(session_id: str, state: str, reason: str | None = None) -> str:
+    """What to do after a run ended in ``state`` (``reason``: why it is paused or failed)."""
+    if state == SessionState.FINISHED:
         return f"export the pairs with 'rig export {session_id} -o DIR'"
-    if state == "awaiting-import":
+    if state == SessionState.PAUSED and reason == AWAITING_IMPORT:
         return (
             "copy the photos off the phone, then "
             f"'rig import-photos DIR --chexpeditor --session {session_id}'"
         )
-    if state == "aborted":
+    if state == SessionState.ABORTED:
         return "start a new session"
     return (
         f"resume it with '{resume_command(session_id)}' (or Resume in the sessions panel), "
@@ -148,11 +133,11 @@ def _capture_failed(e: Any) -> Line:
     return Line("error", f"The camera failed on item {e.idx}: {_clause(e.reason)}.")
 
 
-def _phone_lost(e: Any) -> Line:
+def _camera_lost(e: Any) -> Line:
     return Line(
         "error",
-        f"Lost the phone at item {e.idx} ({_clause(e.reason)}); "
-        "check the phone app and the Wi-Fi — rig keeps retrying.",
+        f"Lost the camera at item {e.idx} ({_clause(e.reason)}); "
+        "check the phone app (or the camera's cable) and the Wi-Fi — rig keeps retrying.",
     )
 
 
@@ -173,17 +158,18 @@ def _progressed(e: Any) -> Line:
 
 
 def _finished(e: Any) -> Line:
-    rec = as_dict(e.reconciliation)
-    counts = f"{rec.get('verified', 0)} of {_items(int(rec.get('items', 0)))} verified"
-    if e.state == "finished" and rec.get("clean"):
+    rec = e.reconciliation
+    counts = f"{rec.verified} of {_items(rec.items)} verified"
+    if e.state == SessionState.FINISHED and rec.clean:
         return Line("ok", f"Session {e.session_id} finished: {counts}.")
-    problems = describe_problems(rec.get("problems") or {})
+    problems = describe_problems(rec.problems)
     detail = f"; {problems}" if problems else ""
-    level = "warn" if e.state in ("stopped", "awaiting-import") else "error"
+    # A failure's reason is often the reconciliation's own summary: say it once.
+    why = f" ({_clause(e.reason)})" if e.reason and e.reason != rec.describe() else ""
     return Line(
-        level,
-        f"Session {e.session_id} {e.state}: {counts}{detail}. "
-        f"Next: {next_step(e.session_id, e.state)}.",
+        END_LEVELS.get(e.state, "error"),
+        f"Session {e.session_id} {e.state}{why}: {counts}{detail}. "
+        f"Next: {next_step(e.session_id, e.state, e.reason)}.",
     )
 
 
@@ -192,20 +178,19 @@ def _item_failed(e: Any) -> Line:
 
 
 def _paired(e: Any) -> Line:
-    peer = getattr(e, "peer", None)
-    return Line("ok", "The phone paired" + (f" from {peer}." if peer else "."))
+    return Line("ok", "The phone paired" + (f" from {e.peer}." if e.peer else "."))
 
 
 _TELLERS: dict[str, Callable[[Any], Line]] = {
     "SessionStarted": _started,
     "ItemShown": _shown,
     "CaptureRequested": _requested,
-    "PhotoStored": _stored,
-    "PhotoPending": _pending,
-    "PhotoVerified": _verified,
-    "PhotoRejected": _rejected,
+    "CaptureStored": _stored,
+    "CapturePending": _pending,
+    "CaptureVerified": _verified,
+    "CaptureRejected": _rejected,
     "CaptureFailed": _capture_failed,
-    "PhoneLost": _phone_lost,
+    "CameraLost": _camera_lost,
     "SessionPaused": _paused,
     "SessionResumed": _resumed,
     "Progressed": _progressed,

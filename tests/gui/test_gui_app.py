@@ -23,6 +23,8 @@ from rig.library.importer import import_paths
 from rig.library.samples import SampleSpec, write_samples
 from rig.project import Project, init_project
 from rig.session.plan import select_sources
+from rig.session.states import STOPPED_BY_OPERATOR
+from rig.session.store import SessionStore
 
 WINDOW = (1280, 800)  # the smallest common size the default fiducial layout fits
 
@@ -56,16 +58,18 @@ def fields(**kw: object) -> PlanFields:
 
 
 def state_of(project: Project, session_id: str) -> str:
-    db = project.db()
-    try:
-        return str(db.execute("SELECT state FROM sessions WHERE id=?", [session_id]).fetchone()[0])
-    finally:
-        db.close()
+    with SessionStore.open(project) as store:
+        return str(store.state(session_id))
+
+
+def session_count(project: Project) -> int:
+    with SessionStore.open(project) as store:
+        return len(store.list_sessions())
 
 
 def test_a_session_from_the_console_keeps_all_previews_on_one_item(app: GuiApp) -> None:
-    summary = asyncio.run(app.start(fields(camera="sim?preset=none")))
-    assert summary is not None and summary["clean"] and summary["verified"] == 3
+    rec = asyncio.run(app.start(fields(camera="sim?preset=none")))
+    assert rec is not None and rec.clean and rec.verified == 3
     console = app.console
     sid = console.session_id
     assert sid is not None and console.header.text() == f"Session {sid} · finished · 3 / 3 verified"
@@ -94,8 +98,10 @@ def test_a_session_from_the_console_keeps_all_previews_on_one_item(app: GuiApp) 
     assert np.array_equal(console.previews.overlay_view.image, _board(aligned, truth))
     log = console.log.toPlainText()
     assert f"Session {sid} started with 3 items." in log and "The phone paired from" in log
+    assert log.count("The phone paired from 127.0.0.1:") == 1  # PhonePaired, told once
     assert "{" not in log and "kind" not in log
     assert [r.state for r in console.sessions.rows if r.id == sid] == ["finished"]
+    assert not app.display.waiting_for_phone and not app.console.pairing_shown
 
 
 def _board(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,19 +110,17 @@ def _board(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return checkerboard(a, b)
 
 
-def test_a_camera_that_does_not_open_is_a_banner_and_leaves_no_resumable_session(
-    app: GuiApp,
-) -> None:
+def test_a_camera_that_does_not_open_is_a_banner_and_leaves_no_session(app: GuiApp) -> None:
     assert asyncio.run(app.start(fields(camera="usb:99"))) is None
     console = app.console
     sid = console.session_id
     assert sid is not None
     assert console.banner.isVisible() and "COULD NOT START" in console.banner.text()
-    assert "/dev/video99" in console.banner.text() and "Next:" in console.banner.text()
+    assert "/dev/video99" in console.banner.text() and "nothing was stored" in console.banner.text()
     assert "COULD NOT START" in console.log.toPlainText()
     assert console.start_button.isEnabled()  # offered again, with the banner saying why
-    assert state_of(app.project, sid) == "aborted"
-    assert not next(r for r in console.sessions.rows if r.id == sid).resumable
+    assert catalog.session_record(app.project, sid) is None  # it never ran: no trace
+    assert session_count(app.project) == 0 and console.sessions.rows == []
 
 
 def test_bad_choices_are_refused_before_anything_is_stored(app: GuiApp) -> None:
@@ -147,10 +151,14 @@ def test_an_image_that_does_not_fit_is_a_banner(tmp_path: Path, qtbot) -> None: 
     qtbot.addWidget(gui.console)
     qtbot.addWidget(gui.window)
     gui.show()
-    assert asyncio.run(gui.start(fields(limit=None))) is None
+    rec = asyncio.run(gui.start(fields(limit=None)))
+    assert rec is not None and not rec.clean and rec.verified == 0
     text = gui.console.banner.text()
-    assert gui.console.banner.isVisible() and "does not fit" in text and "fit" in text
+    assert gui.console.banner.isVisible() and "failed" in text and "does not fit" in text
+    assert "use placement 'fit'" in text  # the way out is named
     assert gui.console.start_button.isEnabled() and "does not fit" in gui.console.log.toPlainText()
+    sid = gui.console.session_id
+    assert sid is not None and state_of(project, sid) == "failed"
 
 
 def test_sessions_panel_resumes_and_aborts(app: GuiApp, qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -162,8 +170,8 @@ def test_sessions_panel_resumes_and_aborts(app: GuiApp, qtbot) -> None:  # type:
     panel = app.console.sessions
     panel.select(sid)
     assert panel.resume_button.isEnabled()
-    summary = asyncio.run(app.run_session(sid))
-    assert summary is not None and summary["verified"] == 2
+    rec = asyncio.run(app.run_session(sid))
+    assert rec is not None and rec.verified == 2
     panel.select(sid)
     assert not panel.resume_button.isEnabled() and not panel.abort_button.isEnabled()
     panel.select(other)
@@ -237,7 +245,7 @@ async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30
 
 
 def test_stop_while_waiting_for_the_phone_and_closing_the_console(app: GuiApp) -> None:
-    async def scenario() -> dict[str, object] | None:
+    async def scenario() -> object:
         task = asyncio.ensure_future(app.start(fields(camera="phone")))
         await _until(lambda: app.display.waiting_for_phone, "the QR code")
         assert app.window.pairing_shown and app.console.pairing_shown
@@ -247,7 +255,13 @@ def test_stop_while_waiting_for_the_phone_and_closing_the_console(app: GuiApp) -
 
     assert asyncio.run(scenario()) is None
     sid = app.console.session_id
-    assert sid is not None and state_of(app.project, sid) == "stopped"
+    assert sid is not None and state_of(app.project, sid) == "paused"
+    record = catalog.session_record(app.project, sid)
+    assert record is not None and record.reason == STOPPED_BY_OPERATOR
     assert "STOPPED before the phone paired" in app.console.banner.text()
     assert f"rig session resume {sid}" in app.console.banner.text()
     assert not app.window.pairing_shown and not app.display.waiting_for_phone
+    with SessionStore.open(app.project) as store:
+        assert store.captures(sid) == []  # nothing was shot
+    row = next(r for r in app.console.sessions.rows if r.id == sid)
+    assert catalog.can_resume(row) and catalog.can_abort(row)

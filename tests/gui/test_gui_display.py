@@ -14,7 +14,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from rig.gui.console import OperatorConsole
-from rig.gui.display_window import DisplayWindow, PairingCancelledError, QtDisplay
+from rig.gui.display_window import DisplayWindow, QtDisplay
 from rig.gui.previews import checkerboard
 from rig.gui.qimage import from_qimage
 from rig.protocol.pairing import Pairing, parse_pairing
@@ -95,14 +95,14 @@ def test_banner_for_lost_phone_and_progress(qtbot) -> None:  # type: ignore[no-u
     console = OperatorConsole()
     qtbot.addWidget(console)
     console.show()
-    console.on_event(ev.PhoneLost("s1", idx=7, reason="no answer for 10 s"))
-    assert console.banner.isVisible() and "PHONE LOST at item 7" in console.banner.text()
+    console.on_event(ev.CameraLost("s1", idx=7, reason="no answer for 10 s"))
+    assert console.banner.isVisible() and "CAMERA LOST at item 7" in console.banner.text()
     console.on_event(ev.Progressed("s1", verified=3, total=10, rate_per_h=1200.0, eta_s=21.0))
     assert console.progress.value() == 3 and "1200 pairs/h" in console.rate.text()
     assert "rig session resume s1" in console.banner.text()
     log = console.log.toPlainText()
-    assert "Lost the phone at item 7 (no answer for 10 s)" in log
-    assert "PhoneLost" not in log and "{" not in log  # sentences, not event dumps
+    assert "Lost the camera at item 7 (no answer for 10 s)" in log
+    assert "CameraLost" not in log and "{" not in log  # sentences, not event dumps
     assert "color:#b00020" in console.log.document().toHtml().replace(" ", "")  # type: ignore[union-attr]
 
 
@@ -147,21 +147,24 @@ def test_display_holds_frames_behind_the_qr_code_until_the_phone_pairs(qtbot) ->
     assert np.array_equal(after[..., 0], frame) and not window.pairing_shown
 
 
-def test_stop_while_waiting_for_the_phone_ends_the_wait(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_the_pairing_ends_the_wait_and_the_hold(qtbot) -> None:  # type: ignore[no-untyped-def]
     window = DisplayWindow()
     qtbot.addWidget(window)
-    display = QtDisplay(window)
+    display = QtDisplay(window, paint_timeout_s=0.01)  # hidden: never painted, no need to wait
+    frame = np.full((8, 8), 5, np.uint8)
 
-    async def scenario() -> None:
+    async def scenario() -> bool:
         display.hold_for_pairing(PAIRING.to_uri())
         shown = asyncio.ensure_future(display.show(np.zeros((8, 8), np.uint8)))
         await asyncio.sleep(0)
         display.cancel_pairing()
-        await shown
+        await asyncio.gather(shown, return_exceptions=True)
+        await display.show(frame)  # the next session's frames are not held
+        return shown.cancelled()
 
-    with pytest.raises(PairingCancelledError):
-        asyncio.run(scenario())
+    assert asyncio.run(scenario())
     assert not display.waiting_for_phone and not window.pairing_shown
+    assert display.tap() is frame
 
 
 def test_console_shows_the_qr_code_with_its_text(qtbot) -> None:  # type: ignore[no-untyped-def]

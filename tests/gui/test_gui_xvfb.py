@@ -189,7 +189,7 @@ def test_a_camera_that_does_not_exist_shows_a_banner(
             "the error banner, and Start offered again", proc,
         ))  # fmt: skip
         keep("failure.png", shot, tmp_path)
-    assert query(project, "SELECT state FROM sessions") == [("aborted",)]
+    assert query(project, "SELECT count(*) FROM sessions") == [(0,)]  # it never ran: no trace
 
 
 def test_the_phone_pairs_by_the_qr_code_on_the_display(
@@ -223,7 +223,7 @@ def _preview_shown(project: Project, console: np.ndarray) -> bool:
     """The ground truth of the last verdict's item appears (scaled) in the console."""
     idx, _attempt = query(
         project,
-        "SELECT idx, attempt FROM events WHERE kind='PhotoVerified' ORDER BY id DESC LIMIT 1",
+        "SELECT idx, attempt FROM events WHERE kind='CaptureVerified' ORDER BY id DESC LIMIT 1",
     )[0]
     (sha,) = query(
         project,

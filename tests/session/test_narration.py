@@ -17,6 +17,8 @@ from rig.session.narration import (
     narrate,
     next_step,
 )
+from rig.session.reconcile import Reconciliation
+from rig.session.states import AWAITING_IMPORT, STOPPED_BY_OPERATOR, SessionState
 
 EVENT_KINDS = [
     cls
@@ -25,26 +27,34 @@ EVENT_KINDS = [
 ]
 
 text = st.text(string.ascii_letters + string.digits + " .,;:-()/é→", max_size=40)
-reconciliation = st.fixed_dictionaries(
-    {
-        "items": st.integers(0, 500),
-        "verified": st.integers(0, 500),
-        "clean": st.booleans(),
-        "problems": st.dictionaries(
-            st.sampled_from(["not_verified", "duplicates", "not_stored"]),
-            st.lists(st.integers(0, 500), min_size=1, max_size=20),
-        ),
-    }
-)
+counts = st.integers(0, 500)
+reconciliation = st.builds(
+    Reconciliation,
+    items=counts, displayed=counts, captured=counts, verified=counts, stored=counts,
+    retakes=counts, pending=counts,
+    pending_import=st.lists(st.integers(0, 500), max_size=5),
+    problems=st.dictionaries(
+        st.sampled_from(["not_verified", "duplicates", "not_stored"]),
+        st.lists(st.integers(0, 500), min_size=1, max_size=20),
+    ),
+    clean=st.booleans(),
+)  # fmt: skip
+
+
+def rec(items: int, verified: int, problems: dict[str, list[int]]) -> Reconciliation:
+    return Reconciliation(items, items, verified, verified, verified, 0, items - verified,
+                          problems=problems, clean=not problems)  # fmt: skip
 
 
 def _event(cls: type) -> st.SearchStrategy[ev.SessionEvent]:
     """Any instance of an event class, built from its field types."""
     overrides = {
         "session_id": st.just("s0123456789"),
-        "state": st.sampled_from(["finished", "stopped", "failed", "awaiting-import"]),
+        "state": st.sampled_from(list(SessionState)),
         "reconciliation": reconciliation,
-        "reason": text,
+        "reason": st.one_of(
+            st.none(), text, st.sampled_from([STOPPED_BY_OPERATOR, AWAITING_IMPORT])
+        ),
         "name": text,
     }
     return st.builds(cls, **{k: v for k, v in overrides.items() if k in cls.__dataclass_fields__})
@@ -66,28 +76,33 @@ def test_sentences_carry_the_facts() -> None:
     assert narrate(ev.SessionStarted("s1", items=3, resumed_at=0)).text == (
         "Session s1 started with 3 items."
     )
-    verified = narrate(ev.PhotoVerified("s1", idx=2, attempt=1, psnr_db=31.24, ssim=0.9123,
-                                        reproj_err_px=0.412))  # fmt: skip
+    verified = narrate(ev.CaptureVerified("s1", idx=2, attempt=1, psnr_db=31.24, ssim=0.9123,
+                                          reproj_err_px=0.412))  # fmt: skip
     assert verified == verified.__class__(
         "ok", "Item 2 verified: PSNR 31.2 dB, SSIM 0.912, marker error 0.41 px."
     )
-    lost = narrate(ev.PhoneLost("s1", idx=7, reason="no answer for 10 s."))
+    lost = narrate(ev.CameraLost("s1", idx=7, reason="no answer for 10 s."))
     assert lost.level == "error" and "item 7 (no answer for 10 s)" in lost.text
     progress = narrate(ev.Progressed("s1", verified=3, total=10, rate_per_h=1200.0, eta_s=21.0))
     assert progress.text == "3 of 10 items verified (1200 pairs/h, about 21 s left)."
 
 
 def test_a_failed_or_stopped_session_names_its_resume_command() -> None:
-    rec = {"items": 5, "verified": 3, "clean": False, "problems": {"not_verified": [3, 4]}}
-    line = narrate(ev.SessionFinished("s9f", state="stopped", reconciliation=rec))
+    partial = rec(5, 3, {"not_verified": [3, 4]})
+    line = narrate(ev.SessionFinished("s9f", "paused", STOPPED_BY_OPERATOR, partial))
     assert line.level == "warn"
+    assert line.text.startswith("Session s9f paused (stopped by operator): ")
     assert "3 of 5 items verified; 2 items not verified (3, 4)" in line.text
     assert "'rig session resume s9f'" in line.text
-    failed = narrate(ev.SessionFinished("s9f", state="failed", reconciliation=rec))
+    failed = narrate(ev.SessionFinished("s9f", "failed", partial.describe(), partial))
     assert failed.level == "error" and "rig session resume s9f" in failed.text
-    clean = {"items": 5, "verified": 5, "clean": True, "problems": {}}
-    done = narrate(ev.SessionFinished("s9f", state="finished", reconciliation=clean))
+    assert failed.text.count("3 of 5") == 1  # a reason that only restates the counts: once
+    lost = narrate(ev.SessionFinished("s9f", "failed", "camera lost for 600 s", partial))
+    assert "failed (camera lost for 600 s): 3 of 5" in lost.text
+    done = narrate(ev.SessionFinished("s9f", "finished", None, rec(5, 5, {})))
     assert done.level == "ok" and "resume" not in done.text
+    waiting = narrate(ev.SessionFinished("s9f", "paused", AWAITING_IMPORT, partial))
+    assert waiting.level == "warn" and "rig import-photos DIR --chexpeditor" in waiting.text
 
 
 def test_an_unknown_kind_still_reads_as_a_sentence() -> None:
@@ -105,8 +120,10 @@ def test_an_unknown_kind_still_reads_as_a_sentence() -> None:
 
 def test_next_steps_and_small_formats() -> None:
     assert "rig export s1" in next_step("s1", "finished")
-    assert "rig import-photos" in next_step("s1", "awaiting-import")
-    assert "rig session resume s1" in next_step("s1", "paused")
+    assert "rig import-photos" in next_step("s1", "paused", AWAITING_IMPORT)
+    assert "rig session resume s1" in next_step("s1", "paused", STOPPED_BY_OPERATOR)
+    assert "rig session resume s1" in next_step("s1", "failed", "camera lost")
+    assert next_step("s1", "aborted") == "start a new session"
     assert describe_problems({"duplicates": list(range(10))}) == (
         "10 items duplicates (0, 1, 2, 3, 4, 5, 6, 7, …)"
     )
@@ -114,23 +131,7 @@ def test_next_steps_and_small_formats() -> None:
     assert format_duration(float("inf")) == format_duration(float("nan")) == "an unknown time"
 
 
-def test_capture_and_camera_names_read_like_photo_and_phone_names() -> None:
-    @dataclass(frozen=True)
-    class CameraLost(ev.SessionEvent):
-        idx: int
-        reason: str
-
-    @dataclass(frozen=True)
-    class CaptureVerified(ev.SessionEvent):
-        idx: int
-        attempt: int
-        psnr_db: float | None
-        ssim: float | None
-        reproj_err_px: float | None
-
-    assert narrate(CameraLost("s1", idx=7, reason="gone")) == narrate(
-        ev.PhoneLost("s1", idx=7, reason="gone")
-    )
-    assert narrate(CaptureVerified("s1", 2, 1, 30.0, None, None)) == narrate(
-        ev.PhotoVerified("s1", 2, 1, 30.0, None, None)
+def test_the_phone_pairing_reads_with_its_address() -> None:
+    assert narrate(ev.PhonePaired("s1", peer="192.0.2.7:47000")).text == (
+        "The phone paired from 192.0.2.7:47000."
     )
