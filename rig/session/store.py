@@ -284,15 +284,26 @@ class SessionStore:
         }
         with self._tx() as c:
             self.state(session_id)
-            c.execute(
-                "DELETE FROM registrations WHERE capture_id IN "
-                "(SELECT id FROM captures WHERE session_id=?)",
-                [session_id],
-            )
+            # Every table keyed on a capture (registrations, quality grades, …) goes first.
+            for table, column in self._capture_children():
+                c.execute(
+                    f"DELETE FROM {table} WHERE {column} IN "
+                    "(SELECT id FROM captures WHERE session_id=?)",
+                    [session_id],
+                )
             for table in ("captures", "items", "calibrations", "events"):
                 c.execute(f"DELETE FROM {table} WHERE session_id=?", [session_id])
             c.execute("DELETE FROM sessions WHERE id=?", [session_id])
         return named
+
+    def _capture_children(self) -> list[tuple[str, str]]:
+        """(table, column) of every foreign key that points at ``captures``."""
+        return [
+            (fk.table, str(fk.column))
+            for table in self.db.tables
+            for fk in table.foreign_keys
+            if fk.other_table == "captures"
+        ]
 
     def referenced_objects(self, candidates: set[str]) -> set[str]:
         """Which of ``candidates`` some row of any table still names (any *sha256 column)."""

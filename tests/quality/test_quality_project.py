@@ -19,7 +19,9 @@ from rig.library.samples import SampleSpec, write_samples
 from rig.project import Project, init_project
 from rig.quality.rating_session import open_rating_session
 from rig.quality.store import load_grades, load_ratings
-from rig.session import records
+from rig.session.plan import CapturePlan
+from rig.session.store import SessionStore
+from rig.session.verify import RegistrationOutcome
 
 
 def _degrade(kind: str, truth: np.ndarray) -> np.ndarray:
@@ -38,24 +40,24 @@ def graded_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, s
     project = init_project(root / "project")
     ids = import_paths(project, [root / "in"], labels_csv=labels, recursive=True).to_dict()[
         "source_ids"]
-    db = project.db()
     truths = [ensure_frame(project, s) for s in ids]
-    sid = records.new_session_id()
-    records.create_session(db, sid, {"sources": ids}, "sim:tripod-ideal",
-                           [(t.source_id, t.frame_id) for t in truths])
+    store = SessionStore.open(project)
+    plan = CapturePlan(sources="ids:" + ",".join(map(str, ids)), camera="sim:tripod-ideal")
+    sid = store.create_session(plan, [(t.source_id, t.frame_id) for t in truths])
+    store.transition(sid, "start")
     for idx, (truth, kind) in enumerate(zip(truths, ("good", "glare", "blur"), strict=True)):
         gray = truth.pixels if truth.pixels.ndim == 2 else cv2.cvtColor(truth.pixels,
                                                                          cv2.COLOR_RGB2GRAY)
         photo = _degrade(kind, gray)
-        cap = records.request_capture(db, sid, idx, 1, {})
-        records.store_photo(db, cap, project.objects.put(encode_png(photo)), {"model": "test"})
+        cap = store.request_capture(sid, idx, 1, {})
+        store.store_photo(cap, project.objects.put(encode_png(photo)), {"model": "test"})
         mask = np.full(photo.shape, 255, np.uint8)
-        result = {"psnr_db": 20.0, "ssim": 0.8, "reproj_err_px": 0.4, "residual_px": 0.9,
-                  "reason": None}
-        records.record_registration(db, cap, True, result, project.objects.put(encode_png(photo)),
-                                    project.objects.put(encode_png(mask)))
-    records.set_state(db, sid, "finished")
-    db.close()
+        outcome = RegistrationOutcome(True, None, psnr_db=20.0, ssim=0.8, reproj_err_px=0.4,
+                                      residual_px=0.9)
+        store.record_registration(cap, outcome, project.objects.put(encode_png(photo)),
+                                  project.objects.put(encode_png(mask)))
+    store.transition(sid, "finish")
+    store.close()
     return project, sid
 
 

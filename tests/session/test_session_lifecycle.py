@@ -191,6 +191,14 @@ def test_abort_and_delete_from_the_command_line(
             )
             for sha in row
         }
+        # A table of another layer keyed on captures (quality grades) must not block delete.
+        with store.conn:
+            store.conn.execute(
+                "INSERT INTO quality_grades (capture_id, photo, grade, figures, reasons, cutoffs, "
+                "created_at) SELECT id, 'p' || id, 4, '{}', '[]', '{}', '' FROM captures "
+                "WHERE session_id=?",
+                [done],
+            )
     folder = project.root / "sessions" / done
     folder.mkdir(parents=True)
     (folder / "protocol-state.json").write_text("{}")
@@ -208,10 +216,13 @@ def test_abort_and_delete_from_the_command_line(
         t: db.execute(f"SELECT count(*) FROM {t} WHERE session_id IS NOT NULL").fetchone()[0]
         for t in ("items", "captures", "events")
     }
-    leftovers["registrations"] = db.execute("SELECT count(*) FROM registrations").fetchone()[0]
+    for table in ("registrations", "quality_grades"):
+        leftovers[table] = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     truth = db.execute("SELECT object_sha256 FROM frames").fetchall()
     db.close()
-    assert leftovers == {"items": 0, "captures": 0, "registrations": 0, "events": 0}
+    assert leftovers == {
+        "items": 0, "captures": 0, "registrations": 0, "quality_grades": 0, "events": 0
+    }
     assert truth and all(project.objects.contains(sha) for (sha,) in truth)  # shared: kept
 
 
