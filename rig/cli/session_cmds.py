@@ -302,8 +302,11 @@ def cmd_gui(
     screen: int = typer.Option(
         -1, "--screen", help="Index of the rig's display (default: the last screen)."
     ),
-    windowed: bool = typer.Option(
-        False, "--windowed", help="A window instead of full screen (for trying out)."
+    windowed: str | None = typer.Option(
+        None,
+        "--windowed",
+        metavar="WxH",
+        help="A window of WxH pixels instead of full screen (for trying out), e.g. 1280x800.",
     ),
     resume: str | None = typer.Option(None, "--resume", help="Resume this session at start-up."),
     project: ProjectOption = None,
@@ -322,11 +325,12 @@ def cmd_gui(
             "(or under xvfb-run), or use 'rig session start --headless'"
         )
     try:
-        from rig.gui.app import run_gui
+        from rig.gui.app import parse_window_size, run_gui
     except ImportError as exc:
         raise UsageError(f"the GUI needs PyQt6 and qasync: pip install 'rig[gui]' ({exc})") from exc
+    window_size = parse_window_size(windowed) if windowed else None
     proj = project_from(project)
-    raise typer.Exit(run_gui(proj.root, screen, windowed, resume))
+    raise typer.Exit(run_gui(proj.root, screen, window_size, resume))
 
 
 def cmd_replay(

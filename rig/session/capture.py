@@ -187,6 +187,7 @@ class CapturerEnv:
     screen_tap: Callable[[], np.ndarray | None] | None = None  # simulation: what is on screen
     on_pairing: Callable[[str, Any], None] | None = None  # (QR payload, PairingRecord)
     on_warning: Callable[[str], None] | None = None
+    on_paired: Callable[[str], None] | None = None  # (peer): whoever calls on_pairing calls it
 
 
 class CapturerSpec(Protocol):

@@ -82,7 +82,12 @@ class PhoneSpec:
     def build(self, env: CapturerEnv) -> ProtocolCapturer:
         record = PairingRecord(**env.pairing) if env.pairing else PairingRecord.fresh()
         return ProtocolCapturer(
-            record, env.session_dir / "uploads", env.screen_tap, self.sim, env.on_pairing
+            record,
+            env.session_dir / "uploads",
+            env.screen_tap,
+            self.sim,
+            env.on_pairing,
+            on_paired=env.on_paired,
         )
 
 
@@ -120,6 +125,7 @@ class ProtocolCapturer:
         sim_phone: SimPhoneOptions | None = None,
         on_pairing: Callable[[str, PairingRecord], None] | None = None,
         display_latency_ms: float = 0.0,
+        on_paired: Callable[[str], None] | None = None,
     ) -> None:
         self.pairing = pairing
         self.store_dir = store_dir
@@ -127,6 +133,8 @@ class ProtocolCapturer:
         self.sim_phone = sim_phone
         self.on_pairing = on_pairing
         self.display_latency_ms = display_latency_ms
+        self.on_paired = on_paired
+        self._paired = False
         self.endpoint: pe.DesktopEndpoint | None = None
         self._phone_task: asyncio.Task[None] | None = None
         self._progress: ProgressCallback | None = None
@@ -151,6 +159,7 @@ class ProtocolCapturer:
             display_latency_ms=self.display_latency_ms,
             camera_retries=0,  # the session decides about new attempts (new frame code)
         )
+        self._paired = False
         self.endpoint = await endpoint.__aenter__()
         endpoint.listeners.append(self._on_protocol_event)
         self.pairing = PairingRecord(
@@ -195,6 +204,11 @@ class ProtocolCapturer:
             raise InputError(f"the simulated phone stopped: {text}")
 
     def _on_protocol_event(self, event: pev.Event) -> None:
+        if isinstance(event, pev.PeerHello) and not self._paired:
+            self._paired = True  # HELLO is also the phone's keepalive: announce the first only
+            machine = self.endpoint.machine if self.endpoint is not None else None
+            if self.on_paired is not None:
+                self.on_paired(_address(machine.peer if machine is not None else None))
         phase = PROGRESS.get(type(event))
         if phase is not None and self._progress is not None:
             self._progress(phase)
@@ -234,3 +248,7 @@ class ProtocolCapturer:
         finally:
             self._progress = None
         return self._photo(record)
+
+
+def _address(peer: Any) -> str:
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
