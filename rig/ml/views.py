@@ -16,7 +16,6 @@ Restored images are cached content-addressed inside the restoration run
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 from rig.errors import InputError, UsageError
 from rig.ml.data import PairRecord, read_gray, write_png
 from rig.ml.infer import TileConfig, restore_array, to_uint8
+from rig.store.objects import sha256_file
 
 VIEWS = ("dicom", "photo", "restored")
 TRAIN_ON = (*VIEWS, "mixed")
@@ -61,10 +61,6 @@ def to_input(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 @dataclass
 class Restorer:
     """A restoration run applied to whole photos, loaded on first use."""
@@ -80,7 +76,7 @@ class Restorer:
         from rig.ml.checkpoint import best_or_last, load_run_model
 
         self._model, self._meta = load_run_model(self.run_dir, self.device, task="restore")
-        self._cache = self.run_dir / "restored" / _sha(best_or_last(self.run_dir))[:16]
+        self._cache = self.run_dir / "restored" / sha256_file(best_or_last(self.run_dir))[:16]
 
     def restore(self, photo: np.ndarray) -> np.ndarray:
         from rig.ml.checkpoint import run_input_norm
@@ -95,7 +91,7 @@ class Restorer:
         if self._model is None:
             self._load()
         assert self._cache is not None
-        cached = self._cache / f"{_sha(path)[:24]}.png"
+        cached = self._cache / f"{sha256_file(path)[:24]}.png"
         if cached.is_file():
             return read_gray(cached)
         restored = self.restore(read_gray(path))
