@@ -5,7 +5,7 @@ weights with the best validation score, plus configs), ``metrics.jsonl`` (one li
 epoch) and ``config.json``. Files are written atomically (temp + rename), so a run killed
 mid-save resumes from the previous checkpoint.
 
-Checkpoint format 2 (``format``: 2): ``task`` ("restore", "classify"), ``model``
+Checkpoint format 2 (``format``: 2): ``task`` ("restore", "classify", "quality"), ``model``
 (state dict), ``optimizer`` and ``scaler`` (``last.pt`` only), ``model_name``,
 ``model_config``, ``train_config`` (the task's settings, with the loop's under
 ``loop``), ``data_fingerprint`` and ``run`` (``rig.ml.trainer.RunState`` as a dict).
@@ -113,10 +113,18 @@ def _classifier_model(name: str, config: dict[str, Any]) -> nn.Module:
     return rebuild_classifier(name, config)
 
 
+def _quality_model(name: str, config: dict[str, Any]) -> nn.Module:
+    from rig.ml.models.quality import QualityModelConfig, build_quality_model
+
+    # The run's weights are loaded next: no backbone weights file is read again.
+    return build_quality_model(QualityModelConfig.from_dict({**config, "weights": None}))
+
+
 # Which constructor rebuilds the model of a run, by the checkpoint's task.
 REBUILD: dict[str, Callable[[str, dict[str, Any]], nn.Module]] = {
     "restore": _restoration_model,
     "classify": _classifier_model,
+    "quality": _quality_model,
 }
 
 
