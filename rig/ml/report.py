@@ -79,15 +79,28 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+def _untrained_validation(run_dir: Path) -> dict[str, float]:
+    """The validation figures of the untrained model (``RunState.init``), if recorded."""
+    from rig.ml.checkpoint import LAST, load_checkpoint
+
+    if not (run_dir / LAST).is_file():
+        return {}
+    try:
+        return dict(load_checkpoint(run_dir / LAST)["run"].get("init") or {})
+    except Exception:  # a foreign or damaged checkpoint: curves without the start point
+        return {}
+
+
 def training_curves(run_dir: Path, out: Path, name: str = "training_curves.png") -> list[str]:
     """Training loss and every validation metric of every epoch, against optimiser steps.
 
-    The validation of the untrained model (step 0) is drawn too; an epoch cut short by
-    a budget is drawn at the steps it really took.
+    The validation of the untrained model is drawn at step 0; an epoch cut short by a
+    budget is drawn at the steps it really took.
     """
     history = read_metrics(run_dir)
     if not history:
         return []
+    init = _untrained_validation(run_dir)
     steps, total = [], 0
     for h in history:
         total += int(h.get("steps") or 0)
@@ -102,11 +115,12 @@ def training_curves(run_dir: Path, out: Path, name: str = "training_curves.png")
     ax1.set_xlabel("optimiser steps")
     ax1.set_ylabel("training loss (per epoch)")
     for key in val_keys:
-        pts = [(s, h[key]) for s, h in zip(steps, history, strict=True)
-               if isinstance(h.get(key), int | float) and math.isfinite(h[key])]
+        start = [(0, init[key])] if isinstance(init.get(key), int | float) and math.isfinite(init[key]) else []
+        pts = start + [(s, h[key]) for s, h in zip(steps, history, strict=True)
+                       if isinstance(h.get(key), int | float) and math.isfinite(h[key])]
         if pts:
             ax2.plot(*zip(*pts, strict=True), marker="o", ms=3, label=key)
-    ax2.set_xlabel("optimiser steps")
+    ax2.set_xlabel("optimiser steps (0: untrained)")
     ax2.set_ylabel("validation")
     if val_keys:
         ax2.legend(fontsize=8)
