@@ -45,6 +45,8 @@ class Anatomy:
     female: bool
     rib_phase: float  # vertical offset of the rib cage
     tilt: float  # small rotation of the patient, radians
+    zoom: tuple[float, float]  # framing: (horizontal, vertical) magnification; the
+    # vertical one (about the top edge) moves the diaphragm down and cuts the abdomen
 
     @property
     def heart_width(self) -> float:
@@ -73,6 +75,7 @@ def draw_anatomy(rng: np.random.Generator, ctr: float) -> Anatomy:
         female=bool(rng.random() < 0.5),
         rib_phase=float(rng.normal(0, 0.006)),
         tilt=float(rng.normal(0, 0.012)),
+        zoom=(float(rng.uniform(0.97, 1.05)), float(rng.uniform(1.1, 1.18))),
     )
 
 
@@ -153,7 +156,7 @@ def soft_tissue(a: Anatomy, grid: Grid, rng: np.random.Generator) -> SoftTissue:
     depth *= np.sqrt(np.clip(cv2.GaussianBlur(aerated, (0, 0), grid.rows / 40), 0, 1))
     air = 1.2 * depth * aerated * a.habitus
     attenuation -= air
-    attenuation += 0.1 * heart + 0.1 * mediastinum + 0.15 * below * body
+    attenuation += 0.1 * heart + 0.1 * mediastinum + 0.05 * below * body
     trachea = np.exp(-(((xx - a.cx) / 0.016) ** 4)) * np.clip((0.33 - yy) / 0.04, 0, 1)
     attenuation -= 0.5 * trachea
     if a.female:  # breast shadows over the lower lung fields, convex inferior margin
@@ -162,8 +165,9 @@ def soft_tissue(a: Anatomy, grid: Grid, rng: np.random.Generator) -> SoftTissue:
             attenuation += 0.35 * shadow
     bubble = np.exp(-(((xx - a.cx - 0.16) / 0.05) ** 2 + ((yy - a.dome_y[1] - 0.06) / 0.03) ** 2))
     attenuation -= 0.35 * bubble  # gastric air under the left hemidiaphragm
-    gas = np.clip(smooth_noise(rng, grid, grid.cols * 0.025) - 0.8, 0, None)
-    attenuation -= 0.25 * gas * below * np.clip((yy - a.dome_y[1] - 0.08) / 0.05, 0, 1)  # bowel
+    # Bowel gas: rounded lucencies of a few cm with crisp walls, below the stomach.
+    gas = np.clip(2.0 * (smooth_noise(rng, grid, grid.cols * 0.012) - 0.9), 0, 1)
+    attenuation -= 0.25 * gas * below * np.clip((yy - a.dome_y[1] - 0.06) / 0.04, 0, 1)
     attenuation += 0.06 * smooth_noise(rng, grid, grid.rows / 25) * body
     return SoftTissue(attenuation.astype(np.float32), air.astype(np.float32), aerated.astype(np.float32),
                       (sides[0].astype(np.float32), sides[1].astype(np.float32)), heart)

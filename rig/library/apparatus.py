@@ -126,8 +126,10 @@ def collimate(display: np.ndarray, grid: Grid, c: Collimation,
     inside = field_mask(grid, c)
     if c.style == "shutter":
         return display * inside
-    # Unexposed plate: bright, with scatter making it a little darker near the field.
-    outside = 0.93 + 0.03 * rng.standard_normal(display.shape, dtype=np.float32) * 0.3
+    # Unexposed plate: bright, a little darker near the field where scatter reached it,
+    # and almost noiseless (few quanta; the read-out noise is below one grey level).
+    scatter = cv2.GaussianBlur(inside, (0, 0), max(1.0, grid.cols * 0.02))
+    outside = 0.95 - 0.08 * scatter + 0.002 * rng.standard_normal(display.shape, dtype=np.float32)
     return display * inside + np.clip(outside, 0, 1) * (1 - inside)
 
 

@@ -1,8 +1,8 @@
 """Image statistics that tell a radiograph from a smooth phantom, and the real references.
 
 Three families, all computed on the *displayed* image (grey levels in [0, 1], bright =
-dense) after resampling its long side to ``ANALYSIS_PX`` (INTER_AREA), so a 2.5k CR and a
-720-row sample are compared at the same scale:
+dense) after shrinking its long side to ``analysis_px`` (INTER_AREA; never enlarged), so
+images of different sizes are compared at the same scale:
 
 - the radially averaged power spectrum (Hann-windowed, mean removed): a power law
   P(f) ∝ f^-β over two bands; ``psd_slope_low`` (0.01–0.1 cycles/px, anatomy: lungs,
@@ -57,14 +57,13 @@ class ImageStats:
 
 
 def to_analysis_scale(display: np.ndarray, analysis_px: int = ANALYSIS_PX) -> np.ndarray:
-    """``display`` (H, W) in [0, 1] resampled so its long side is ``analysis_px`` (float32)."""
+    """``display`` (H, W) in [0, 1] shrunk (INTER_AREA) to a long side of ``analysis_px``."""
     image = np.asarray(display, np.float32)
     scale = analysis_px / max(image.shape)
-    if scale == 1.0:
+    if scale >= 1.0:  # never upsample: interpolation would invent a spectrum
         return image
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    return np.clip(cv2.resize(image, size, interpolation=interp), 0.0, 1.0)
+    return np.clip(cv2.resize(image, size, interpolation=cv2.INTER_AREA), 0.0, 1.0)
 
 
 def radial_power_spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

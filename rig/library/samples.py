@@ -143,7 +143,7 @@ def render_case(case: Case, spec: SampleSpec, identifiers: tuple[str, ...] = ())
     if extras.random() < 0.4:
         attenuation += apparatus.ecg_leads(a, grid, extras)
     attenuation += apparatus.lead_marker(grid, "L" if extras.random() < 0.8 else "R", extras)
-    attenuation = _rotate(attenuation, a.tilt)
+    attenuation = _position(attenuation, a)
     det = detector.draw_detector(stream(9))
     display = detector.process(detector.expose(attenuation, grid, det, stream(10)), grid, det)
     display = apparatus.collimate(display, grid, apparatus.draw_collimation(stream(11)), stream(11))
@@ -174,11 +174,15 @@ def _findings(a: anatomy.Anatomy, grid: Grid, lungs: fx.LungState, case: Case,
     return out
 
 
-def _rotate(image: np.ndarray, angle_rad: float) -> np.ndarray:
-    """Small patient rotation about the image centre (borders replicated)."""
+def _position(image: np.ndarray, a: anatomy.Anatomy) -> np.ndarray:
+    """The patient as framed: rotated by ``a.tilt`` about the centre, then magnified by
+    ``a.zoom`` about the top centre (borders replicated)."""
     h, w = image.shape
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), float(np.rad2deg(angle_rad)), 1.0)
-    return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR,
+    rotate = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), float(np.rad2deg(a.tilt)), 1.0),
+                        [0, 0, 1]])
+    zx, zy = a.zoom
+    zoom = np.array([[zx, 0, w / 2 * (1 - zx)], [0, zy, 0], [0, 0, 1]])
+    return cv2.warpAffine(image, (zoom @ rotate)[:2], (w, h), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
 
 
