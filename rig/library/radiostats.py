@@ -29,12 +29,28 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ANALYSIS_PX = 1024
+ANALYSIS_PX = 720  # the demo samples' long side: every image is compared at this scale
 LOW_BAND = (0.01, 0.1)  # cycles per analysis pixel
 HIGH_BAND = (0.1, 0.4)
 CANNY_THRESHOLDS = (20, 50)
 REAL_FILES = {"RG1_UNCR.dcm": "CR chest PA (pydicom-data RG1)",
               "RG3_UNCR.dcm": "CR tibia (pydicom-data RG3)"}
+
+
+# The real radiographs' statistics at ANALYSIS_PX (RG1 chest, RG3 tibia; measured by
+# ``image_statistics``, checked against the installed files by the tests), and the bands a
+# generated image must fall in: slopes within 0.7 of the real range, edge density within
+# half the lowest to twice the highest real value (docs/samples.md).
+REAL_MEASURED = {
+    "RG1_UNCR": {"psd_slope_low": -3.5824, "psd_slope_high": -3.5351, "edge_density": 0.0453},
+    "RG3_UNCR": {"psd_slope_low": -3.4497, "psd_slope_high": -4.3192, "edge_density": 0.0121},
+}
+SLOPE_MARGIN = 0.7
+BANDS = {
+    "psd_slope_low": (-3.5824 - SLOPE_MARGIN, -3.4497 + SLOPE_MARGIN),
+    "psd_slope_high": (-4.3192 - SLOPE_MARGIN, -3.5351 + SLOPE_MARGIN),
+    "edge_density": (0.0121 / 2, 0.0453 * 2),
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,12 @@ def image_statistics(display: np.ndarray, analysis_px: int = ANALYSIS_PX) -> Ima
         dark_fraction=float((values < 0.05).mean()),
         bright_fraction=float((values > 0.95).mean()),
     )
+
+
+def inside_band(stats: ImageStats, key: str) -> bool:
+    """Is ``stats``' value of ``key`` inside ``BANDS[key]``?"""
+    low, high = BANDS[key]
+    return bool(low <= getattr(stats, key) <= high)
 
 
 def display_from_stored(pixels: np.ndarray, monochrome1: bool,
