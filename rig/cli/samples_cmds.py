@@ -70,13 +70,18 @@ def bench_samples_command(
     n: Annotated[int, typer.Option("--n", help="Demo-size images (a third as many at CR size).")] = 6,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn cases.")] = 0,
     difficulty: Annotated[float, typer.Option("--difficulty", help="Difficulty of the drawn cases.")] = DEFAULT_DIFFICULTY,
+    figure: Annotated[
+        Path | None, typer.Option("--figure", help="Also write a PNG: real radiographs beside generated ones.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Time the sample generator and compare its statistics with real radiographs."""
-    from rig.bench.samples_bench import run_samples_bench
+    from rig.bench.samples_bench import run_samples_bench, write_comparison_figure
 
     if n < 1:
         raise UsageError(f"--n {n}: must be at least 1")
+    if figure is not None:
+        console.print(f"figure: {write_comparison_figure(figure, seed)}")
     with console.status("rendering and measuring samples"):
         result = run_samples_bench(n, seed, difficulty)
     if as_json:

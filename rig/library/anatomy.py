@@ -165,9 +165,10 @@ def soft_tissue(a: Anatomy, grid: Grid, rng: np.random.Generator) -> SoftTissue:
             attenuation += 0.35 * shadow
     bubble = np.exp(-(((xx - a.cx - 0.16) / 0.05) ** 2 + ((yy - a.dome_y[1] - 0.06) / 0.03) ** 2))
     attenuation -= 0.35 * bubble  # gastric air under the left hemidiaphragm
-    # Bowel gas: rounded lucencies of a few cm with crisp walls, below the stomach.
-    gas = np.clip(2.0 * (smooth_noise(rng, grid, grid.cols * 0.012) - 0.9), 0, 1)
-    attenuation -= 0.25 * gas * below * np.clip((yy - a.dome_y[1] - 0.06) / 0.04, 0, 1)
+    # Bowel gas: rounded lucencies of a few cm with soft walls, below the stomach.
+    pockets = np.clip(1.2 * (smooth_noise(rng, grid, grid.cols * 0.015) - 1.0), 0, 1)
+    gas = cv2.GaussianBlur(pockets.astype(np.float32), (0, 0), max(0.7, grid.cols * 0.004))
+    attenuation -= 0.2 * gas * below * np.clip((yy - a.dome_y[1] - 0.06) / 0.04, 0, 1)
     attenuation += 0.06 * smooth_noise(rng, grid, grid.rows / 25) * body
     return SoftTissue(attenuation.astype(np.float32), air.astype(np.float32), aerated.astype(np.float32),
                       (sides[0].astype(np.float32), sides[1].astype(np.float32)), heart)
@@ -399,8 +400,11 @@ def vessels(tree: list[Branches], grid: Grid, lungs: np.ndarray,
 
 
 def lung_texture(rng: np.random.Generator, grid: Grid, lungs: np.ndarray) -> np.ndarray:
-    """Fine interstitial markings: ~1 mm and ~4 mm band-pass noise inside the lungs."""
+    """Interstitial markings: ~1 mm band-pass noise plus a reticular network of ~3 mm
+    cells (ridges of band-pass noise: thin bright walls around darker air spaces)."""
     mm_per_px = FOV_WIDTH_MM / grid.cols
     fine = band_noise(rng, grid, max(0.6, 1.0 / mm_per_px))
-    coarse = upsample(band_noise(rng, grid.coarse(), max(0.8, 4.0 / (FOV_WIDTH_MM / grid.coarse().cols))), grid)
-    return ((0.008 * fine + 0.015 * coarse) * lungs).astype(np.float32)
+    coarse = grid.coarse()
+    cells = band_noise(rng, coarse, max(0.8, 3.0 / (FOV_WIDTH_MM / coarse.cols)))
+    network = upsample(np.clip(1.0 - 2.5 * np.abs(cells), 0, 1) ** 2, grid)
+    return ((0.008 * fine + 0.05 * network) * lungs).astype(np.float32)

@@ -88,7 +88,7 @@ def process(signal: np.ndarray, grid: Grid, det: Detector) -> np.ndarray:
         out = out + det.unsharp * (out - cv2.GaussianBlur(out, (0, 0), sigma))
     sample = out[:: max(1, grid.rows // 256), :: max(1, grid.cols // 256)]
     lo, p50, p95, hi = (float(v) for v in np.percentile(sample, [1.0, 50.0, 95.0, 99.7]))
-    hi = min(hi, p95 + 0.6 * (p95 - p50))  # metal (pacemakers, markers) must not set the window
+    hi = min(hi, p95 + 1.0 * (p95 - p50))  # metal (pacemakers, markers) must not set the window
     # Mid-tones kept below the highlights a phone photo of the screen clips (docs/samples.md).
     x = np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0) ** 1.3
     # Film-like S curve: toe and shoulder, mid-grey contrast set by gamma.

@@ -150,7 +150,7 @@ def test_phantom_keeps_its_signature_and_range() -> None:
     rng = np.random.default_rng(3)
     image = phantom(rng, SampleSpec(rows=96, columns=80), draw_findings(rng))
     assert image.shape == (96, 80) and image.dtype == np.float32
-    assert 0.0 <= image.min() and image.max() <= 1.0 and image.std() > 0.05
+    assert image.min() >= 0.0 and image.max() <= 1.0 and image.std() > 0.05
 
 
 def test_real_size_sixteen_bits_monochrome1(tmp_path: Path) -> None:
