@@ -47,12 +47,10 @@ def targets(rows: list[dict[str, str]]) -> torch.Tensor:
 
 
 def network() -> nn.Module:
-    layers: list[nn.Module] = []
-    channels = [1, 24, 32, 48, 64, 96]
-    for c_in, c_out in itertools.pairwise(channels):
-        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
-                   nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
-                   nn.MaxPool2d(2)]
+    """A small CNN that fits a CPU: a stride-2 stem, then one conv + pool per stage."""
+    layers: list[nn.Module] = [nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.BatchNorm2d(16), nn.ReLU()]
+    for c_in, c_out in itertools.pairwise([16, 32, 48, 64, 96]):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
     return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(96, len(LABELS)))
 
 
