@@ -218,7 +218,38 @@ def cmd_demo(
     console.print(f"project: {result.project}  (go on with: rig -p {result.project} session list)")
 
 
+def cmd_bench_burned_in(
+    repeats: int = typer.Option(3, "--repeats", help="Timed runs per image (median)."),
+    samples: int = typer.Option(8, "--samples", help="Demo radiographs imported per mode."),
+    json_out: JsonOption = False,
+) -> None:
+    """Time the burned-in text OCR per image (US 800x600, CR 2048x2500) against one full-page
+    tesseract pass, its recall and false masks, and the import cost per demo sample."""
+    from rig.bench.burnedin_bench import run_burnedin_bench
+
+    if repeats < 1 or samples < 1:
+        raise UsageError("--repeats and --samples must be >= 1")
+    result = run_burnedin_bench(repeats=repeats, n_samples=samples)
+    if json_out:
+        print_json(result)
+        return
+    for name, row in result["images"].items():
+        console.print(
+            f"{name}: rig {row['rig_s']:.3f} s, one full-page tesseract pass "
+            f"{row['full_page_tesseract_s']:.3f} s (ratio {row['ratio_rig_to_full_page']}); "
+            f"{row['regions']} regions, text pixels masked {row['text_pixels_masked']}, "
+            f"false masks {row['false_mask_fraction']}"
+        )
+    imp = result["import_demo_samples"]
+    console.print(
+        f"import of {imp['files']} demo samples: {imp['mask_s_per_image']:.3f} s/image with "
+        f"--burned-in mask, {imp['keep_s_per_image']:.3f} s/image with keep "
+        f"(ratio {imp['ratio_mask_to_keep']}); {result['engine']}"
+    )
+
+
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    bench_app.command("burned-in")(cmd_bench_burned_in)
     app.command("init")(cmd_init)
     app.command("import")(cmd_import)
     sources = typer.Typer(help="The source library.", no_args_is_help=True)

@@ -50,7 +50,8 @@ MIN_CHARS = 3  # letters/digits read on a line: names, ids and dates have more
 # Writing is one flat colour on a flat background: (min Otsu separation, max
 # background spread relative to the contrast, min contrast in 8-bit levels).
 WRITING = (0.78, 0.2, 48.0)
-PROPOSAL = (0.6, 0.35, 0.0)  # looser: which proposals are worth reading at all
+PROPOSAL = (0.7, 0.3, EDGE_MIN)  # looser: which crops of a proposal are worth reading
+MAX_CROP_PIXELS = 400_000  # a line crop is scaled up to at most this many pixels
 MARGIN_FRACTION = 0.25  # of a box's height, added around it
 REREAD_SIMILARITY = 0.6  # a word found in a textured area must read the same cut out
 
@@ -304,7 +305,8 @@ def prepare(plane: np.ndarray, box: Box, border: int = 12) -> Prepared:
     """Crop, scale letters to ~TARGET_H px, binarise, text black, white border."""
     part = crop(plane, box)
     binary = text_black(part)
-    scale = min(6.0, max(1.0, TARGET_H / max(1, letter_height(binary))))
+    most = (MAX_CROP_PIXELS / max(1, part.size)) ** 0.5  # a big proposal is not small text
+    scale = max(1.0, min(6.0, most, TARGET_H / max(1, letter_height(binary))))
     if scale > 1.0:
         part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         binary = text_black(part)
@@ -320,10 +322,12 @@ def line_crops(planes: list[np.ndarray], box: Box) -> Iterator[Prepared]:
     box's inside is tried next."""
     shape = planes[0].shape
     padded = pad_box(box, max(3, box[3] // 2), shape)
-    yield prepare(best_plane(planes, padded), padded)
     inner = pad_box(box, -2, shape)
-    if inner[2] >= 4 and inner[3] >= LINE_MIN_H:
-        yield prepare(best_plane(planes, inner), inner)
+    for part in (padded, inner):
+        if part[2] >= 4 and part[3] >= LINE_MIN_H:
+            plane = best_plane(planes, part)
+            if measure_contrast(plane, part).passes(PROPOSAL):
+                yield prepare(plane, part)
 
 
 def written_words(
@@ -400,8 +404,7 @@ def find_text(pixels: np.ndarray, engine: OcrEngine) -> list[Box]:
     proposals = propose(planes)
     found: list[Box] = []
     for box in proposals.lines:
-        if looks_written(planes, box, PROPOSAL):
-            found += read_line(engine, planes, box)
+        found += read_line(engine, planes, box)
     for area in proposals.areas:
         found += read_area(engine, planes, area)
     margin = [pad_box(b, max(2, round(b[3] * MARGIN_FRACTION)), pixels.shape) for b in found]

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import textimages as T
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rig.imaging.render import RenderOptions, render_path
+from rig.library import textsamples as T
 from rig.library.burnedin import box_mask, dicom_risk, find_text
 from rig.library.ocr import OcrEngine, find_tessdata, open_engine
 from rig.library.samples import write_samples

@@ -19,12 +19,12 @@ import numpy as np
 import ocroracle as oracle
 import pydicom
 import pytest
-import textimages as T
 from pydicom.uid import RLELossless
 
 from rig.cli import main
 from rig.export.card import burned_in_summary, privacy_statement
 from rig.imaging.render import RenderOptions, render_path
+from rig.library import textsamples as T
 from rig.library.burnedin import box_mask
 from rig.library.frames import ensure_frame
 from rig.library.importer import import_paths

@@ -1,10 +1,11 @@
 """Images with identifiers burned into their pixels, made the way scanners make them.
 
-Ultrasound-like sector scans (black surround, speckle, a coloured banner), a
-palette-colour US, a MONOCHROME1 CR with a name over the anatomy, written as real
-DICOM files and PNGs. Text is drawn with Pillow's bundled FreeType font and with
-OpenCV's Hershey fonts: white on blue, grey on black, small fonts, at every corner
-and edge. All names and numbers are fictitious.
+For the burned-in text tests and ``rig bench burned-in``: ultrasound-like sector
+scans (black surround, speckle, a coloured banner), palette-colour US, a
+MONOCHROME1 CR, a cine loop, text in an overlay plane, written as real DICOM files
+and PNGs. Text is drawn with Pillow's bundled FreeType font and OpenCV's Hershey
+font: white on blue, grey on black, small fonts, at every corner and edge. All
+names and numbers are fictitious.
 """
 
 from __future__ import annotations
