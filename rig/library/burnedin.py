@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -398,17 +399,38 @@ def read_area(engine: OcrEngine, planes: list[np.ndarray], box: Box) -> list[Box
     return found
 
 
-def find_text(pixels: np.ndarray, engine: OcrEngine) -> list[Box]:
-    """Boxes (with margin) of legible text in an 8-bit (H, W) or (H, W, 3) frame."""
+LineCache = dict[bytes, list[Box]]
+
+
+def find_text(pixels: np.ndarray, engine: OcrEngine, cache: LineCache | None = None) -> list[Box]:
+    """Boxes (with margin) of legible text in an 8-bit (H, W) or (H, W, 3) frame.
+
+    ``cache`` (one per file) remembers what each line proposal read, keyed by its
+    pixels: the banner of a cine loop is the same in every frame and is read once.
+    """
     planes = planes_of(pixels)
     proposals = propose(planes)
     found: list[Box] = []
     for box in proposals.lines:
-        found += read_line(engine, planes, box)
+        if cache is None:
+            found += read_line(engine, planes, box)
+            continue
+        key = _line_key(planes, box)
+        if key not in cache:
+            cache[key] = read_line(engine, planes, box)
+        found += cache[key]
     for area in proposals.areas:
         found += read_area(engine, planes, area)
     margin = [pad_box(b, max(2, round(b[3] * MARGIN_FRACTION)), pixels.shape) for b in found]
     return simplify(margin)
+
+
+def _line_key(planes: list[np.ndarray], box: Box) -> bytes:
+    padded = pad_box(box, max(3, box[3] // 2), planes[0].shape)
+    digest = hashlib.blake2b(repr(padded).encode(), digest_size=16)
+    for plane in planes:
+        digest.update(np.ascontiguousarray(crop(plane, padded)).tobytes())
+    return digest.digest()
 
 
 def simplify(boxes: list[Box]) -> list[Box]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rig.errors import InputError
-from rig.library.burnedin import BurnedInMode, Risk, find_text
+from rig.library.burnedin import BurnedInMode, LineCache, Risk, find_text
 from rig.library.ocr import Box, OcrEngine, open_engine
 from rig.library.pixelmask import FrameText, darkest_pixel
 
@@ -59,6 +59,7 @@ class TextChecker:
         self._stack = contextlib.ExitStack()
         self._engine: OcrEngine | None = None
         self._failure: InputError | None = None
+        self._lines: LineCache = {}
 
     def __enter__(self) -> TextChecker:
         return self
@@ -82,7 +83,9 @@ class TextChecker:
 
     def find(self, displayed: np.ndarray, frame: int) -> FrameText:
         """Text boxes in one displayed frame, and where its black is."""
-        boxes = find_text(displayed, self.engine())
+        if frame == 0:
+            self._lines = {}  # a new file: line readings are shared by its frames only
+        boxes = find_text(displayed, self.engine(), self._lines)
         return FrameText(frame, boxes, darkest_pixel(displayed, boxes))
 
     def verdict(self, risk: Risk, found: list[FrameText], name: str) -> TextVerdict:

@@ -87,31 +87,38 @@ def _anchor(
 
 def burn(rgb: np.ndarray, burns: tuple[Burn, ...], margin: int = 6) -> np.ndarray:
     """Draw ``burns`` into an (H, W, 3) uint8 image; returns a new array."""
-    image = Image.fromarray(rgb.copy())
-    draw = ImageDraw.Draw(image)
+    out = rgb.copy()
     for item in burns:
-        fill, banner = item.colours
-        if item.hershey:
-            scale = item.size / 22
-            (w, h), base = cv2.getTextSize(item.text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            x, y = _anchor(item.position, (w, h + base), rgb.shape[:2], margin)
-            if banner is not None:
-                draw.rectangle((x - 3, y - 3, x + w + 3, y + h + base + 3), fill=banner)
-            array = np.asarray(image).copy()
-            cv2.putText(
-                array, item.text, (x, y + h), cv2.FONT_HERSHEY_SIMPLEX, scale, fill, 1, cv2.LINE_AA
-            )
-            image = Image.fromarray(array)
-            draw = ImageDraw.Draw(image)
-            continue
-        font = ImageFont.load_default(size=item.size)
-        left, top, right, bottom = draw.textbbox((0, 0), item.text, font=font)
-        x, y = _anchor(item.position, (right - left, bottom - top), rgb.shape[:2], margin)
-        x, y = x - left, y - top
-        if banner is not None:
-            draw.rectangle((x + left - 3, y + top - 3, x + right + 3, y + bottom + 3), fill=banner)
-        draw.text((x, y), item.text, font=font, fill=fill)
+        out = (
+            _burn_hershey(out, item, margin) if item.hershey else _burn_freetype(out, item, margin)
+        )
+    return out
+
+
+def _burn_freetype(rgb: np.ndarray, item: Burn, margin: int) -> np.ndarray:
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    fill, banner = item.colours
+    font = ImageFont.load_default(size=item.size)
+    left, top, right, bottom = (int(v) for v in draw.textbbox((0, 0), item.text, font=font))
+    x, y = _anchor(item.position, (right - left, bottom - top), rgb.shape[:2], margin)
+    x, y = x - left, y - top
+    if banner is not None:
+        draw.rectangle((x + left - 3, y + top - 3, x + right + 3, y + bottom + 3), fill=banner)
+    draw.text((x, y), item.text, font=font, fill=fill)
     return np.asarray(image).copy()
+
+
+def _burn_hershey(rgb: np.ndarray, item: Burn, margin: int) -> np.ndarray:
+    out = rgb.copy()
+    fill, banner = item.colours
+    scale = item.size / 22
+    (w, h), base = cv2.getTextSize(item.text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x, y = _anchor(item.position, (w, h + base), rgb.shape[:2], margin)
+    if banner is not None:
+        cv2.rectangle(out, (x - 3, y - 3), (x + w + 3, y + h + base + 3), banner, -1)
+    cv2.putText(out, item.text, (x, y + h), cv2.FONT_HERSHEY_SIMPLEX, scale, fill, 1, cv2.LINE_AA)
+    return out
 
 
 def us_rgb(
