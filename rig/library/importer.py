@@ -11,7 +11,6 @@ bad file is reported (path + reason) and skipped; the rest goes on.
 from __future__ import annotations
 
 import io
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -23,10 +22,11 @@ import cv2
 import numpy as np
 import pydicom
 import sqlite_utils
+from PIL import Image
 from pydicom.errors import InvalidDicomError
 
 from rig.errors import InputError, RigError, UsageError
-from rig.imaging.raster import render_raster
+from rig.imaging.raster import raster_to_display
 from rig.imaging.render import RenderOptions, count_frames, render_dataset
 from rig.library.burnedin import RASTER_RISK, BurnedInMode, dicom_risk
 from rig.library.deid import deidentify, pseudonym
@@ -130,7 +130,7 @@ def import_paths(
                     continue
                 if on_file is not None:
                     on_file(path)
-                _import_guarded(project, db, path, table, report, checker)
+                _import_guarded(_Run(project, db, table, report, checker), path)
         if table is not None:
             report.unmatched_label_rows = sum(not row.matched for row in table.rows)
         with db.conn:
@@ -140,23 +140,27 @@ def import_paths(
     return report
 
 
-def _import_guarded(
-    project: Project,
-    db: sqlite_utils.Database,
-    path: Path,
-    table: LabelTable | None,
-    report: ImportReport,
-    checker: TextChecker,
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What every file of one import shares."""
+
+    project: Project
+    db: sqlite_utils.Database
+    table: LabelTable | None
+    report: ImportReport
+    checker: TextChecker
+
+
+def _import_guarded(run: _Run, path: Path) -> None:
     try:
         with warnings.catch_warnings():
             # pydicom warns about oddities we either handle or report ourselves.
             warnings.simplefilter("ignore")
-            _import_one(project, db, path, table, report, checker)
+            _import_one(run, path)
     except TextExcluded:
-        report.excluded.append(str(path))
+        run.report.excluded.append(str(path))
     except RigError as exc:
-        report.skipped.append((str(path), exc.message))
+        run.report.skipped.append((str(path), exc.message))
 
 
 def _event_summary(report: ImportReport) -> dict[str, Any]:
@@ -168,14 +172,8 @@ def _event_summary(report: ImportReport) -> dict[str, Any]:
     return summary
 
 
-def _import_one(
-    project: Project,
-    db: sqlite_utils.Database,
-    path: Path,
-    table: LabelTable | None,
-    report: ImportReport,
-    checker: TextChecker,
-) -> None:
+def _import_one(run: _Run, path: Path) -> None:
+    project, db, table, report = run.project, run.db, run.table, run.report
     data = _read(path)
     sha = sha256_bytes(data)
     row = table.match(path.resolve()) if table is not None else None
@@ -187,7 +185,7 @@ def _import_one(
                 _write_labels(db, [r["id"] for r in existing], row, project)
             report.labelled_sources += len(existing)
         return
-    parsed = _parse(project, path, data, row, checker)
+    parsed = _parse(project, path, data, row, run.checker)
     object_sha = project.objects.put(parsed.object_bytes, durable=False)
     now = utc_now()
     with db.conn:  # one transaction per file
@@ -263,7 +261,7 @@ def _parse(
     if _is_dicom(path, data):
         return _parse_dicom(project, path, data, checker)
     if path.suffix.lower() in RASTER_SUFFIXES:
-        return _parse_raster(project, path, data, row, checker)
+        return _parse_raster(path, data, row, checker)
     raise InputError(f"{path}: not an image rig can import (DICOM, PNG, JPEG or TIFF)")
 
 
@@ -339,9 +337,7 @@ def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
     return str(uid) if uid else None
 
 
-def _parse_raster(
-    project: Project, path: Path, data: bytes, row: LabelRow | None, checker: TextChecker
-) -> _Parsed:
+def _parse_raster(path: Path, data: bytes, row: LabelRow | None, checker: TextChecker) -> _Parsed:
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if pixels is None or pixels.size == 0:
         raise InputError(f"{path}: corrupt or unsupported {path.suffix} image")
@@ -358,21 +354,19 @@ def _parse_raster(
     # Re-encoding as PNG keeps the decoded pixels exactly and drops every metadata
     # chunk (EXIF, text) that could carry identifiers.
     png = _encode_png(path, pixels)
-    found = (
-        [checker.find(_display(project, path, png), 0)] if checker.needs_ocr(RASTER_RISK) else []
-    )
+    found = [checker.find(_display(path, png), 0)] if checker.needs_ocr(RASTER_RISK) else []
     text = checker.verdict(RASTER_RISK, found, str(path))
     if text.regions:
         black = [np.zeros(pixels.shape[2:], pixels.dtype)]  # 0 / (0, 0, 0): black unless windowed
         masked = darkest_fill(
-            lambda p: _display(project, path, _encode_png(path, p)),
+            lambda p: _display(path, _encode_png(path, p)),
             pixels,
             text.regions,
             found[0].darkest,
             black,
         )
         png = _encode_png(path, masked)
-        if not masked_flat(_display(project, path, png), text.regions):
+        if not masked_flat(_display(path, png), text.regions):
             raise InputError(
                 f"{path}: masking burned-in text did not hold; use --burned-in exclude"
             )
@@ -403,13 +397,12 @@ def _encode_png(path: Path, pixels: np.ndarray) -> bytes:
     return png.tobytes()
 
 
-def _display(project: Project, path: Path, png: bytes) -> np.ndarray:
-    """The frame rig will display for this PNG (rig.imaging.raster's policies). Rendered
-    from a file inside the project, so unmasked pixels never go to a shared temp folder."""
-    with tempfile.NamedTemporaryFile(dir=project.root, prefix=".import-", suffix=".png") as tmp:
-        tmp.write(png)
-        tmp.flush()
-        try:
-            return np.asarray(render_raster(Path(tmp.name)).pixels)
-        except InputError as exc:
-            raise InputError(f"{path}: {exc.message}") from exc
+def _display(path: Path, png: bytes) -> np.ndarray:
+    """The frame rig will display for this PNG (rig.imaging.raster's policies), decoded
+    in memory: unmasked pixels never touch a file."""
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            image.load()
+            return raster_to_display(image)[0]
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}") from exc
