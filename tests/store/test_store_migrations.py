@@ -46,7 +46,7 @@ def test_old_db_is_migrated_forward_with_data_kept(tmp_path: Path) -> None:
     assert "splits" in db.table_names()
     assert [r["id"] for r in db["patients"].rows] == ["P-1"]
     applied = [m.name for m in MIGRATIONS.applied(db)]
-    assert applied == ["m001_initial", "m002_splits"]
+    assert applied == ["m001_initial", "m002_splits", "m003_burned_in_text"]
     db.close()
     # Opening again applies nothing twice.
     assert [m.name for m in MIGRATIONS.applied(open_db(path))] == applied
