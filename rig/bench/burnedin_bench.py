@@ -24,10 +24,11 @@ import numpy as np
 
 from rig.imaging.render import RenderOptions, render_path
 from rig.library import textsamples as T
-from rig.library.burnedin import BurnedInMode, box_mask, find_text
+from rig.library.burnedin import box_mask, find_text
 from rig.library.importer import import_paths
 from rig.library.ocr import OcrEngine, open_engine
 from rig.library.samples import write_samples
+from rig.library.textcheck import BurnedInMode
 from rig.project import init_project
 
 

@@ -55,8 +55,8 @@ def cmd_import(
     something was skipped (including images at risk of burned-in text when tesseract is
     not installed), 2 for usage errors.
     """
-    from rig.library.burnedin import BurnedInMode
     from rig.library.importer import import_paths, iter_files  # heavy: pydicom, decoders
+    from rig.library.textcheck import BurnedInMode
 
     modes = [m.value for m in BurnedInMode]
     if burned_in not in modes:

@@ -1,4 +1,4 @@
-"""Burned-in text: which images may carry it, and where it is in a displayed frame.
+"""Burned-in text: where it is in a displayed frame (which images are read: textcheck).
 
 Headers are de-identified by rig.library.deid, but scanners also write names, ids,
 dates and the site into the pixels (ultrasound banners, secondary captures, a CR's
@@ -33,7 +33,6 @@ a margin of a quarter of their height. Accuracy and speed: ``rig bench burned-in
 from __future__ import annotations
 
 import difflib
-import enum
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,59 +54,6 @@ PROPOSAL = (0.7, 0.3, EDGE_MIN)  # looser: which crops of a proposal are worth r
 MAX_CROP_PIXELS = 400_000  # a line crop is scaled up to at most this many pixels
 MARGIN_FRACTION = 0.25  # of a box's height, added around it
 REREAD_SIMILARITY = 0.6  # a word found in a textured area must read the same cut out
-
-
-class BurnedInMode(enum.StrEnum):
-    """What ``rig import --burned-in`` does with an image at risk of burned-in text."""
-
-    MASK = "mask"  # find text by OCR, fill it with the displayed black
-    EXCLUDE = "exclude"  # find text by OCR, do not import an image that has some
-    KEEP = "keep"  # import as is, unchecked (needs --i-accept-burned-in-text)
-
-
-# -- which images may carry burned-in text ---------------------------------------------
-
-# Ultrasound, secondary capture and "other" (screenshots, scanned documents) carry
-# text whatever BurnedInAnnotation (0028,0301) says; for the rest an absent
-# attribute is no answer (issue 23: check US, SC, OT, secondary capture, YES or absent).
-TEXT_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES", "DOC"})
-SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"  # and its .1-.4 multi-frame kinds
-ULTRASOUND_SOP_CLASSES = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.6.1",  # US Image Storage
-        "1.2.840.10008.5.1.4.1.1.3.1",  # US Multi-frame Image Storage
-        "1.2.840.10008.5.1.4.1.1.6",  # retired
-        "1.2.840.10008.5.1.4.1.1.3",  # retired
-    }
-)
-
-
-@dataclass(frozen=True)
-class Risk:
-    """Whether an image must be checked, and why (recorded per source)."""
-
-    at_risk: bool
-    reason: str
-
-
-RASTER_RISK = Risk(True, "raster image")  # screenshots and exports: no attribute to ask
-
-
-def dicom_risk(modality: str, sop_class: str, burned_in_annotation: str | None) -> Risk:
-    """Issue 23's rule: US, SC, OT, secondary capture, or BurnedInAnnotation YES / absent."""
-    modality = modality.strip().upper()
-    if modality in TEXT_MODALITIES:
-        return Risk(True, f"modality {modality}")
-    if sop_class.startswith(SECONDARY_CAPTURE_PREFIX):
-        return Risk(True, "secondary capture")
-    if sop_class in ULTRASOUND_SOP_CLASSES:
-        return Risk(True, "ultrasound SOP class")
-    answer = (burned_in_annotation or "").strip().upper()
-    if answer == "NO":
-        return Risk(False, "BurnedInAnnotation NO")
-    if answer == "YES":
-        return Risk(True, "BurnedInAnnotation YES")
-    return Risk(True, "BurnedInAnnotation absent")
 
 
 # -- geometry -------------------------------------------------------------------------

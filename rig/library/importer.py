@@ -28,11 +28,17 @@ from pydicom.errors import InvalidDicomError
 from rig.errors import InputError, RigError, UsageError
 from rig.imaging.raster import raster_to_display
 from rig.imaging.render import RenderOptions, count_frames, render_dataset
-from rig.library.burnedin import RASTER_RISK, BurnedInMode, dicom_risk
 from rig.library.deid import deidentify, pseudonym
 from rig.library.labels import LabelRow, LabelTable, ids_from_path, read_labels
 from rig.library.pixelmask import FrameText, darkest_fill, mask_dicom, masked_flat
-from rig.library.textcheck import TextChecker, TextExcluded, TextVerdict
+from rig.library.textcheck import (
+    RASTER_RISK,
+    BurnedInMode,
+    TextChecker,
+    TextExcluded,
+    TextVerdict,
+    dicom_risk,
+)
 from rig.project import Project
 from rig.store.db import log_event, utc_now
 from rig.store.objects import sha256_bytes

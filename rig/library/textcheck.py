@@ -1,4 +1,4 @@
-"""The burned-in text check of one import: the mode, the OCR engine, one verdict per file.
+"""The burned-in text check of one import: which images, the mode, the engine, the verdicts.
 
 ``rig import --burned-in mask|exclude|keep``. The engine opens on the first image
 that needs it and stays open for the import (tesseract's model loads once). When
@@ -10,6 +10,7 @@ as checked without having been read.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +18,63 @@ from typing import Any
 import numpy as np
 
 from rig.errors import InputError
-from rig.library.burnedin import BurnedInMode, LineCache, Risk, find_text
+from rig.library.burnedin import LineCache, find_text
 from rig.library.ocr import Box, OcrEngine, open_engine
 from rig.library.pixelmask import FrameText, darkest_pixel
+
+
+class BurnedInMode(enum.StrEnum):
+    """What ``rig import --burned-in`` does with an image at risk of burned-in text."""
+
+    MASK = "mask"  # find text by OCR, fill it with the displayed black
+    EXCLUDE = "exclude"  # find text by OCR, do not import an image that has some
+    KEEP = "keep"  # import as is, unchecked (needs --i-accept-burned-in-text)
+
+
+# -- which images may carry burned-in text ---------------------------------------------
+
+# Ultrasound, secondary capture and "other" (screenshots, scanned documents) carry
+# text whatever BurnedInAnnotation (0028,0301) says; for the rest an absent
+# attribute is no answer (issue 23: check US, SC, OT, secondary capture, YES or absent).
+TEXT_MODALITIES = frozenset({"US", "SC", "OT", "XC", "ES", "DOC"})
+SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"  # and its .1-.4 multi-frame kinds
+ULTRASOUND_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.6.1",  # US Image Storage
+        "1.2.840.10008.5.1.4.1.1.3.1",  # US Multi-frame Image Storage
+        "1.2.840.10008.5.1.4.1.1.6",  # retired
+        "1.2.840.10008.5.1.4.1.1.3",  # retired
+    }
+)
+
+
+@dataclass(frozen=True)
+class Risk:
+    """Whether an image must be checked, and why (recorded per source)."""
+
+    at_risk: bool
+    reason: str
+
+
+RASTER_RISK = Risk(True, "raster image")  # screenshots and exports: no attribute to ask
+
+
+def dicom_risk(modality: str, sop_class: str, burned_in_annotation: str | None) -> Risk:
+    """Issue 23's rule: US, SC, OT, secondary capture, or BurnedInAnnotation YES / absent."""
+    modality = modality.strip().upper()
+    if modality in TEXT_MODALITIES:
+        return Risk(True, f"modality {modality}")
+    if sop_class.startswith(SECONDARY_CAPTURE_PREFIX):
+        return Risk(True, "secondary capture")
+    if sop_class in ULTRASOUND_SOP_CLASSES:
+        return Risk(True, "ultrasound SOP class")
+    answer = (burned_in_annotation or "").strip().upper()
+    if answer == "NO":
+        return Risk(False, "BurnedInAnnotation NO")
+    if answer == "YES":
+        return Risk(True, "BurnedInAnnotation YES")
+    return Risk(True, "BurnedInAnnotation absent")
+
 
 # Per-source status, also the keys of the card's counts.
 NOT_AT_RISK, CLEAR, MASKED, KEPT, UNCHECKED = "not_at_risk", "clear", "masked", "kept", "unchecked"

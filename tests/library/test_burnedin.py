@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from rig.imaging.render import RenderOptions, render_path
 from rig.library import textsamples as T
-from rig.library.burnedin import box_mask, dicom_risk, find_text
+from rig.library.burnedin import box_mask, find_text
 from rig.library.ocr import OcrEngine, find_tessdata, open_engine
 from rig.library.samples import write_samples
+from rig.library.textcheck import dicom_risk
 
 pytestmark = pytest.mark.skipif(
     find_tessdata() is None, reason="tesseract-ocr-eng is not installed (scripts/test installs it)"
