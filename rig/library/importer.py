@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -43,6 +43,7 @@ from rig.project import Project
 from rig.store.db import log_event, utc_now
 from rig.store.objects import sha256_bytes
 
+T = TypeVar("T")
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 MAX_FILE_BYTES = 2 << 30
 
@@ -315,7 +316,7 @@ def _parse_dicom(project: Project, path: Path, data: bytes, checker: TextChecker
     study_pseudo = pseudonym(project.secret, "study", study_key)
     deidentify(ds, project.secret, patient_pseudo, study_pseudo)
     if text.regions:
-        mask_dicom(ds, found, str(path))
+        _refuse_on_failure(path, lambda: mask_dicom(ds, found, str(path)))
     buf = io.BytesIO()
     try:
         ds.save_as(buf, enforce_file_format=True)
@@ -324,6 +325,19 @@ def _parse_dicom(project: Project, path: Path, data: bytes, checker: TextChecker
         ds.save_as(buf, enforce_file_format=False)
     frames = [dict(meta, frame=i) for i in range(n_frames)]
     return _Parsed("dicom", buf.getvalue(), patient_key, study_key, frames, text)
+
+
+def _refuse_on_failure(path: Path, mask: Callable[[], T]) -> T:
+    """Run a masking step; any failure refuses the file (it is never stored unmasked)."""
+    try:
+        return mask()
+    except RigError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{path}: burned-in text found, but masking failed ({type(exc).__name__}); "
+            "import with --burned-in exclude"
+        ) from exc
 
 
 def _with_overlays(ds: pydicom.Dataset, frame: int, shown: np.ndarray) -> np.ndarray:
@@ -364,12 +378,15 @@ def _parse_raster(path: Path, data: bytes, row: LabelRow | None, checker: TextCh
     text = checker.verdict(RASTER_RISK, found, str(path))
     if text.regions:
         black = [np.zeros(pixels.shape[2:], pixels.dtype)]  # 0 / (0, 0, 0): black unless windowed
-        masked = darkest_fill(
-            lambda p: _display(path, _encode_png(path, p)),
-            pixels,
-            text.regions,
-            found[0].darkest,
-            black,
+        masked = _refuse_on_failure(
+            path,
+            lambda: darkest_fill(
+                lambda p: _display(path, _encode_png(path, p)),
+                pixels,
+                text.regions,
+                found[0].darkest,
+                black,
+            ),
         )
         png = _encode_png(path, masked)
         if not masked_flat(_display(path, png), text.regions):

@@ -59,8 +59,9 @@ class Risk:
 RASTER_RISK = Risk(True, "raster image")  # screenshots and exports: no attribute to ask
 
 
-def dicom_risk(modality: str, sop_class: str, burned_in_annotation: str | None) -> Risk:
-    """Issue 23's rule: US, SC, OT, secondary capture, or BurnedInAnnotation YES / absent."""
+def dicom_risk(modality: str, sop_class: str, burned_in_annotation: object) -> Risk:
+    """Issue 23's rule: US, SC, OT, secondary capture, or BurnedInAnnotation YES / absent
+    (anything but a plain NO counts as not saying)."""
     modality = modality.strip().upper()
     if modality in TEXT_MODALITIES:
         return Risk(True, f"modality {modality}")
@@ -68,11 +69,13 @@ def dicom_risk(modality: str, sop_class: str, burned_in_annotation: str | None) 
         return Risk(True, "secondary capture")
     if sop_class in ULTRASOUND_SOP_CLASSES:
         return Risk(True, "ultrasound SOP class")
-    answer = (burned_in_annotation or "").strip().upper()
+    answer = "" if burned_in_annotation is None else str(burned_in_annotation).strip().upper()
     if answer == "NO":
         return Risk(False, "BurnedInAnnotation NO")
     if answer == "YES":
         return Risk(True, "BurnedInAnnotation YES")
+    if answer:
+        return Risk(True, "BurnedInAnnotation neither YES nor NO")
     return Risk(True, "BurnedInAnnotation absent")
 
 
@@ -140,7 +143,14 @@ class TextChecker:
         """Text boxes in one displayed frame, and where its black is."""
         if frame == 0:
             self._lines = {}  # a new file: line readings are shared by its frames only
-        boxes = find_text(displayed, self.engine(), self._lines)
+        engine = self.engine()
+        try:
+            boxes = find_text(displayed, engine, self._lines)
+        except Exception as exc:  # never pass an image unread: refuse it, in one line
+            raise InputError(
+                f"burned-in text check failed ({type(exc).__name__}: {exc}); "
+                "the file was not imported"
+            ) from exc
         return FrameText(frame, boxes, darkest_pixel(displayed, boxes))
 
     def verdict(self, risk: Risk, found: list[FrameText], name: str) -> TextVerdict:

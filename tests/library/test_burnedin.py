@@ -145,10 +145,17 @@ def test_no_mask_on_radiographs_without_text(tmp_path, engine: OcrEngine) -> Non
         ("CT", "1.2.840.10008.5.1.4.1.1.2", None, True, "BurnedInAnnotation absent"),
         ("DX", "1.2.840.10008.5.1.4.1.1.1.1", "NO ", False, "BurnedInAnnotation NO"),
         ("mr", "1.2.840.10008.5.1.4.1.1.4", "no", False, "BurnedInAnnotation NO"),
+        (
+            "MR",
+            "1.2.840.10008.5.1.4.1.1.4",
+            ["NO", "YES"],
+            True,
+            "BurnedInAnnotation neither YES nor NO",
+        ),
     ],
 )
 def test_which_images_are_checked(
-    modality: str, sop_class: str, burned_in: str | None, at_risk: bool, reason: str
+    modality: str, sop_class: str, burned_in: object, at_risk: bool, reason: str
 ) -> None:
     risk = dicom_risk(modality, sop_class, burned_in)
     assert (risk.at_risk, risk.reason) == (at_risk, reason)
