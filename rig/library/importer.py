@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import cv2
 import numpy as np
 import pydicom
 import sqlite_utils
@@ -26,6 +25,7 @@ from PIL import Image
 from pydicom.errors import InvalidDicomError
 
 from rig.errors import InputError, RigError, UsageError
+from rig.imaging import codec
 from rig.imaging.raster import raster_to_display
 from rig.imaging.render import RenderOptions, count_frames, render_dataset
 from rig.library.deid import deidentify, pseudonym
@@ -358,8 +358,8 @@ def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
 
 
 def _parse_raster(path: Path, data: bytes, row: LabelRow | None, checker: TextChecker) -> _Parsed:
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.size == 0:
+    pixels = codec.try_decode(data)
+    if pixels is None:
         raise InputError(f"{path}: corrupt or unsupported {path.suffix} image")
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[:, :, :3]
@@ -414,10 +414,7 @@ def _parse_raster(path: Path, data: bytes, row: LabelRow | None, checker: TextCh
 
 
 def _encode_png(path: Path, pixels: np.ndarray) -> bytes:
-    ok, png = cv2.imencode(".png", pixels)
-    if not ok:
-        raise InputError(f"{path}: cannot re-encode image")
-    return png.tobytes()
+    return codec.encode_png(pixels, what=f"{path}: re-encoding")
 
 
 def _display(path: Path, png: bytes) -> np.ndarray:

@@ -19,6 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
+from rig.imaging import codec
+
 US_IMAGE = UID("1.2.840.10008.5.1.4.1.1.6.1")
 CR_IMAGE = UID("1.2.840.10008.5.1.4.1.1.1")
 
@@ -237,8 +239,8 @@ def cr_dicom(path: Path, stored: np.ndarray, burned_in: str | None = None) -> Pa
 
 
 def png(path: Path, pixels: np.ndarray) -> Path:
-    image = pixels[..., ::-1] if pixels.ndim == 3 else pixels
-    assert cv2.imwrite(str(path), np.ascontiguousarray(image))
+    """Write an RGB or grey image as PNG."""
+    path.write_bytes(codec.encode_png(pixels, order=codec.RGB, what=str(path)))
     return path
 
 
