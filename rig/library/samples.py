@@ -50,6 +50,7 @@ class SampleSpec:
     difficulty: float = DEFAULT_DIFFICULTY  # 0 obvious findings … 1 most at threshold
     monochrome1: bool | None = None  # None: every fifth image, as CR archives mix them
     identifiers_in_pixels: bool = False  # burn the fictitious name/ID into the pixels
+    annotation: bool = True  # burn the station / view / technique lines into a corner
 
     @classmethod
     def real_size(cls, bits_stored: int = 14, **kwargs: object) -> SampleSpec:
@@ -149,7 +150,8 @@ def render_case(case: Case, spec: SampleSpec, identifiers: tuple[str, ...] = ())
     display = apparatus.collimate(display, grid, apparatus.draw_collimation(stream(11)), stream(11))
     text = stream(12)
     corner = str(text.choice(["top-left", "top-right", "bottom-left"]))
-    apparatus.burn_text(display, grid, apparatus.annotation_lines(text, identifiers), corner)
+    if spec.annotation or identifiers:
+        apparatus.burn_text(display, grid, apparatus.annotation_lines(text, identifiers), corner)
     return np.clip(display, 0.0, 1.0).astype(np.float32)
 
 

@@ -19,7 +19,7 @@ from rig.imaging.render import RenderOptions, render_path
 from rig.library import textsamples as T
 from rig.library.burnedin import box_mask, find_text
 from rig.library.ocr import OcrEngine, find_tessdata, open_engine
-from rig.library.samples import write_samples
+from rig.library.samples import SampleSpec, write_samples
 from rig.library.textcheck import dicom_risk
 
 pytestmark = pytest.mark.skipif(
@@ -128,10 +128,20 @@ def test_no_mask_on_ultrasound_without_text(seed: int, engine: OcrEngine) -> Non
 def test_no_mask_on_radiographs_without_text(tmp_path, engine: OcrEngine) -> None:  # type: ignore[no-untyped-def]
     cr = T.displayed_mono(T.cr_monochrome1(2500, 2048), monochrome1=True)
     assert box_mask(cr.shape, find_text(cr, engine)).mean() <= FALSE_MASK_TOLERANCE
-    write_samples(tmp_path, n_images=4, seed=11)  # rig's demo radiographs (DX, no text)
-    for path in sorted(tmp_path.rglob("*.dcm")):
+    # rig's demo radiographs without their corner annotation: anatomy, tubes, wires, marker.
+    write_samples(tmp_path / "plain", n_images=4, seed=11, spec=SampleSpec(annotation=False))
+    for path in sorted((tmp_path / "plain").rglob("*.dcm")):
         shown = render_path(path, RenderOptions()).pixels
         assert box_mask(shown.shape, find_text(shown, engine)).mean() <= FALSE_MASK_TOLERANCE
+    # With it (station, view, technique in one corner), masks stay in the corners.
+    write_samples(tmp_path / "annotated", n_images=4, seed=11)
+    for path in sorted((tmp_path / "annotated").rglob("*.dcm")):
+        shown = render_path(path, RenderOptions()).pixels
+        h, w = shown.shape[:2]
+        for x, y, bw, bh in find_text(shown, engine):
+            near_x = x + bw <= 0.4 * w or x >= 0.6 * w
+            near_y = y + bh <= 0.3 * h or y >= 0.7 * h
+            assert near_x and near_y, f"{path.name}: mask at {(x, y, bw, bh)} is over anatomy"
 
 
 @pytest.mark.parametrize(
