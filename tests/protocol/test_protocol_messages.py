@@ -197,7 +197,7 @@ def test_protocol_mutated_datagrams_never_accepted(
 def _machines() -> tuple[DesktopMachine, PhoneMachine]:
     d = DesktopMachine(KEY, SESSION, initial_seq=1, next_index=0)
     p = PhoneMachine(KEY, SESSION, "d", initial_seq=1, state=PhoneState(cursor=0))
-    d.request_capture(0, 0, "t", now=0.0)
+    d.request_capture(0, 1, "t", now=0.0)
     p.start(0.0)
     return d, p
 
@@ -221,9 +221,10 @@ def test_protocol_fuzz_valid_messages_under_wrong_key_and_replays() -> None:
     d, _p = _machines()
     evil = m.Codec(bytes(32), SESSION, m.ROLE_PHONE)
     for _ in range(200):
-        d.receive_datagram(evil.seal(m.PhotoReady(0, 0, "0" * 64, rng.randint(1, 99))), "e", 1.0)
+        d.receive_datagram(evil.seal(m.PhotoReady(0, 1, "0" * 64, rng.randint(1, 99))), "e", 1.0)
     good = m.Codec(KEY, SESSION, m.ROLE_PHONE, next_seq=10)
-    ack = good.seal(m.CaptureAck(0, 0, m.ST_SHOOTING))
+    d.receive_datagram(good.seal(m.Hello(0, 1)), "phone", 1.0)
+    ack = good.seal(m.CaptureAck(0, 1, m.ST_SHOOTING))
     d.receive_datagram(ack, "phone", 1.0)
     for _ in range(5):
         d.receive_datagram(ack, "attacker", 1.0)
@@ -236,12 +237,12 @@ def test_protocol_desktop_refuses_bad_requests_locally() -> None:
     from rig.errors import LocalProtocolError
 
     d = DesktopMachine(KEY, SESSION, initial_seq=1)
-    for index, attempt, tag in [(-1, 0, ""), (0, 2**31, ""), (0, 0, "é"), (0, 0, "x" * 129)]:
+    for index, attempt, tag in [(-1, 1, ""), (0, 2**31, ""), (0, 1, "é"), (0, 1, "x" * 129)]:
         with pytest.raises(LocalProtocolError):
             d.request_capture(index, attempt, tag, 0.0)
-    d.request_capture(0, 0, "ok", 0.0)
+    d.request_capture(0, 1, "ok", 0.0)
     with pytest.raises(LocalProtocolError, match="illegal in state WAIT_ACK"):
-        d.request_capture(1, 0, "", 0.0)
+        d.request_capture(1, 1, "", 0.0)
 
 
 def test_camera_failure_reason_always_fits_a_datagram() -> None:
