@@ -21,7 +21,12 @@ from rig.session import events as ev
 def _print_pairing(pairing_file: Path | None) -> Callable[[str, Any], None]:
     from rig.protocol.pairing import qr_matrix, qr_to_text
 
-    def show(uri: str, _record: Any) -> None:
+    def show(uri: str, record: Any) -> None:
+        console.print(  # the network choice, so a lab can check it against its firewall (§2)
+            f"listening on {record.host} (UDP {record.udp_port}, HTTP {record.http_port}); "
+            f"phones connect to {record.advertise or record.host}",
+            markup=False, highlight=False,
+        )  # fmt: skip
         if pairing_file is not None:
             from rig.atomic import write_text_atomic
 
@@ -125,6 +130,14 @@ def cmd_start(
         "--insecure-chexpeditor",
         help="Allow --camera chexpeditor://HOST:PORT (unauthenticated).",
     ),
+    bind: str | None = typer.Option(
+        None, "--bind", help="--camera phone: listen on this address (default: all interfaces)."
+    ),
+    advertise: str | None = typer.Option(
+        None, "--advertise", help="--camera phone: address the phone is told (default: route)."
+    ),
+    udp_port: int | None = typer.Option(None, "--udp-port", help="Fixed UDP control port."),
+    http_port: int | None = typer.Option(None, "--http-port", help="Fixed HTTP upload port."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -155,6 +168,11 @@ def cmd_start(
         overrides["sweep_every"] = sweep_every
     if insecure_chexpeditor:
         overrides["insecure_chexpeditor"] = True
+    if bind or advertise or udp_port is not None or http_port is not None:
+        from rig.session.phone import with_phone_network
+
+        url = overrides.get("camera", plan.camera)
+        overrides["camera"] = with_phone_network(url, bind, advertise, udp_port, http_port)
     plan = replace(plan, **overrides)
     plan.validate()
     session_id = service.create(proj, plan)

@@ -381,7 +381,9 @@ class DesktopMachine:
         self._resync_next = c.index
         self._events.append(ev.ResyncNeeded(c.item, c.attempt, cursor))
         # Back-off: the first RESYNC at once, later ones 0.25 s, 0.5 s, 1 s … (capped).
-        delay = 0.0 if self._gaps == 1 else min(self.timers.rto_max_s, 0.125 * 2 ** (self._gaps - 1))
+        delay = (
+            0.0 if self._gaps == 1 else min(self.timers.rto_max_s, 0.125 * 2 ** (self._gaps - 1))
+        )
         self._resend_due_s = now + delay
 
     # ------------------------------------------------------------------ timers

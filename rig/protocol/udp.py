@@ -34,13 +34,13 @@ class MachineLink(asyncio.DatagramProtocol):
         on_event: Callable[[Event], None],
         faults: FaultSpec | None = None,
         seed: int = 0,
-        after_pump: Callable[[], None] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> None:
         self.machine = machine
         self.on_event = on_event
         self.faults = faults if faults is not None and not faults.network_clean else None
         self.rng = random.Random(seed)
-        self.after_pump = after_pump
+        self.before_send = before_send
         self.transport: asyncio.DatagramTransport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -74,13 +74,20 @@ class MachineLink(asyncio.DatagramProtocol):
         self.pump()
 
     def pump(self) -> None:
-        """Send what the machine queued, dispatch its events, re-arm its timer."""
+        """Persist (``before_send``), send what the machine queued, dispatch its events,
+        persist again if they changed anything, re-arm its timer.
+
+        Persisting first keeps the rule of §4.6 and §7: nothing a datagram announces (a seq, a
+        finished attempt, a wire pair) is sent before it is on disk.
+        """
+        if self.before_send is not None:
+            self.before_send()
         for data, addr in self.machine.datagrams_to_send():
             self._send(data, addr)
         for event in self.machine.next_events():
             self.on_event(event)
-        if self.after_pump is not None:
-            self.after_pump()
+        if self.before_send is not None:
+            self.before_send()
         when = self.machine.get_timer()
         if when != self._timer_at:
             if self._timer is not None:

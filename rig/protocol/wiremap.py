@@ -23,6 +23,7 @@ class WireMap:
         self._wire: dict[Pair, Pair] = {}
         self._item: dict[Pair, Pair] = {}
         self._used: set[Pair] = set()  # every wire pair ever requested (retired ones too)
+        self._by_item: dict[int, dict[int, Pair]] = {}  # item -> attempt -> wire
         self.version = 0  # bumped on every change: persist when it moves
         for item, attempt, wi, wa in entries or []:
             self._set((item, attempt), (wi, wa))
@@ -34,6 +35,10 @@ class WireMap:
 
     def wire(self, item: int, attempt: int) -> Pair | None:
         return self._wire.get((item, attempt))
+
+    def attempts_of(self, item: int) -> dict[int, Pair]:
+        """attempt -> wire pair, for every mapped capture of ``item``."""
+        return dict(self._by_item.get(item, {}))
 
     def item(self, index: int, attempt: int) -> Pair | None:
         """The (item, attempt) a wire pair carries; identity for pairs never mapped (v1.0
@@ -56,7 +61,7 @@ class WireMap:
         known = self._wire.get((item, attempt))
         if known is not None:
             return known
-        first = not any(k[0] == item for k in self._wire)
+        first = not self._by_item.get(item)
         index = phone_cursor if first and phone_cursor > item else item
         return self._set((item, attempt), (index, self._free_attempt(index, attempt)))
 
@@ -66,6 +71,7 @@ class WireMap:
         old = self._wire.pop((item, attempt), None)
         if old is not None:
             self._item.pop(old, None)
+            self._by_item[item].pop(attempt, None)
         return self._set((item, attempt), (index, self._free_attempt(index, attempt)))
 
     def _free_attempt(self, index: int, attempt: int) -> int:
@@ -77,6 +83,7 @@ class WireMap:
     def _set(self, key: Pair, wire: Pair) -> Pair:
         self._wire[key] = wire
         self._item[wire] = key
+        self._by_item.setdefault(key[0], {})[key[1]] = wire
         self._used.add(wire)
         self.version += 1
         return wire

@@ -23,7 +23,7 @@ from rig.session import records
 from rig.session.capture import Capturer, DeviceCapturer
 from rig.session.conditions import ConditionDriver
 from rig.session.events import EventBus
-from rig.session.phone import PairingRecord, ProtocolCapturer, SimPhoneOptions
+from rig.session.phone import PairingRecord, ProtocolCapturer, SimPhoneOptions, phone_network
 from rig.session.plan import CapturePlan, expand_items, select_sources, split_camera
 from rig.session.runner import SessionRunner
 
@@ -133,6 +133,7 @@ def build_capturer(
             ctx.display.tap,
             sim,
             on_pairing=_keep_pairing(project, session_id, ctx.on_pairing),
+            network=phone_network(plan.camera) if base == "phone" else None,
         )
     if base.startswith("chexpeditor://"):
         return _chexpeditor(project, session_id, plan, ctx)

@@ -240,7 +240,7 @@ class _Rig:
         session = random.Random(self.seed).randbytes(8)
         key = random.Random(self.seed + 1).randbytes(32)
         ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, self.tmp / "desktop",
-                             lambda: _frame(self.showing))  # fmt: skip
+                             lambda age_ms: _frame(self.showing))  # fmt: skip
         async with ep:
             target = ("127.0.0.1", ep.udp_port)
             async with NetemProxy(("127.0.0.1", 0), target, self.faults, self.seed) as proxy:
@@ -265,7 +265,7 @@ class _Rig:
 
     async def capture(self, ep: DesktopEndpoint, index: int) -> PhotoRecord:
         self.showing = index
-        return await ep.capture(index, 0, f"jvm-{index:06d}", 40.0)
+        return await ep.capture(index, 1, f"jvm-{index:06d}", 40.0)
 
 
 def _check_exactly_one_verified_photo_each(tmp: Path, records: list[PhotoRecord], n: int) -> None:

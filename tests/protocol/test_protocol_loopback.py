@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ import cv2
 import numpy as np
 import pytest
 
+from rig.devices.display import OffscreenDisplay
 from rig.protocol import messages as m
 from rig.protocol.auth import upload_auth
 from rig.protocol.endpoint import CameraFailedError, DesktopEndpoint, PhoneLostError
 from rig.protocol.faults import parse_faults
 from rig.protocol.phonesim import PhoneSim, PhoneSimConfig, read_shots
 from rig.protocol.timers import Timers
-from rig.protocol.upload import make_meta, upload_photo
+from rig.protocol.upload import UploadOutcome, make_meta, upload_photo
 
 SHADES = [(i * 53) % 200 + 30 for i in range(64)]  # one flat grey per item, far apart
 
@@ -41,7 +43,7 @@ async def capture_all(ep: DesktopEndpoint, frame: np.ndarray, n: int) -> list[An
     records = []
     for i in range(n):
         frame[:] = SHADES[i]
-        records.append(await ep.capture(i, 0, f"t-{i:04d}", timeout_s=60))
+        records.append(await ep.capture(i, 1, f"t-{i:04d}", timeout_s=60))
     return records
 
 
@@ -52,7 +54,7 @@ def test_protocol_loopback_phone_sim_process_with_faults(tmp_path: Path) -> None
 
     async def main() -> tuple[list[Any], dict[str, Any]]:
         ep = DesktopEndpoint(os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path / "d",
-                             lambda: frame, display_latency_ms=5)  # fmt: skip
+                             lambda age_ms: frame)  # fmt: skip
         async with ep:
             faults = "loss=0.15,dup=0.1,reorder=0.1,delay_ms=2,jitter_ms=4,restart_at=7;19,camera_fail=0.05"
             cmd = [sys.executable, "-m", "rig", "phone-sim", ep.pairing_payload(), "--store",
@@ -86,7 +88,7 @@ def test_protocol_forged_sender_on_real_sockets(tmp_path: Path) -> None:
     key, session = os.urandom(32), os.urandom(8)
 
     async def main() -> tuple[DesktopEndpoint, PhoneSim, Any]:
-        ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, tmp_path / "d", lambda: frame)
+        ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, tmp_path / "d", lambda age_ms: frame)
         async with ep:
             cfg = PhoneSimConfig(ep.pairing(), tmp_path / "p", parse_faults(""), idle_exit_s=0)
             phone = PhoneSim(cfg)
@@ -98,21 +100,21 @@ def test_protocol_forged_sender_on_real_sockets(tmp_path: Path) -> None:
             stale = m.Codec(key, session, m.ROLE_PHONE, next_seq=5)  # genuine key, seqs of the past
             old = stale.seal(m.Hello(cursor=0, nonce=1))
             try:
-                await ep.capture(0, 0, "", timeout_s=30)  # the phone has spoken: seqs are in use
+                await ep.capture(0, 1, "", timeout_s=30)  # the phone has spoken: seqs are in use
                 for i in range(1, n):
                     frame[:] = SHADES[i]
                     for _ in range(3):
                         desk = ("127.0.0.1", ep.udp_port)
-                        attacker.sendto(evil_phone.seal(m.PhotoReady(i, 0, "0" * 64, 10)), desk)
+                        attacker.sendto(evil_phone.seal(m.PhotoReady(i, 1, "0" * 64, 10)), desk)
                         attacker.sendto(old, desk)
                         attacker.sendto(b"\x00" * 1300, desk)
                         attacker.sendto(os.urandom(60), desk)
                         phone_addr = ep.machine.peer if ep.machine else None
                         if phone_addr is not None:
-                            attacker.sendto(evil_desktop.seal(m.Capture(i + 1, 0, "x")), phone_addr)
+                            attacker.sendto(evil_desktop.seal(m.Capture(i + 1, 1, "x")), phone_addr)
                             attacker.sendto(b"RG" + os.urandom(80), phone_addr)
                     await asyncio.sleep(0)
-                    await ep.capture(i, 0, "", timeout_s=30)
+                    await ep.capture(i, 1, "", timeout_s=30)
                 peer = ep.machine.peer if ep.machine else None
             finally:
                 phone_task.cancel()
@@ -142,12 +144,15 @@ def test_protocol_upload_server_checks_and_resumes(tmp_path: Path) -> None:
         out: dict[str, Any] = {}
         ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, tmp_path)
         async with ep, aiohttp.ClientSession() as http:
+            assert ep.machine is not None
+            for item in (3, 4):  # uploads are accepted only for captures asked for (§5.2)
+                ep.machine.wiremap.assign(item, 1, -1)
             url = f"http://127.0.0.1:{ep.http_port}"
-            meta = make_meta(key, session, 3, 0, photo)
-            bad = make_meta(os.urandom(32), session, 3, 0, photo)
+            meta = make_meta(key, session, 3, 1, photo)
+            bad = make_meta(os.urandom(32), session, 3, 1, photo)
             out["forged"] = await upload_photo(http, url, bad, photo)
             async with http.put(f"{url}/upload", headers={"X-Rig-Index": "1"}) as r:
-                out["malformed_status"] = r.status
+                out["no_auth_status"] = r.status
             out["partial"] = await upload_photo(http, url, meta, photo, break_after=1234)
             part = list((tmp_path / "partial").iterdir())
             out["part_size"] = part[0].stat().st_size if part else 0
@@ -155,9 +160,9 @@ def test_protocol_upload_server_checks_and_resumes(tmp_path: Path) -> None:
             out["again"] = await upload_photo(http, url, meta, photo)  # idempotent
             other = os.urandom(5000)
             out["conflict"] = await upload_photo(
-                http, url, make_meta(key, session, 3, 0, other), other
+                http, url, make_meta(key, session, 3, 1, other), other
             )
-            lie = make_meta(key, session, 4, 0, photo)
+            lie = make_meta(key, session, 4, 1, photo)
             headers = lie.headers() | {"X-Rig-Size": "5000"}
             wrong = bytes(5000)  # right size and valid auth for `photo`, but other bytes
             async with http.put(
@@ -169,15 +174,17 @@ def test_protocol_upload_server_checks_and_resumes(tmp_path: Path) -> None:
         return out
 
     out = asyncio.run(main())
-    assert out["forged"] is False and out["malformed_status"] == 400
-    assert out["partial"] is False and out["part_size"] == 1234
-    assert out["resumed"] is True and out["again"] is True and out["conflict"] is False
+    assert out["forged"] is UploadOutcome.REFUSED and out["no_auth_status"] == 401
+    assert out["partial"] is UploadOutcome.RETRY and out["part_size"] == 1234
+    assert out["resumed"] is UploadOutcome.STORED and out["again"] is UploadOutcome.STORED
+    assert out["conflict"] is UploadOutcome.REFUSED  # 412: another photo holds this attempt
     assert out["hash_mismatch_status"] == 422
     sha = hashlib.sha256(photo).hexdigest()
-    assert out["stored"] == [f"000003_a0_{sha}.jpg"]
+    assert out["stored"] == [f"000003_a1_{sha}.jpg"]
     assert (tmp_path / "photos" / out["stored"][0]).read_bytes() == photo
-    assert out["rejected"] == {"mac": 1, "malformed": 1, "conflict": 1, "sha256": 1}
-    assert upload_auth(key, session, 3, 0, sha, 5000) == make_meta(key, session, 3, 0, photo).auth
+    # offset: the optimistic PUT at 0 of the resumed upload (answered 409 with `received`)
+    assert out["rejected"] == {"auth": 2, "offset": 1, "conflict": 1, "sha256": 1}
+    assert upload_auth(key, session, 3, 1, sha, 5000) == make_meta(key, session, 3, 1, photo).auth
 
 
 def test_protocol_endpoint_raises_phone_lost_without_phone(tmp_path: Path) -> None:
@@ -187,7 +194,7 @@ def test_protocol_endpoint_raises_phone_lost_without_phone(tmp_path: Path) -> No
             os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path, timers=timers
         )
         async with ep:
-            await ep.capture(0, 0, "", timeout_s=10)
+            await ep.capture(0, 1, "", timeout_s=10)
 
     with pytest.raises(PhoneLostError, match="no phone has paired"):
         asyncio.run(main())
@@ -201,7 +208,7 @@ def test_protocol_camera_failures_are_retried_then_raised(tmp_path: Path) -> Non
             cfg = PhoneSimConfig(ep.pairing(), tmp_path / "p", parse_faults("camera_fail=1"))
             task = asyncio.ensure_future(PhoneSim(cfg).run())
             try:
-                await ep.capture(0, 0, "", timeout_s=20)
+                await ep.capture(0, 1, "", timeout_s=20)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -212,24 +219,32 @@ def test_protocol_camera_failures_are_retried_then_raised(tmp_path: Path) -> Non
 
 def test_protocol_early_shot_really_shows_previous_image(tmp_path: Path) -> None:
     """A shutter firing early photographs what the display showed before: the previous item."""
-    frame = np.zeros((16, 16), np.uint8)
+    display = OffscreenDisplay(latency_ms=300)  # the simulated panel keeps frames and latency
+
+    def tap(age_ms: float) -> np.ndarray | None:
+        return display.tap(time.time() - age_ms / 1000)
 
     async def main() -> list[Any]:
         ep = DesktopEndpoint(os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path / "d",
-                             lambda: frame, display_latency_ms=30)  # fmt: skip
+                             tap)  # fmt: skip
         async with ep:
-            spec = parse_faults("early=1,early_ms=20")
+            spec = parse_faults("early=1,early_ms=200")
             cfg = PhoneSimConfig(ep.pairing(), tmp_path / "p", spec)
             task = asyncio.ensure_future(PhoneSim(cfg).run())
             try:
-                return await capture_all(ep, frame, 4)
+                records = []
+                for i in range(4):
+                    await display.show(np.full((16, 16), SHADES[i], np.uint8))  # visible now
+                    records.append(await ep.capture(i, 1, f"t-{i:04d}", timeout_s=60))
+                return records
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
 
     records = asyncio.run(main())
-    # Item i became visible 30 ms after it was commanded, and the capture request was sent then;
-    # 20 ms earlier the screen still showed item i - 1 (item 0: nothing yet, black).
+    # Item i became visible 300 ms after it was commanded, and the capture request was sent then;
+    # 200 ms earlier the screen still showed item i - 1 (item 0: nothing yet, the phone-sim's
+    # black stand-in).
     shades = [photo_shade(r.path) for r in records]
     assert shades[0] < 10
     assert [nearest_item(s) for s in shades[1:]] == [0, 1, 2]
@@ -241,22 +256,22 @@ def test_protocol_desktop_restart_resumes_without_reshooting(tmp_path: Path) -> 
     frame = np.zeros((16, 16), np.uint8)
 
     async def main() -> list[int]:
-        first = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, tmp_path / "d", lambda: frame)
-        async with first:
-            ports = first.udp_port, first.http_port
-            cfg = PhoneSimConfig(first.pairing(), tmp_path / "p", parse_faults("loss=0.1,dup=0.1"))
-            phone = asyncio.ensure_future(PhoneSim(cfg).run())
-            await capture_all(first, frame, 5)
-        await asyncio.sleep(0.3)  # the phone keeps sending HELLO to nobody meanwhile
-        second = DesktopEndpoint(key, session, "127.0.0.1", *ports, tmp_path / "d", lambda: frame)
+        first = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, tmp_path / "d", lambda age_ms: frame)
+        await first.__aenter__()
+        ports = first.udp_port, first.http_port
+        cfg = PhoneSimConfig(first.pairing(), tmp_path / "p", parse_faults("loss=0.1,dup=0.1"))
+        phone = asyncio.ensure_future(PhoneSim(cfg).run())
+        await capture_all(first, frame, 5)
+        await first.close(bye=False)  # as if killed: no BYE, the phone keeps its session
+        second = DesktopEndpoint(key, session, "127.0.0.1", *ports, tmp_path / "d", lambda age_ms: frame)
         try:
             async with second:
-                again = [await second.capture(i, 0, "", timeout_s=30) for i in (3, 4)]
+                again = [await second.capture(i, 1, "", timeout_s=30) for i in (3, 4)]
                 assert [r.index for r in again] == [3, 4]  # already stored: not asked again
                 records = []
                 for i in range(5, 10):
                     frame[:] = SHADES[i]
-                    records.append(await second.capture(i, 0, "", timeout_s=30))
+                    records.append(await second.capture(i, 1, "", timeout_s=30))
                 assert all(nearest_item(photo_shade(r.path)) == r.index for r in records)
         finally:
             phone.cancel()
@@ -275,7 +290,7 @@ def test_protocol_phone_sim_photographs_through_camsim(tmp_path: Path) -> None:
 
     async def main() -> Any:
         ep = DesktopEndpoint(os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path / "d",
-                             lambda: frame)  # fmt: skip
+                             lambda age_ms: frame)  # fmt: skip
         async with ep:
             preset = camsim.preset_names()[0]
             cfg = PhoneSimConfig(
@@ -283,7 +298,7 @@ def test_protocol_phone_sim_photographs_through_camsim(tmp_path: Path) -> None:
             )
             task = asyncio.ensure_future(PhoneSim(cfg).run())
             try:
-                return await ep.capture(0, 0, "", timeout_s=60)
+                return await ep.capture(0, 1, "", timeout_s=60)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -301,17 +316,17 @@ def test_protocol_retake_with_new_attempt_and_explicit_resync(tmp_path: Path) ->
 
     async def main() -> tuple[list[Any], int, list[int]]:
         ep = DesktopEndpoint(os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path / "d",
-                             lambda: frame)  # fmt: skip
+                             lambda age_ms: frame)  # fmt: skip
         async with ep:
             cfg = PhoneSimConfig(ep.pairing(), tmp_path / "p", parse_faults(""))
             task = asyncio.ensure_future(PhoneSim(cfg).run())
             try:
-                out = await capture_all(ep, frame, 4)  # items 0..3, attempt 0
+                out = await capture_all(ep, frame, 4)  # items 0..3, attempt 1
                 frame[:] = SHADES[10]
-                out.append(await ep.capture(1, 1, "retake", timeout_s=30))  # retake of item 1
-                out.append(await ep.capture(1, 0, "", timeout_s=30))  # attempt 0: stored already
+                out.append(await ep.capture(1, 2, "retake", timeout_s=30))  # retake of item 1
+                out.append(await ep.capture(1, 1, "", timeout_s=30))  # attempt 1: stored already
                 frame[:] = SHADES[4]
-                out.append(await ep.capture(4, 0, "", timeout_s=30))
+                out.append(await ep.capture(4, 1, "", timeout_s=30))
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -319,8 +334,8 @@ def test_protocol_retake_with_new_attempt_and_explicit_resync(tmp_path: Path) ->
 
     out, resyncs, shots = asyncio.run(main())
     retake, again, fourth = out[4], out[5], out[6]
-    assert (retake.index, retake.attempt) == (1, 1) and nearest_item(photo_shade(retake.path)) == 10
-    assert again == out[1] and again.attempt == 0
-    assert (fourth.index, fourth.attempt) == (4, 0) and nearest_item(photo_shade(fourth.path)) == 4
-    assert shots == [0, 1, 2, 3, 1, 4]  # the retake shot once; the stored attempt 0 not again
-    assert resyncs == 2  # back to item 1, then forward to item 4: both explicit
+    assert (retake.index, retake.attempt) == (2 - 1, 2) and nearest_item(photo_shade(retake.path)) == 10
+    assert again == out[1] and again.attempt == 1
+    assert (fourth.index, fourth.attempt) == (4, 1) and nearest_item(photo_shade(fourth.path)) == 4
+    assert shots == [0, 1, 2, 3, 1, 4]  # the retake shot once; the stored attempt 1 not again
+    assert resyncs == 0  # v1.1: a retake of an earlier index needs no RESYNC (§7.1)
