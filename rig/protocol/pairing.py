@@ -89,8 +89,8 @@ def _hex_field(text: str, name: str, size: int) -> bytes:
         value = bytes.fromhex(text)
     except ValueError:
         value = b""
-    if len(value) != size or len(text) != 2 * size or text.lower() != text:
-        raise InputError(f"pairing: field '{name}' must be {2 * size} lowercase hex digits")
+    if len(value) != size or len(text) != 2 * size:
+        raise InputError(f"pairing: field '{name}' must be {2 * size} hex digits")
     return value
 
 
