@@ -91,6 +91,7 @@ class DesktopEndpoint:
         self.camera_retries = camera_retries
         self.http_limits = http_limits
         self.events: list[ev.Event] = []  # every protocol event, for the operator log
+        self.listeners: list[Callable[[ev.Event], None]] = []  # told of every event (tools)
         self._waiter: asyncio.Future[ev.Event] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._state: EndpointState | None = None
@@ -275,6 +276,8 @@ class DesktopEndpoint:
         self.events.append(event)
         if len(self.events) > 10_000:
             del self.events[:5_000]
+        for listener in self.listeners:
+            listener(event)
         if isinstance(event, ev.ByeAcked) and self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         elif (

@@ -42,6 +42,8 @@ class MachineLink(asyncio.DatagramProtocol):
         self.rng = random.Random(seed)
         self.before_send = before_send
         self.transport: asyncio.DatagramTransport | None = None
+        self.on_sent: Callable[[bytes, Any], None] | None = None  # sees every datagram sent
+        self.on_received: Callable[[bytes, Any], None] | None = None  # … and every one received
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.loop = asyncio.get_running_loop()
@@ -70,6 +72,8 @@ class MachineLink(asyncio.DatagramProtocol):
 
     # ---- plumbing
     def _deliver(self, data: bytes, addr: Any) -> None:
+        if self.on_received is not None:
+            self.on_received(data, addr)
         self.machine.receive_datagram(data, addr, self.now())
         self.pump()
 
@@ -110,3 +114,5 @@ class MachineLink(asyncio.DatagramProtocol):
     def _sendto(self, data: bytes, addr: Any) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, addr)
+            if self.on_sent is not None:
+                self.on_sent(data, addr)

@@ -179,7 +179,7 @@ class UploadServer:
             if request.path == "/upload" and request.method in ("GET", "PUT"):
                 meta = parse_meta(request.headers, self.key, self.session)
                 if request.method == "GET":
-                    return self._state(meta)
+                    return await self._status(meta)
                 return await self._put(meta, request, body)
             if request.path == "/tap" and request.method == "GET":
                 return self._tap(request)
@@ -202,6 +202,17 @@ class UploadServer:
         part = self._partial(meta)
         received = part.stat().st_size if part.exists() else 0
         return Response.json(200, {"received": received, "complete": False})
+
+    async def _status(self, meta: UploadMeta) -> Response:
+        """GET: the current state; a partial file that already holds every byte (its connection
+        broke before the answer) is finished now, so no client is left waiting at ``size``."""
+        async with self._locks.setdefault((meta.index, meta.attempt), asyncio.Lock()):
+            state = self._state(meta)
+            part = self._partial(meta)
+            if (meta.index, meta.attempt) not in self.stored and part.exists():
+                if part.stat().st_size >= meta.size:
+                    return self._finish(meta, part)
+            return state
 
     async def _put(self, meta: UploadMeta, request: Request, body: Body) -> Response:
         query = parse_qs(request.query)

@@ -70,7 +70,9 @@ public final class UploadClient {
                 if (state == null) return Outcome.RETRY;
                 if (state.complete) return Outcome.STORED;
                 long offset = state.received;
-                if (offset < 0 || offset >= data.length) return Outcome.RETRY;
+                // offset == length: every byte arrived but the answer was lost; an empty PUT
+                // there lets the desktop finish (§5.2)
+                if (offset < 0 || offset > data.length) return Outcome.RETRY;
                 int end = (int) Math.min(data.length, offset + CHUNK_BYTES);
                 byte[] piece = Arrays.copyOfRange(data, (int) offset, end);
                 r = http.put(base + "/upload?offset=" + offset, h, piece);
