@@ -31,7 +31,7 @@ from rig.protocol.udp import MachineLink
 from rig.protocol.upload import PhotoRecord, UploadServer
 from rig.protocol.wiremap import WireMap
 
-BYE_WAIT_S = 2.0  # how long closing waits for the phone's BYE_ACK
+BYE_WAIT_S = 1.0  # how long closing waits for the phone's BYE_ACK (RTTs are ms)
 
 ScreenTap = Callable[[float], np.ndarray | None]  # age_ms -> the frame visible then (simulation)
 

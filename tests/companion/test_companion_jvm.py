@@ -412,3 +412,18 @@ def test_companion_headless_phone_serves_a_rig_session(jvm_build: JvmBuild, tmp_
     assert summary["reconciliation"]["clean"], summary["reconciliation"]
     shots = Counter(i for i, _, _ in read_shots(tmp_path / "phone"))
     assert max(shots.values()) == 1 and phone_summary["shots"] == sum(shots.values())
+
+
+# ------------------------------------------------------------------------------- 5. conformance
+@needs_jdk
+@pytest.mark.slow
+def test_companion_headless_phone_passes_protocol_conformance(jvm_build: JvmBuild) -> None:
+    """`rig protocol conformance --phone "java … HeadlessPhone …"`: every v1.1 scenario passes."""
+    from rig.protocol.conformance import SCENARIOS, PhoneCommand, run_phone_suite
+
+    cmd = (f"java -cp {_classes(jvm_build)} rig.companion.HeadlessPhone --pair {{pairing}} "
+           "--store {store} --idle-exit-s 30")  # fmt: skip
+    results = asyncio.run(run_phone_suite(PhoneCommand(cmd), []))
+    assert [r.name for r in results] == list(SCENARIOS)
+    failed = {r.name: r.detail for r in results if not r.passed}
+    assert not failed, failed

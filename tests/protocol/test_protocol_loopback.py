@@ -339,3 +339,35 @@ def test_protocol_retake_with_new_attempt_and_explicit_resync(tmp_path: Path) ->
     assert (fourth.index, fourth.attempt) == (4, 1) and nearest_item(photo_shade(fourth.path)) == 4
     assert shots == [0, 1, 2, 3, 1, 4]  # the retake shot once; the stored attempt 1 not again
     assert resyncs == 0  # v1.1: a retake of an earlier index needs no RESYNC (§7.1)
+
+
+def test_protocol_capture_cancelled_by_the_caller_is_closed_and_retried(tmp_path: Path) -> None:
+    """Issue 23, scaled down: shots take 1.5 s, the caller gives up after 1 s (as the session's
+    30 s deadline did with 34 s shots). The cancelled capture is closed in the machine; the retry
+    of the same attempt gets the photo the phone went on to take — no LocalProtocolError, no
+    second shot. A protocol error during a capture surfaces as a device error."""
+    frame = np.full((16, 16), 90, np.uint8)
+
+    async def main() -> tuple[Any, dict[str, Any], Any]:
+        ep = DesktopEndpoint(os.urandom(32), os.urandom(8), "127.0.0.1", 0, 0, tmp_path / "d",
+                             lambda age_ms: frame)  # fmt: skip
+        async with ep:
+            cfg = PhoneSimConfig(ep.pairing(), tmp_path / "p", parse_faults(""), shot_ms=1500)
+            task = asyncio.ensure_future(PhoneSim(cfg).run())
+            try:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ep.capture(0, 1, "slow"), 1.0)
+                assert ep.machine is not None and ep.machine.state == "IDLE"
+                record = await ep.capture(0, 1, "slow", timeout_s=30)
+                limits = ep.limits()
+                with pytest.raises(PhoneLostError, match="capture tag"):
+                    await ep.capture(1, 1, "../bad tag", timeout_s=5)
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            return record, ep.stats(), limits
+
+    record, stats, limits = asyncio.run(main())
+    assert record.index == 0 and record.attempt == 1
+    assert [i for i, _, _ in read_shots(tmp_path / "p")] == [0]  # shot once
+    assert limits.shot_s >= 25 and limits.total_s > limits.shot_s  # phone announced 20 s + margin
