@@ -103,6 +103,9 @@ def phone_sim(
         str | None, typer.Option(help="rig.camsim preset to photograph through.")
     ] = None,
     shot_ms: Annotated[float, typer.Option(help="Time one shot takes.")] = 0.0,
+    camera_timeout_s: Annotated[
+        float, typer.Option(help="Camera timeout (announced to the desktop in HELLO).")
+    ] = 20.0,
     faults: Annotated[str, typer.Option(help="Fault spec, e.g. loss=0.2,restart_at=100.")] = "",
     seed: Annotated[int, typer.Option(help="Seed of every random decision.")] = 0,
     idle_exit_s: Annotated[
@@ -128,15 +131,20 @@ def phone_sim(
 
     if shot_ms < 0:
         raise UsageError("--shot-ms must be >= 0")
+    if not 1 <= camera_timeout_s <= 3600:
+        raise UsageError("--camera-timeout-s must be in [1, 3600]")
     if compat is not None:
         _compat_phone_sim(compat, port, store, source_root, row_start, insecure_chexpeditor,
                           parse_faults(faults), seed, camera_preset)  # fmt: skip
         return
     if not pairing:
         raise UsageError("phone-sim: give the PAIRING payload (or --compat chexpeditor)")
+    from rig.protocol.timers import Timers
+
     cfg = PhoneSimConfig(
         pairing=load_pairing(pairing), store=store, faults=parse_faults(faults), shot_ms=shot_ms,
         camera_preset=camera_preset, seed=seed, idle_exit_s=idle_exit_s, verbose=verbose,
+        timers=Timers(camera_timeout_s=camera_timeout_s),
     )  # fmt: skip
     if verbose:
         console.print(f"phone-sim: pairing with {cfg.pairing.host}:{cfg.pairing.udp_port}")

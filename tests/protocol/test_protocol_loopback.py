@@ -371,3 +371,91 @@ def test_protocol_capture_cancelled_by_the_caller_is_closed_and_retried(tmp_path
     assert record.index == 0 and record.attempt == 1
     assert [i for i, _, _ in read_shots(tmp_path / "p")] == [0]  # shot once
     assert limits.shot_s >= 25 and limits.total_s > limits.shot_s  # phone announced 20 s + margin
+
+
+def test_protocol_upload_statuses_v11(tmp_path: Path) -> None:
+    """Every answer of docs/protocol.md §5.3 over a real socket, with its JSON body, the server
+    limits of §5.4 (slow heads closed, connections over the limit refused), and the tap's
+    optional X-Rig-Session (§5.5)."""
+    from rig.protocol.auth import tap_auth
+    from rig.protocol.httpd import HttpLimits
+
+    key, sid = os.urandom(32), os.urandom(8)
+    photo = os.urandom(3000)
+    limits = HttpLimits(head_timeout_s=0.5, max_connections=2)
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        ep = DesktopEndpoint(key, sid, "127.0.0.1", 0, 0, tmp_path, lambda age_ms: np.zeros((2, 3), np.uint8),
+                             http_limits=limits)  # fmt: skip
+        async with ep, aiohttp.ClientSession() as http:
+            assert ep.machine is not None
+            ep.machine.wiremap.assign(3, 1, -1)  # as if CAPTURE(3, 1) was sent
+            url = f"http://127.0.0.1:{ep.http_port}"
+            meta = make_meta(key, sid, 3, 1, photo)
+
+            async def answer(method: str, headers: dict[str, str], body: bytes = b"",
+                             offset: str = "0", path: str = "/upload") -> tuple[int, Any]:  # fmt: skip
+                async with http.request(method, url + path, params={"offset": offset},
+                                        data=body, headers=headers) as r:  # fmt: skip
+                    return r.status, await r.json() if r.content_type == "application/json" else None
+
+            h = meta.headers()
+            out["no_auth"] = await answer("GET", {"X-Rig-Session": sid.hex()})
+            out["bad_auth"] = await answer("GET", h | {"X-Rig-Auth": "0" * 64})
+            out["session"] = await answer("GET", h | {"X-Rig-Session": "00" * 8})
+            out["huge_index"] = await answer("GET", h | {"X-Rig-Index": "1" + "0" * 250})
+            other = make_meta(key, sid, 3, 9, photo)
+            out["not_requested"] = await answer("GET", other.headers())
+            big = make_meta(key, sid, 3, 1, photo)
+            big_h = big.headers() | {"X-Rig-Size": str(64 * 2**20 + 1), "X-Rig-Auth": upload_auth(
+                key, sid, 3, 1, big.sha256, 64 * 2**20 + 1)}  # fmt: skip
+            out["too_large"] = await answer("GET", big_h)
+            out["half"] = await answer("PUT", h, photo[:1000])
+            out["offset"] = await answer("PUT", h, photo[1000:], offset="0")
+            out["rest"] = await answer("PUT", h, photo[1000:], offset="1000")
+            changed = make_meta(key, sid, 3, 1, photo[::-1])
+            out["conflict"] = await answer("GET", changed.headers())
+            ep.machine.wiremap.assign(4, 1, -1)
+            lie = make_meta(key, sid, 4, 1, photo)
+            out["sha256"] = await answer("PUT", lie.headers(), bytes(3000))
+            out["unknown_path"] = await answer("GET", h, path="/nope")
+            tap_h = {"X-Rig-Auth": tap_auth(key, sid, 3, 1)}
+            async with http.get(f"{url}/tap", params={"index": "3", "attempt": "1"},
+                                headers=tap_h) as r:  # fmt: skip
+                out["tap"] = (r.status, r.headers.get("X-Rig-Shape"))
+            async with http.get(f"{url}/tap", params={"index": "3", "attempt": "1"},
+                                headers=tap_h | {"X-Rig-Session": "11" * 8}) as r:  # fmt: skip
+                out["tap_session"] = r.status
+            # §5.4: a head that never ends is closed; the connection limit answers 503.
+            loop = asyncio.get_running_loop()
+            slow = [await asyncio.open_connection("127.0.0.1", ep.http_port) for _ in range(2)]
+            for _, writer in slow:
+                writer.write(b"GET /upload HTTP/1.1\r\n")
+            extra_r, extra_w = await asyncio.open_connection("127.0.0.1", ep.http_port)
+            out["busy"] = (await extra_r.read())[:12]
+            t0 = loop.time()
+            out["slow_closed"] = [await r.read() for r, _ in slow]
+            out["slow_s"] = loop.time() - t0
+            for _, w in [*slow, (extra_r, extra_w)]:
+                w.close()
+            assert ep.http is not None
+            out["timed_out"] = ep.http.timed_out
+        return out
+
+    out = asyncio.run(main())
+    assert out["no_auth"] == (401, {"error": "auth"}) and out["bad_auth"] == (401, {"error": "auth"})
+    assert out["session"] == (403, {"error": "session"})
+    assert out["huge_index"] == (400, {"error": "malformed", "field": "X-Rig-Index"})
+    assert out["not_requested"] == (404, {"error": "not_requested"})
+    assert out["too_large"] == (413, {"error": "too_large", "max_bytes": 64 * 2**20})
+    assert out["half"] == (200, {"received": 1000, "complete": False})
+    assert out["offset"] == (409, {"error": "offset", "received": 1000, "complete": False})
+    assert out["rest"] == (200, {"received": 3000, "complete": True})
+    status, body = out["conflict"]
+    assert status == 412 and body["error"] == "conflict"
+    assert out["sha256"] == (422, {"error": "sha256"})
+    assert out["unknown_path"] == (404, {"error": "not_found"})
+    assert out["tap"] == (200, "2,3,1") and out["tap_session"] == 403
+    assert out["busy"].startswith(b"HTTP/1.1 503")
+    assert out["slow_closed"] == [b"", b""] and out["slow_s"] < 5 and out["timed_out"] == 2
