@@ -209,9 +209,9 @@ class UploadServer:
         async with self._locks.setdefault((meta.index, meta.attempt), asyncio.Lock()):
             state = self._state(meta)
             part = self._partial(meta)
-            if (meta.index, meta.attempt) not in self.stored and part.exists():
-                if part.stat().st_size >= meta.size:
-                    return self._finish(meta, part)
+            done = (meta.index, meta.attempt) in self.stored
+            if not done and part.exists() and part.stat().st_size >= meta.size:
+                return self._finish(meta, part)
             return state
 
     async def _put(self, meta: UploadMeta, request: Request, body: Body) -> Response:

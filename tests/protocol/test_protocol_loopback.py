@@ -367,7 +367,7 @@ def test_protocol_capture_cancelled_by_the_caller_is_closed_and_retried(tmp_path
                 await asyncio.gather(task, return_exceptions=True)
             return record, ep.stats(), limits
 
-    record, stats, limits = asyncio.run(main())
+    record, _stats, limits = asyncio.run(main())
     assert record.index == 0 and record.attempt == 1
     assert [i for i, _, _ in read_shots(tmp_path / "p")] == [0]  # shot once
     assert limits.shot_s >= 25 and limits.total_s > limits.shot_s  # phone announced 20 s + margin

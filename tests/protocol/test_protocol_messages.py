@@ -133,10 +133,19 @@ _ints = st.integers(0, m.MAX_INDEX)
 _sha = st.text("0123456789abcdef", min_size=64, max_size=64)
 _optional = st.one_of(st.none(), st.integers(0, 255))
 MESSAGES = st.one_of(
-    st.builds(m.Hello, cursor=st.integers(-1, m.MAX_INDEX), nonce=st.integers(0, 2**32 - 1),
-              minor=_optional, shot_s=st.one_of(st.none(), st.integers(1, 3600))),  # fmt: skip
-    st.builds(m.HelloAck, nonce=st.integers(0, 2**32 - 1), next=st.integers(-1, m.MAX_INDEX),
-              minor=_optional),  # fmt: skip
+    st.builds(
+        m.Hello,
+        cursor=st.integers(-1, m.MAX_INDEX),
+        nonce=st.integers(0, 2**32 - 1),
+        minor=_optional,
+        shot_s=st.one_of(st.none(), st.integers(1, 3600)),
+    ),
+    st.builds(
+        m.HelloAck,
+        nonce=st.integers(0, 2**32 - 1),
+        next=st.integers(-1, m.MAX_INDEX),
+        minor=_optional,
+    ),
     st.builds(m.Bye, reason=st.text(st.characters(exclude_categories=["Cs"]), max_size=60)),
     st.just(m.ByeAck()),
     st.builds(
@@ -150,9 +159,11 @@ MESSAGES = st.one_of(
         m.PhotoReady, index=_ints, attempt=_ints, sha256=_sha, size=st.integers(1, m.MAX_INDEX)
     ),
     st.builds(
-        m.CameraFailedMsg, index=_ints, attempt=_ints,
+        m.CameraFailedMsg,
+        index=_ints,
+        attempt=_ints,
         reason=st.text(st.characters(exclude_categories=["Cs"]), max_size=80),
-    ),  # fmt: skip
+    ),
     st.builds(m.Stored, index=_ints, attempt=_ints, sha256=_sha),
     st.builds(
         m.Error,

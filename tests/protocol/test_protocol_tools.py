@@ -6,7 +6,6 @@ import ast
 import asyncio
 import json
 import random
-import socket
 from pathlib import Path
 
 import pytest

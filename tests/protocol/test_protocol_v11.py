@@ -8,6 +8,9 @@ negotiation with a v1.0 phone, peer binding, RESYNC during a shot.
 from __future__ import annotations
 
 import pytest
+from legacy_phone import KeepCursorPhone
+from legacy_phone import PhoneMachine as V10Phone
+from test_protocol_machines import MATRIX, check_exactly_once
 
 from rig.errors import LocalProtocolError
 from rig.protocol import events as ev
@@ -18,9 +21,6 @@ from rig.protocol.faults import parse_faults
 from rig.protocol.memnet import KEY, SESSION, MemConfig, MemResult, MemRun
 from rig.protocol.phone import ENDED, READY, PhoneMachine, PhoneState
 from rig.protocol.timers import Timers
-from legacy_phone import KeepCursorPhone
-from legacy_phone import PhoneMachine as V10Phone
-from test_protocol_machines import MATRIX, check_exactly_once
 
 NET = "loss=0.2,dup=0.05,reorder=0.1,delay_ms=20,jitter_ms=10"
 
