@@ -177,7 +177,7 @@ def _datagrams(draw: st.DrawFn) -> bytes:
     msg = draw(st.sampled_from([
         m.Capture(i, i % 5, "t"), m.HelloAck(i, -1), m.Stored(i, 0, "0" * 64), m.Resync(i),
         m.Hello(-1, i), m.CaptureAck(i, 0, 2), m.Error(1, i, 0, -1), m.ResyncAck(i),
-        m.PhotoReady(i, 1, "f" * 64, 1 + i), m.CameraFailedMsg(i, 0, "é\n\u2603"),
+        m.PhotoReady(i, 1, "f" * 64, max(1, i)), m.CameraFailedMsg(i, 0, "é\n\u2603"),
     ]))  # fmt: skip
     data = m.encode(msg, KEY, SESSION, seq)
     if kind == "mutated":
