@@ -97,10 +97,10 @@ def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say)
     bus = ev.EventBus()
 
     def report(event: ev.SessionEvent) -> None:
-        if isinstance(event, ev.PhotoVerified):
+        if isinstance(event, ev.CaptureVerified):
             psnr = f"{event.psnr_db:.1f} dB" if event.psnr_db is not None else "-"
             say(f"  item {event.idx}: verified (photo vs ground truth {psnr})")
-        elif isinstance(event, ev.PhotoRejected | ev.CaptureFailed | ev.PhoneLost):
+        elif isinstance(event, ev.CaptureRejected | ev.CaptureFailed | ev.CameraLost):
             say(
                 f"  {event.kind}: item {getattr(event, 'idx', '?')}: {getattr(event, 'reason', '')}"
             )
@@ -109,13 +109,13 @@ def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say)
     summary = asyncio.run(
         service.run(project, session_id, service.SessionContext(OffscreenDisplay(), bus))
     )
-    result.figures["session"] = {"id": session_id, **summary}
-    state = "clean" if summary["clean"] else f"NOT clean: {summary['problems']}"
+    result.figures["session"] = {"id": session_id, **summary.to_dict()}
+    state = "clean" if summary.clean else f"NOT clean: {summary.problems}"
     result.steps.append(
         (
             "capture",
-            f"session {session_id}: {summary['verified']}/{summary['items']} "
-            f"verified photos, {summary['retakes']} retakes, reconciliation {state}",
+            f"session {session_id}: {summary.verified}/{summary.items} "
+            f"verified photos, {summary.retakes} retakes, reconciliation {state}",
         )
     )
     return session_id

@@ -7,10 +7,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from rig.errors import StoreError
+from rig.imaging import codec
 from rig.imaging.render import RenderOptions, render_path
 from rig.library.sources import resolve_source
 from rig.project import Project
@@ -35,18 +35,11 @@ def render_key(options: RenderOptions) -> str:
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """PNG bytes of an 8-bit gray or RGB frame (cv2 wants BGR)."""
-    image = pixels[..., ::-1] if pixels.ndim == 3 else pixels
-    ok, png = cv2.imencode(".png", np.ascontiguousarray(image))
-    if not ok:
-        raise StoreError("cannot encode frame as PNG")
-    return png.tobytes()
+    return codec.encode_png(pixels, order=codec.RGB, what="ground-truth frame", error=StoreError)
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise StoreError("stored frame is not a readable PNG")
-    return image[..., ::-1].copy() if image.ndim == 3 else image
+    return codec.decode(data, order=codec.RGB, what="stored frame", error=StoreError)
 
 
 def ensure_frame(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rig.errors import DeviceError, ProtocolError
+from rig.errors import CameraFailedError, PhoneLostError, ProtocolError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
 from rig.protocol.desktop import CLOSED, OPEN_STATES, CaptureProgress, DesktopMachine
@@ -34,14 +34,7 @@ from rig.protocol.wiremap import WireMap
 BYE_WAIT_S = 1.0  # how long closing waits for the phone's BYE_ACK (RTTs are ms)
 
 ScreenTap = Callable[[float], np.ndarray | None]  # age_ms -> the frame visible then (simulation)
-
-
-class PhoneLostError(DeviceError):
-    """The phone stopped answering (or never paired, or would not follow a RESYNC)."""
-
-
-class CameraFailedError(DeviceError):
-    """The phone's camera failed on every attempt."""
+ProgressFn = Callable[[CaptureProgress], None]
 
 
 def time_seq() -> int:
@@ -50,16 +43,26 @@ def time_seq() -> int:
 
 
 @dataclass(frozen=True)
-class CaptureLimits:
-    """How long one capture may legitimately take (§6.2): a caller's deadline derives from it."""
+class ProtocolLimits:
+    """How long one capture may legitimately take (§6.2): a caller's deadline derives from it.
 
-    shot_s: float  # ours, or the camera timeout the phone announced (+ margin), if longer
-    upload_s: float  # PHOTO_READY to stored, extended while bytes arrive
-    phone_s: float  # silence before PhoneLost
+    The machine ends every capture itself within these bounds (PhoneLost, CameraFailed); a
+    caller's own deadline is a backstop that must never be shorter.
+    """
+
+    phone_s: float  # the answer to CAPTURE: silence longer than this is PhoneLost
+    shot_s: float  # acknowledged to announced: ours, or the phone's camera timeout + margin
+    upload_s: float  # announced to stored, restarted whenever more bytes arrive
+    margin_s: float  # how late the machine's own verdict may come (a poll, a retransmission)
+
+    @classmethod
+    def of(cls, timers: Timers, shot_s: float | None = None) -> ProtocolLimits:
+        return cls(timers.phone_timeout_s, timers.shot_timeout_s if shot_s is None else shot_s,
+                   timers.upload_timeout_s, timers.poll_s + timers.rto_max_s)  # fmt: skip
 
     @property
     def total_s(self) -> float:
-        return self.shot_s + self.upload_s + self.phone_s
+        return self.phone_s + self.shot_s + self.upload_s + self.margin_s
 
 
 class DesktopEndpoint:
@@ -93,6 +96,8 @@ class DesktopEndpoint:
         self.events: list[ev.Event] = []  # every protocol event, for the operator log
         self.listeners: list[Callable[[ev.Event], None]] = []  # told of every event (tools)
         self._waiter: asyncio.Future[ev.Event] | None = None
+        self._on_progress: ProgressFn | None = None
+        self._told: tuple[int, int, float] | None = None  # the progress last handed on
         self._closed: asyncio.Future[None] | None = None
         self._state: EndpointState | None = None
         self._statefile = StateFile(self.store_dir, session_id, key)
@@ -192,10 +197,12 @@ class DesktopEndpoint:
                 found[a] = record
         return found[min(found)] if found else None
 
-    def limits(self) -> CaptureLimits:
-        assert self.machine is not None
-        t = self.machine.timers
-        return CaptureLimits(self.machine.shot_timeout_s(), t.upload_timeout_s, t.phone_timeout_s)
+    def limits(self) -> ProtocolLimits:
+        """The bounds of a capture now (the shot wait grows once a phone announced a slower
+        camera in its HELLO); before ``__aenter__``, those of our own timers."""
+        if self.machine is None:
+            return ProtocolLimits.of(self.timers)
+        return ProtocolLimits.of(self.machine.timers, self.machine.shot_timeout_s())
 
     def progress(self) -> CaptureProgress | None:
         """The open capture's progress (acknowledged, announced, upload bytes), or None."""
@@ -218,19 +225,27 @@ class DesktopEndpoint:
         return self.machine.resyncs if self.machine is not None else 0
 
     async def capture(
-        self, index: int, attempt: int = 1, tag: str = "", timeout_s: float | None = None
+        self,
+        index: int,
+        attempt: int = 1,
+        tag: str = "",
+        timeout_s: float | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> PhotoRecord:
         """Get one verified photo of item ``index`` (already on screen), from ``attempt`` on.
 
         A stored (index, attempt) is never shot again: it is returned at once (resume). A retake
         asks for a higher attempt than any stored one. Camera failures are retried with
-        ``attempt + 1`` up to ``camera_retries`` times. However the wait ends — timeout,
+        ``attempt + 1`` up to ``camera_retries`` times. ``on_progress`` hears each step the
+        phone makes (acknowledged, photo announced, more upload bytes), so a caller's own
+        deadline can follow the machine's (§6.2). However the wait ends — timeout,
         cancellation by the caller, an error — the capture is closed in the protocol machine,
         so the next call starts clean; protocol errors surface as ``PhoneLostError``.
         """
         done = self.stored(index, attempt)
         if done is not None:
             return done
+        self._on_progress, self._told = on_progress, None
         try:
             return await asyncio.wait_for(self._capture(index, attempt, tag), timeout_s)
         except TimeoutError:
@@ -240,6 +255,7 @@ class DesktopEndpoint:
         except ProtocolError as exc:
             raise PhoneLostError(f"capture of item {index}: {exc.message}") from exc
         finally:
+            self._on_progress = None
             self._cancel()
 
     async def _capture(self, index: int, attempt: int, tag: str) -> PhotoRecord:
@@ -278,6 +294,7 @@ class DesktopEndpoint:
             del self.events[:5_000]
         for listener in self.listeners:
             listener(event)
+        self._tell_progress()
         if isinstance(event, ev.ByeAcked) and self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         elif (
@@ -301,6 +318,17 @@ class DesktopEndpoint:
         if self.machine is not None and self.link is not None:
             self.machine.upload_progressed(index, attempt, received, self.link.now())
             self.link.pump()
+            self._tell_progress()
+
+    def _tell_progress(self) -> None:
+        """The open capture's progress to the caller, whenever the phone made some."""
+        progress = self.machine.progress() if self.machine is not None else None
+        if self._on_progress is None or progress is None:
+            return
+        step = (progress.item, progress.attempt, progress.last_progress_s)
+        if step != self._told:
+            self._told = step
+            self._on_progress(progress)
 
     def _serve_tap(self, index: int, attempt: int, age_ms: float) -> np.ndarray | None:
         return self.tap(age_ms) if self.tap is not None else None

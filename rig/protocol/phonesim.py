@@ -24,7 +24,6 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from rig.errors import InputError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
 from rig.protocol.endpoint import SEQ_BLOCK, time_seq
@@ -45,6 +44,7 @@ class PhoneSimConfig:
     store: Path
     faults: FaultSpec
     shot_ms: float = 0.0
+    upload_ms: float = 0.0  # each upload's body is spread over this long (a slow link)
     camera_preset: str | None = None
     seed: int = 0
     idle_exit_s: float = 0.0  # exit after this long without hearing the desktop (0 = never)
@@ -192,12 +192,9 @@ class PhoneSim:
                 self.camera = _load_camera(self.cfg.camera_preset, self.cfg.seed)
             if self.camera is not None:
                 return bytes(self.camera.capture(frame).jpeg)
-        import cv2
+        from rig.imaging import codec
 
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise InputError("phone-sim: cannot encode the tapped frame as JPEG")
-        return bytes(buf.tobytes())
+        return codec.encode_jpeg(frame, 90, what="phone-sim: the tapped frame")
 
     async def _upload(self, index: int, attempt: int) -> None:
         p = self.cfg.pairing
@@ -211,7 +208,9 @@ class PhoneSim:
             meta = make_meta(p.key, p.session, index, attempt, data, shot_ms)
             broken = self.rng.random() < self.cfg.faults.upload_fail
             cut = max(1, len(data) // 2) if broken else None
-            outcome = await upload_photo(self.http, self.base_url, meta, data, cut)
+            outcome = await upload_photo(
+                self.http, self.base_url, meta, data, cut, self.cfg.upload_ms / 1000
+            )
             ok = outcome is UploadOutcome.STORED and not broken
             refused = outcome is UploadOutcome.REFUSED
         self.machine.upload_finished(index, attempt, ok, self.link.now(), refused=refused)

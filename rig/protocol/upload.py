@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -308,11 +308,13 @@ async def upload_photo(
     meta: UploadMeta,
     data: bytes,
     break_after: int | None = None,
+    duration_s: float = 0.0,
 ) -> UploadOutcome:
     """Upload ``data`` (resuming where the server stopped).
 
     ``break_after`` (fault injection) sends only that many bytes and gives up, leaving a partial
-    upload for the next try to resume.
+    upload for the next try to resume. ``duration_s`` (simulation) spreads the body over that
+    long in small pieces, as a slow link delivers it.
     """
     headers = meta.headers()
     offset = 0  # optimistic first PUT; a 409 "offset" answer tells where the desktop stands
@@ -320,7 +322,8 @@ async def upload_photo(
         for _ in range(3):
             end = len(data) if break_after is None else min(len(data), offset + break_after)
             async with http.put(
-                f"{base_url}/upload", params={"offset": str(offset)}, data=data[offset:end],
+                f"{base_url}/upload", params={"offset": str(offset)},
+                data=_paced(data[offset:end], duration_s) if duration_s > 0 else data[offset:end],
                 headers=headers,
             ) as resp:  # fmt: skip
                 if resp.status in _REFUSED:
@@ -336,6 +339,14 @@ async def upload_photo(
         return UploadOutcome.RETRY
     except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
         return UploadOutcome.RETRY
+
+
+async def _paced(data: bytes, duration_s: float, pieces: int = 16) -> AsyncIterator[bytes]:
+    """``data`` in ``pieces`` chunks, one every ``duration_s / pieces`` seconds."""
+    step = max(1, -(-len(data) // pieces))
+    for start in range(0, len(data), step):
+        await asyncio.sleep(duration_s / pieces)
+        yield data[start : start + step]
 
 
 async def fetch_tap(

@@ -7,10 +7,9 @@ import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-import numpy as np
-
 from calibration.fiducials import FiducialLayout
 from calibration.framecode import SESSION_BITS, FrameCode
+from rig.imaging import codec
 from rig.imaging.screen import ScreenFrame, compose_screen_frame
 from rig.library.frames import GroundTruth, ensure_frame
 from rig.project import Project
@@ -42,9 +41,7 @@ def prepare_item(
 ) -> PreparedItem:
     """Ground truth (rendered once, stored) and the exact screen frame for one attempt."""
     truth = ensure_frame(project, source_id)
-    pixels = truth.pixels
-    if pixels.ndim == 3:  # ground truth is RGB; screen frames are BGR (OpenCV order)
-        pixels = np.ascontiguousarray(pixels[..., ::-1])
+    pixels = codec.to_bgr(truth.pixels, codec.RGB)  # screen frames are in OpenCV order
     code = FrameCode(session=session_code(session_id), index=idx, attempt=attempt, frame_hash=0)
     screen = compose_screen_frame(pixels, screen_wh, layout, code, placement)
     return PreparedItem(idx, attempt, truth, screen)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import csv
 import random
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from rig.errors import InputError, UsageError
+from rig.errors import UsageError
 
 CONDITION_KEYS = (
     "room_light", "blinds", "monitor_model", "monitor_settings", "phone_model",
@@ -42,7 +42,9 @@ class CapturePlan:
     layout: dict[str, Any] = field(default_factory=dict)  # calibration.fiducials.FiducialLayout
     settle_ms: int = 120
     max_attempts: int = 4
-    capture_timeout_s: float = 30.0
+    # None: the camera's own limits decide (shot + transfer + margin, rig.session.capture);
+    # a value can only lengthen that deadline, never cut a capture the camera still runs.
+    capture_timeout_s: float | None = None
     conditions: dict[str, str] = field(default_factory=dict)
     sweeps: dict[str, list[str]] = field(default_factory=dict)
     sweep_every: int = 0
@@ -58,26 +60,92 @@ class CapturePlan:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{where}: unknown plan setting(s) {', '.join(unknown)}")
-        plan = cls(**data)
+            raise UsageError(f"{where}: unknown plan setting(s) {', '.join(unknown)}")
+        try:
+            plan = cls(**data)
+        except TypeError as exc:
+            raise UsageError(f"{where}: {exc}") from exc
         plan.validate(where)
         return plan
 
     def validate(self, where: str = "plan") -> None:
+        """Usage errors naming the setting, before anything is stored."""
+        from rig.imaging.compositor import PLACEMENTS
+
         if self.order not in ("listed", "shuffled"):
-            raise InputError(f"{where}: order must be 'listed' or 'shuffled'")
+            raise UsageError(f"{where}: order must be 'listed' or 'shuffled'")
         if self.repeats < 1 or self.max_attempts < 1 or self.max_attempts > 15:
-            raise InputError(f"{where}: repeats ≥ 1 and 1 ≤ max_attempts ≤ 15")
+            raise UsageError(f"{where}: repeats >= 1 and 1 <= max_attempts <= 15")
         if self.limit is not None and self.limit < 1:
-            raise InputError(f"{where}: limit must be ≥ 1")
+            raise UsageError(f"{where}: limit must be >= 1, got {self.limit}")
+        if self.placement not in PLACEMENTS:
+            raise UsageError(
+                f"{where}: placement '{self.placement}': use one of {', '.join(PLACEMENTS)}"
+            )
+        if self.settle_ms < 0 or (
+            self.capture_timeout_s is not None and self.capture_timeout_s <= 0
+        ):
+            raise UsageError(f"{where}: settle_ms >= 0 and capture_timeout_s > 0")
+        if self.screen_width < 64 or self.screen_height < 64:
+            raise UsageError(
+                f"{where}: screen {self.screen_width}x{self.screen_height} is too small"
+            )
+
+
+@dataclass(frozen=True)
+class PlanOverrides:
+    """What the command line (or the GUI) sets on top of a plan; None keeps the plan's."""
+
+    sources: str | None = None
+    camera: str | None = None
+    limit: int | None = None
+    placement: str | None = None
+    conditions: dict[str, str] = field(default_factory=dict)  # merged into the plan's
+    controller: str | None = None
+    sweeps: dict[str, list[str]] = field(default_factory=dict)
+    sweep_every: int | None = None
+    insecure_chexpeditor: bool = False
+    # Options set on the camera URL, e.g. --bind/--advertise/--udp-port/--http-port of
+    # --camera phone: stored with the plan (so resume keeps them) and checked by the camera's
+    # backend, like any option written in the URL, before a session exists.
+    camera_options: dict[str, str] = field(default_factory=dict)
+
+    def apply(self, plan: CapturePlan, where: str = "command line") -> CapturePlan:
+        """The plan with these settings on top, validated (a limit of 0 is an error, not 'all')."""
+        changes: dict[str, Any] = {
+            k: v
+            for k in ("sources", "camera", "limit", "placement", "controller", "sweep_every")
+            if (v := getattr(self, k)) is not None
+        }
+        if self.conditions:
+            changes["conditions"] = {**plan.conditions, **self.conditions}
+        if self.sweeps:
+            changes["sweeps"] = self.sweeps
+        if self.insecure_chexpeditor:
+            changes["insecure_chexpeditor"] = True
+        if self.camera_options:
+            changes["camera"] = with_camera_options(changes.get("camera", plan.camera),
+                                                    self.camera_options)  # fmt: skip
+        merged = replace(plan, **changes)
+        merged.validate(where)
+        return merged
 
 
 def load_plan(path: Path) -> CapturePlan:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read plan ({exc})") from exc
+        raise UsageError(f"{path}: cannot read plan ({exc})") from exc
     return CapturePlan.from_dict(data, str(path))
+
+
+def with_camera_options(camera: str, options: dict[str, str]) -> str:
+    """The camera URL with ``options`` set (replacing the URL's own values of the same keys)."""
+    from rig.devices.urls import CameraUrl, parse_camera_url
+
+    url = parse_camera_url(camera)
+    kept = tuple((k, v) for k, v in url.options if k not in options)
+    return str(CameraUrl(url.scheme, url.target, kept + tuple(options.items())))
 
 
 def split_camera(camera: str) -> tuple[str, dict[str, str]]:
@@ -124,14 +192,21 @@ def select_sources(db: sqlite_utils.Database, query: str) -> list[int]:
         return wanted
     if kind == "label":
         name, _, value = arg.partition("=")
+        try:
+            wanted_value = float(value or 1)
+        except ValueError as exc:
+            raise UsageError(f"--sources {query}: the label value must be 1, 0 or -1") from exc
         rows = db.query(
             "SELECT source_id FROM labels WHERE name = ? AND value = ? ORDER BY source_id",
-            [name, float(value or 1)],
+            [name, wanted_value],
         )
         return [r["source_id"] for r in rows]
     if kind == "range":
         start, _, stop = arg.partition(":")
-        return library[int(start or 0) : int(stop) if stop else None]
+        try:
+            return library[int(start or 0) : int(stop) if stop else None]
+        except ValueError as exc:
+            raise UsageError(f"--sources {query}: write range:START:STOP with integers") from exc
     if kind == "csv":
         return _ids_from_csv(Path(arg), set(library))
     raise UsageError(

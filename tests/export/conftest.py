@@ -10,7 +10,9 @@ from rig.library.frames import encode_png, ensure_frame
 from rig.library.importer import import_paths
 from rig.library.samples import SampleSpec, write_samples
 from rig.project import Project, init_project
-from rig.session import records
+from rig.session.plan import CapturePlan
+from rig.session.store import SessionStore
+from rig.session.verify import RegistrationOutcome
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
@@ -20,52 +22,48 @@ def _jpeg(pixels: np.ndarray) -> bytes:
 
 
 def record_session(project: Project, source_ids: list[int], seed: int) -> str:
-    """A finished session written through rig.session.records, as the engine does.
+    """A finished session written through the session store, as the engine does.
 
     Item 0 is rejected once (wrong frame) then verified; the last item fails for good.
     """
     rng = np.random.default_rng(seed)
-    db = project.db()
+    store = SessionStore.open(project)
     truths = [ensure_frame(project, s) for s in source_ids]
-    sid = records.new_session_id()
-    records.create_session(
-        db,
-        sid,
-        {"sources": source_ids},
-        "sim:paper-lcd-iphone",
-        [(t.source_id, t.frame_id) for t in truths],
+    plan = CapturePlan(
+        sources="ids:" + ",".join(map(str, source_ids)),
+        camera="sim:paper-lcd-iphone",
         conditions={"room_light": "on", "preset": "paper-lcd-iphone"},
     )
+    sid = store.create_session(plan, [(t.source_id, t.frame_id) for t in truths])
+    store.transition(sid, "start")
     for idx, truth in enumerate(truths):
         attempts = 2 if idx == 0 else 1
         for attempt in range(1, attempts + 1):
-            cap = records.request_capture(db, sid, idx, attempt, {"distance_mm": 500 + idx})
+            cap = store.request_capture(sid, idx, attempt, {"distance_mm": 500 + idx})
             noisy = np.clip(truth.pixels + rng.normal(0, 8, truth.pixels.shape), 0, 255).astype(
                 np.uint8
             )
-            records.store_photo(db, cap, project.objects.put(_jpeg(noisy)), {"model": "sim"})
-            if idx == len(truths) - 1:
-                records.fail_capture(db, cap, "camera failed")
-                continue
-            accepted = attempt == attempts
-            result = {
-                "psnr_db": 30.0 + idx,
-                "ssim": 0.9,
-                "reproj_err_px": 0.2,
-                "residual_px": 0.1,
-                "reason": None if accepted else "frame code shows item 7, expected 0",
-            }
-            mask = np.full(truth.pixels.shape[:2], 255, np.uint8)
-            records.record_registration(
-                db,
-                cap,
+            store.store_photo(cap, project.objects.put(_jpeg(noisy)), {"model": "sim"})
+            last = idx == len(truths) - 1
+            accepted = attempt == attempts and not last
+            outcome = RegistrationOutcome(
                 accepted,
-                result,
+                "torn frame" if last else None if accepted else "frame code shows item 7, expected 0",
+                psnr_db=30.0 + idx,
+                ssim=0.9,
+                reproj_err_px=0.2,
+                residual_px=0.1,
+            )
+            mask = np.full(truth.pixels.shape[:2], 255, np.uint8)
+            store.record_registration(
+                cap,
+                outcome,
                 project.objects.put(encode_png(noisy)),
                 project.objects.put(encode_png(mask)),
             )
-    records.set_state(db, sid, "finished")
-    db.close()
+    store.give_up_item(sid, len(truths) - 1, "no verified photo after 1 attempt")
+    store.transition(sid, "fail", "1 of 12 items not verified")
+    store.close()
     return sid
 
 
