@@ -415,15 +415,25 @@ def test_companion_headless_phone_serves_a_rig_session(jvm_build: JvmBuild, tmp_
 
 
 # ------------------------------------------------------------------------------- 5. conformance
+# The scenarios the JVM phone runs in CI: those whose behaviour no other test here exercises
+# over sockets. Loss, duplication and reordering are the lossy-loopback test's faults, a
+# phone restart is the SIGKILL test; rig's phone-sim runs all twelve (tests/protocol).
+# RIG_FULL_CONFORMANCE=1 runs all twelve for the JVM phone too.
+JVM_SCENARIOS = ["pairing-and-version", "desktop-restart", "forged-datagrams",
+                 "replayed-datagrams", "upload-resume", "upload-conflict", "resync", "bye"]  # fmt: skip
+
+
 @needs_jdk
 @pytest.mark.slow
 def test_companion_headless_phone_passes_protocol_conformance(jvm_build: JvmBuild) -> None:
-    """`rig protocol conformance --phone "java … HeadlessPhone …"`: every v1.1 scenario passes."""
+    """`rig protocol conformance --phone "java … HeadlessPhone …"`: v1.1 scenarios pass."""
     from rig.protocol.conformance import SCENARIOS, PhoneCommand, run_phone_suite
 
+    names = list(SCENARIOS) if os.environ.get("RIG_FULL_CONFORMANCE") == "1" else JVM_SCENARIOS
+    assert set(JVM_SCENARIOS) <= set(SCENARIOS)
     cmd = (f"java -cp {_classes(jvm_build)} rig.companion.HeadlessPhone --pair {{pairing}} "
            "--store {store} --idle-exit-s 30")  # fmt: skip
-    results = asyncio.run(run_phone_suite(PhoneCommand(cmd), []))
-    assert [r.name for r in results] == list(SCENARIOS)
+    results = asyncio.run(run_phone_suite(PhoneCommand(cmd), names))
+    assert [r.name for r in results] == names
     failed = {r.name: r.detail for r in results if not r.passed}
     assert not failed, failed

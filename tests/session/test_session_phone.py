@@ -140,7 +140,9 @@ def test_resume_adopts_the_uploaded_photo_in_flight(project: Project) -> None:
     display = OffscreenDisplay(latency_ms=0)
 
     async def interrupted() -> None:
-        runner = service.make_runner(project, session_id, service.SessionContext(display, ev.EventBus()))
+        runner = service.make_runner(
+            project, session_id, service.SessionContext(display, ev.EventBus())
+        )
         task = asyncio.current_task()
         assert task is not None
 
@@ -160,7 +162,9 @@ def test_resume_adopts_the_uploaded_photo_in_flight(project: Project) -> None:
         asyncio.run(interrupted())
     with SessionStore.open(project) as store:
         assert store.session(session_id).state == SessionState.PAUSED
-        in_flight = [(c.idx, c.attempt) for c in store.captures(session_id, [CaptureState.REQUESTED])]
+        in_flight = [
+            (c.idx, c.attempt) for c in store.captures(session_id, [CaptureState.REQUESTED])
+        ]
     assert in_flight == [(1, 1)]
 
     bus = ev.EventBus()
@@ -179,8 +183,10 @@ BAD_NETWORK = {
     "bind not an address": (["--camera", "phone", "--bind", "lab-pc"], "--bind 'lab-pc'"),
     "advertise not a host": (["--camera", "phone", "--advertise", "a b"], "--advertise 'a b'"),
     "flags on the simulated phone": (["--advertise", "10.0.0.5"], "are for --camera phone"),
-    "flags on a camera device": (["--camera", "sim:tripod-ideal", "--http-port", "8080"],
-                                 "unknown option 'http_port'"),  # fmt: skip
+    "flags on a camera device": (
+        ["--camera", "sim:tripod-ideal", "--http-port", "8080"],
+        "unknown option 'http_port'",
+    ),
 }
 
 
@@ -209,6 +215,8 @@ def test_network_options_are_kept_in_the_plan_for_resume(project: Project) -> No
     assert (p.host, p.advertise, p.udp_port, p.http_port) == (
         "127.0.0.1", "lab-pc.local", 47000, 47001,
     )  # fmt: skip
-    plain = service.make_runner(project, service.create(project, CapturePlan(**{**PLAN, "camera": "phone"})), ctx)
+    plain = service.make_runner(
+        project, service.create(project, CapturePlan(**{**PLAN, "camera": "phone"})), ctx
+    )
     assert isinstance(plain.capturer, ProtocolCapturer)
     assert plain.capturer.pairing.host == "0.0.0.0"  # a real phone: every interface by default
