@@ -178,7 +178,7 @@ def _item_failed(e: Any) -> Line:
 
 
 def _paired(e: Any) -> Line:
-    return Line("ok", "The phone paired" + (f" from {e.peer}." if e.peer else "."))
+    return Line("ok", "The phone paired" + (f" from {_clause(e.peer)}." if e.peer else "."))
 
 
 _TELLERS: dict[str, Callable[[Any], Line]] = {
@@ -206,8 +206,8 @@ def _items(n: int) -> str:
 
 
 def _clause(text: str) -> str:
-    """A reason as part of a sentence: no trailing full stop (we add our own)."""
-    return str(text).strip().rstrip(".")
+    """A reason as part of a sentence: one line, no trailing full stop (we add our own)."""
+    return " ".join(str(text).split()).rstrip(".")
 
 
 def _words(kind: str) -> str:
