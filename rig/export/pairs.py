@@ -61,6 +61,41 @@ def camera_preset(camera: str) -> str:
     return ""
 
 
+# Sessions exported when none are named: capture sessions that finished (a resumed
+# session finishes like any other). QA replays and failed, stopped, aborted or
+# still-running sessions are left out unless named (or --include-replays for replays).
+EXPORTED_STATES = ("finished",)
+
+
+@dataclass(frozen=True)
+class SessionChoice:
+    sessions: tuple[str, ...]
+    skipped: tuple[str, ...]  # "ID (why)" for each session left out
+
+
+def choose_sessions(
+    db: sqlite_utils.Database, named: Sequence[str], include_replays: bool = False
+) -> SessionChoice:
+    """The sessions to export: ``named`` as given, else the finished capture sessions."""
+    rows = list(db.query("SELECT id, state, plan FROM sessions ORDER BY created_at, id"))
+    if named:
+        missing = [s for s in named if s not in {row["id"] for row in rows}]
+        if missing:
+            raise UsageError(f"no such session: {', '.join(missing)}; see 'rig session list'")
+        return SessionChoice(tuple(dict.fromkeys(named)), ())
+    chosen: list[str] = []
+    skipped: list[str] = []
+    for row in rows:
+        replay = bool(_json(row["plan"]).get("replay_of"))
+        if row["state"] not in EXPORTED_STATES:
+            skipped.append(f"{row['id']} ({row['state']})")
+        elif replay and not include_replays:
+            skipped.append(f"{row['id']} (QA replay)")
+        else:
+            chosen.append(row["id"])
+    return SessionChoice(tuple(chosen), tuple(skipped))
+
+
 def _json(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
@@ -68,15 +103,8 @@ def _json(text: str | None) -> dict[str, Any]:
 def select_pairs(
     db: sqlite_utils.Database, sessions: Sequence[str], include_unverified: bool = False
 ) -> list[Pair]:
-    """Pairs of the given sessions (all sessions when empty), verified only unless asked."""
-    known = {row["id"] for row in db.query("SELECT id FROM sessions")}
-    missing = [s for s in sessions if s not in known]
-    if missing:
-        raise UsageError(f"no such session: {', '.join(missing)}; see 'rig session list'")
-    where, params = "", []
-    if sessions:
-        where += f" AND c.session_id IN ({','.join('?' * len(sessions))})"
-        params += list(sessions)
+    """Pairs of the given sessions (see ``choose_sessions``), verified only unless asked."""
+    where, params = f" AND c.session_id IN ({','.join('?' * len(sessions))})", list(sessions)
     if not include_unverified:
         where += " AND c.state = 'verified'"
     labels = _labels(db)

@@ -19,8 +19,15 @@ def _jpeg(pixels: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def record_session(project: Project, source_ids: list[int], seed: int) -> str:
-    """A finished session written through rig.session.records, as the engine does.
+def record_session(
+    project: Project,
+    source_ids: list[int],
+    seed: int,
+    state: str = "finished",
+    plan: dict[str, object] | None = None,
+) -> str:
+    """A session (finished unless ``state``) written through rig.session.records, as the
+    engine does.
 
     Item 0 is rejected once (wrong frame) then verified; the last item fails for good.
     """
@@ -31,7 +38,7 @@ def record_session(project: Project, source_ids: list[int], seed: int) -> str:
     records.create_session(
         db,
         sid,
-        {"sources": source_ids},
+        {"sources": source_ids, **(plan or {})},
         "sim:paper-lcd-iphone",
         [(t.source_id, t.frame_id) for t in truths],
         conditions={"room_light": "on", "preset": "paper-lcd-iphone"},
@@ -64,7 +71,7 @@ def record_session(project: Project, source_ids: list[int], seed: int) -> str:
                 project.objects.put(encode_png(noisy)),
                 project.objects.put(encode_png(mask)),
             )
-    records.set_state(db, sid, "finished")
+    records.set_state(db, sid, state)
     db.close()
     return sid
 
