@@ -24,11 +24,25 @@ class DisplayConfig:
 
     screen_width: int = 1920
     screen_height: int = 1080
-    # "1:1" keeps image pixels = screen pixels (cropping nothing: the image must fit);
-    # "integer" scales by the largest whole factor that fits; "fit" letterboxes with
-    # nearest-neighbour sampling at a recorded non-integer scale.
-    placement: str = "1:1"
+    # "auto": 1:1 when the image fits, else the smallest integer reduction (box filter)
+    # that fits, else "fit"; "1:1" keeps image pixels = screen pixels (the image must
+    # fit); "integer" scales by a whole factor (up, or down by a box filter); "fit"
+    # letterboxes with nearest-neighbour sampling at a recorded non-integer scale.
+    # Used by every command and the GUI unless the command line or the plan says
+    # otherwise (rig.imaging.compositor.resolve_placement).
+    placement: str = "auto"
     border_px: int = 0
+
+    def validate(self, where: str) -> None:
+        from rig.imaging.compositor import PLACEMENTS
+
+        if self.placement not in PLACEMENTS:
+            raise InputError(
+                f"{where} [display]: placement '{self.placement}' unknown; "
+                f"use one of {', '.join(PLACEMENTS)}"
+            )
+        if self.screen_width < 64 or self.screen_height < 64:
+            raise InputError(f"{where} [display]: screen_width and screen_height must be >= 64")
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,9 @@ def load_config(path: Path) -> ProjectConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read settings ({exc}); fix or recreate it") from exc
-    return _build(ProjectConfig, data, str(path))
+    config = _build(ProjectConfig, data, str(path))
+    config.display.validate(str(path))
+    return config
 
 
 def dump_config(config: ProjectConfig) -> str:

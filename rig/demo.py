@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.devices.display import OffscreenDisplay
+from rig.imaging.compositor import resolve_placement
 from rig.library.importer import import_paths
 from rig.library.samples import write_samples
 from rig.project import Project, init_project
@@ -36,6 +37,7 @@ class DemoConfig:
     preset: str = "paper-lcd-iphone"
     train_budget_min: float = 8.0
     model: str = "dncnn"
+    placement: str | None = None  # None: rig.toml [display], else auto
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -91,7 +93,10 @@ def _import_samples(project: Project, config: DemoConfig, result: DemoResult, sa
 
 
 def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> str:
-    plan = CapturePlan(camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20)
+    placement = resolve_placement(config.placement, None, project.config.display.placement)
+    plan = CapturePlan(
+        camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20, placement=placement
+    )
     session_id = service.create(project, plan)
     say(f"session {session_id}: simulated phone ({config.preset}) over loopback UDP/HTTP")
     bus = ev.EventBus()

@@ -19,7 +19,7 @@ from calibration.registration import SessionCalibration
 from rig.atomic import write_bytes_atomic, write_text_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
-from rig.imaging.compositor import PLACEMENTS
+from rig.imaging.compositor import resolve_placement
 from rig.imaging.screen import read_photo, write_png
 
 EXIT_REJECTED = 3
@@ -125,8 +125,13 @@ def compose_command(
     session: Annotated[int, typer.Option("--session", help="Session number (0-65535).")] = 0,
     attempt: Annotated[int, typer.Option("--attempt", help="Attempt number (0-15).")] = 0,
     placement: Annotated[
-        str, typer.Option("--placement", help="Placement: 1:1, integer or fit.")
-    ] = "1:1",
+        str | None,
+        typer.Option(
+            "--placement",
+            help="auto | 1:1 | integer | fit (default: rig.toml [display] of the project, "
+            "else auto).",
+        ),
+    ] = None,
     layout_path: LayoutOption = None,
     json_out: JsonOption = False,
     project: ProjectOption = None,
@@ -135,8 +140,7 @@ def compose_command(
     from rig.imaging.screen import compose_screen_frame, encode_screen_png
 
     screen_wh = parse_screen(screen)
-    if placement not in PLACEMENTS:
-        raise UsageError(f"--placement '{placement}': use one of {', '.join(PLACEMENTS)}")
+    placement = resolve_placement(placement, None, _configured_placement(project))
     try:
         code = FrameCode(session, index, attempt, 0)
     except ValueError as exc:
@@ -151,8 +155,21 @@ def compose_command(
         p = frame.placement
         console.print(
             f"wrote {output} ({screen_wh[0]}x{screen_wh[1]}; image {p.width}x{p.height} at "
-            f"({p.offset_x},{p.offset_y}) scale {p.scale:g}; code index {index})"
+            f"({p.offset_x},{p.offset_y}) scale {p.scale:g} ({p.mode}"
+            f"{f', reduced {p.reduction}x' if p.reduction > 1 else ''}); code index {index})"
         )
+
+
+def _configured_placement(project: Path | None) -> str | None:
+    """``[display] placement`` of the project's rig.toml, if there is a project."""
+    from rig.project import locate_project
+
+    try:
+        return locate_project(project).config.display.placement
+    except UsageError:
+        if project is not None:
+            raise
+        return None  # composing outside any project: the default applies
 
 
 # --- register-photo --------------------------------------------------------------------
@@ -340,7 +357,9 @@ def patterns_command(
 
 def _charuco_spec(spec_path: Path | None, screen_wh: tuple[int, int]) -> CharucoSpec:
     """The ChArUco board a calibration photo shows: from --charuco, else the screen's default."""
-    return CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
+    return (
+        CharucoSpec.from_dict(_read_json(spec_path)) if spec_path else charuco_spec_for(screen_wh)
+    )
 
 
 def calibrate_session_command(

@@ -120,6 +120,11 @@ def cmd_start(
         [], "--sweep", help="Condition sweep, e.g. lights=off,on,dim (repeatable)."
     ),
     sweep_every: int = typer.Option(0, "--sweep-every", help="Items per sweep step."),
+    placement: str | None = typer.Option(
+        None,
+        "--placement",
+        help="auto | 1:1 | integer | fit (default: the plan's, else rig.toml [display], else auto).",
+    ),
     insecure_chexpeditor: bool = typer.Option(
         False,
         "--insecure-chexpeditor",
@@ -131,6 +136,7 @@ def cmd_start(
     """Start a capture session; prints the reconciliation at the end (exit 1 if not clean)."""
     from dataclasses import replace
 
+    from rig.imaging.compositor import resolve_placement
     from rig.session import service
     from rig.session.plan import CapturePlan, load_plan, parse_conditions
 
@@ -155,6 +161,9 @@ def cmd_start(
         overrides["sweep_every"] = sweep_every
     if insecure_chexpeditor:
         overrides["insecure_chexpeditor"] = True
+    overrides["placement"] = resolve_placement(
+        placement, plan.placement, proj.config.display.placement
+    )
     plan = replace(plan, **overrides)
     plan.validate()
     session_id = service.create(proj, plan)

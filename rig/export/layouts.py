@@ -7,6 +7,13 @@
   CSV is written, header only when the split is empty.
 - ``folders``: ``photos/ ground_truth/ aligned/ masks/`` side by side with one
   ``manifest.csv`` (a ``split`` column); this is what ``rig train`` reads.
+
+The ground truth is the image as the screen showed it. When the placement reduced
+the source (``auto``/``integer`` on a large image, ``fit``), every layout also
+carries the full-resolution rendering (``originals/``, ``…_gt_original.png``,
+``<key>.original.png``) and every table the mapping columns ``gt_scale``,
+``gt_reduction`` (box filter k: ground-truth pixel j covers source pixels
+[k·j, k·j + k)), ``gt_width``/``gt_height``, ``source_width``/``source_height``.
 - ``webdataset``: ``shards/<split>-NNNNNN.tar`` with ``<key>.jpg``, ``<key>.gt.png``,
   ``<key>.aligned.png``, ``<key>.mask.png`` and ``<key>.json`` per pair, for
   streaming training at scale. Tar members are written with fixed metadata so the
@@ -41,6 +48,7 @@ def base_row(pair: Pair) -> dict[str, Any]:
         "verified": int(pair.verified),
     }
     row.update({f"q_{k}": v for k, v in pair.quality.items()})
+    row.update(pair.display)
     row.update({k: ("" if v is None else v) for k, v in pair.labels.items()})
     row.update(
         {
@@ -93,6 +101,10 @@ class CheXphotoLayout:
             (out / photo).write_bytes(fetch(pair.photo_sha256))
             (out / truth).write_bytes(fetch(pair.ground_truth_sha256))
             row = {"Path": photo.as_posix(), "GroundTruthPath": truth.as_posix(), **base_row(pair)}
+            if pair.original_sha256:  # shown reduced: the full-resolution rendering too
+                original = rel / f"view{k}_{pair.pair_id}_gt_original.png"
+                (out / original).write_bytes(fetch(pair.original_sha256))
+                row["OriginalGroundTruthPath"] = original.as_posix()
             if pair.view:
                 row["AP/PA"] = pair.view
             by_split.setdefault(pair.split, []).append(row)
@@ -105,7 +117,7 @@ class CheXphotoLayout:
 
 
 class FoldersLayout:
-    FOLDERS = ("photos", "ground_truth", "aligned", "masks")
+    FOLDERS = ("photos", "ground_truth", "aligned", "masks", "originals")
 
     def write(
         self, out: Path, pairs: list[Pair], fetch: Fetch, splits: Sequence[str]
@@ -119,6 +131,7 @@ class FoldersLayout:
                 "ground_truth": (f"ground_truth/{pair.pair_id}.png", pair.ground_truth_sha256),
                 "aligned": (f"aligned/{pair.pair_id}.png", pair.aligned_sha256),
                 "mask": (f"masks/{pair.pair_id}.png", pair.mask_sha256),
+                "ground_truth_original": (f"originals/{pair.pair_id}.png", pair.original_sha256),
             }
             row = base_row(pair)
             for column, (rel, sha) in files.items():
@@ -159,6 +172,7 @@ class WebDatasetLayout:
             "gt.png": pair.ground_truth_sha256,
             "aligned.png": pair.aligned_sha256,
             "mask.png": pair.mask_sha256,
+            "original.png": pair.original_sha256,
         }
         for ext, sha in parts.items():
             if sha:

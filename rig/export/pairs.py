@@ -32,12 +32,17 @@ class Pair:
     labels: dict[str, float | None] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
     split: str = ""
+    # How the ground truth relates to the source rendered at full resolution:
+    # gt_scale, gt_reduction, gt/source sizes (rig.library.frames.display_facts).
+    display: dict[str, Any] = field(default_factory=dict)
+    original_sha256: str | None = None  # the full-resolution rendering, when reduced
 
 
 _QUERY = """
 SELECT c.session_id, c.idx, c.attempt, c.state, c.photo_sha256, c.conditions AS c_cond,
        c.device, i.source_id, i.conditions AS i_cond, s.conditions AS s_cond, s.camera,
        src.patient_id, src.study_id, src.view, fr.object_sha256 AS gt_sha,
+       fr.facts AS gt_facts, fr.width AS gt_width, fr.height AS gt_height,
        r.aligned_sha256, r.mask_sha256, r.psnr_db, r.ssim, r.reproj_err_px, r.residual_px,
        r.verdict
 FROM captures c
@@ -132,9 +137,29 @@ def select_pairs(
                 quality={k: row[k] for k in ("psnr_db", "ssim", "reproj_err_px", "residual_px")},
                 labels=labels.get(row["source_id"], {}),
                 conditions=conditions,
+                display=_display(row),
+                original_sha256=_json(row["gt_facts"]).get("display", {}).get("source_sha256"),
             )
         )
     return pairs
+
+
+def _display(row: dict[str, Any]) -> dict[str, Any]:
+    """Ground truth vs the full-resolution rendering: the same unless the screen reduced it."""
+    shown = _json(row["gt_facts"]).get("display")
+    width, height = row["gt_width"], row["gt_height"]
+    if not shown:
+        return {"gt_scale": 1.0, "gt_reduction": 1, "gt_width": width, "gt_height": height,
+                "source_width": width, "source_height": height}  # fmt: skip
+    return {
+        "gt_scale": shown["scale"],
+        "gt_reduction": shown["reduction"],
+        "gt_width": width,
+        "gt_height": height,
+        "source_width": shown["source_width"],
+        "source_height": shown["source_height"],
+        "gt_resampling": shown["resampling"],
+    }
 
 
 def _labels(db: sqlite_utils.Database) -> dict[int, dict[str, float | None]]:

@@ -38,7 +38,7 @@ class CapturePlan:
     camera: str = "sim"
     screen_width: int = 1920
     screen_height: int = 1080
-    placement: str = "1:1"
+    placement: str = ""  # "" = not chosen by the plan (rig.imaging.compositor.resolve_placement)
     layout: dict[str, Any] = field(default_factory=dict)  # calibration.fiducials.FiducialLayout
     settle_ms: int = 120
     max_attempts: int = 4

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import record_session
+from export_records import record_session
 
 from rig.cli import main
 from rig.export.run import ExportOptions, export
