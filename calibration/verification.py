@@ -137,7 +137,7 @@ _MIN_VALID = 0.8  # fraction of a tile the photo must cover
 _FLAT_RMS = 0.5  # truth band-pass RMS (9x9) below which a truth pixel is flat
 _LEVEL_BINS = 8  # ground-truth levels 0..255 in bins of 32 for the noise floor
 _MIN_FLAT_PIXELS = 1000  # per level bin
-_MIN_NOISE = 0.25  # photo levels: JPEG quantisation leaves at least this much
+_MIN_NOISE = 0.5  # photo levels: JPEG quantisation leaves about this much
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,9 @@ def noise_floor(
     for level in range(_LEVEL_BINS):
         values = aligned_bp[flat & (bins == level)]
         if values.size >= _MIN_FLAT_PIXELS:
-            spread = float(np.median(np.abs(values - np.median(values))))
-            out[level] = max(_MIN_NOISE, 1.4826 * spread)
+            # The plain std, not a robust one: clipped highlights leave mostly equal
+            # values with a tail, and a noise floor must not be underestimated.
+            out[level] = max(_MIN_NOISE, float(values.std()))
     return out
 
 

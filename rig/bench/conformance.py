@@ -20,6 +20,7 @@ Registration accuracy is the mapped grid against the camera's exact truth.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import time
@@ -195,7 +196,10 @@ def run_conformance(
             if on_cell:
                 on_cell(done, len(cells))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: a forked child inherits OpenCV's and BLAS's thread pools
+        # mid-state and can hang on its first call.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for done, result in enumerate(pool.map(run_cell, cells), 1):
                 rows += result
                 if on_cell:

@@ -459,13 +459,29 @@ def bench_registration_command(
         list[str] | None, typer.Option("--preset", help="Camera preset (repeatable; default all).")
     ] = None,
     refine: Annotated[bool, typer.Option("--refine/--no-refine", help="ECC refinement.")] = False,
+    corpus: Annotated[
+        bool,
+        typer.Option(
+            "--corpus", help="The conformance matrix: real-like corpus x presets x seeds."
+        ),
+    ] = False,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per preset (--corpus).")] = 3,
+    workers: Annotated[int, typer.Option("--workers", help="Processes (--corpus).")] = 2,
     json_out: JsonOption = False,
 ) -> None:
-    """Registration accuracy, code decode and rejection rates, time per photo, per preset."""
+    """Registration accuracy, code decode and rejection rates, time per photo, per preset.
+
+    With --corpus: every corpus image (generated hospital-like files plus the real public
+    files installed packages ship) through compose -> every preset x seeds -> verify, and
+    wrong / stale / half-refreshed / torn photos through rejection.
+    """
     from rig.bench.registration_bench import run_registration_bench
 
-    if n < 1:
-        raise UsageError("--n must be >= 1")
+    if n < 1 or seeds < 1 or workers < 1:
+        raise UsageError("--n, --seeds and --workers must be >= 1")
+    if corpus:
+        _bench_corpus(preset or None, seeds, workers, json_out)
+        return
     result = run_registration_bench(n=n, presets=preset or None, refine=refine)
     if json_out:
         print_json(result)
@@ -476,3 +492,43 @@ def bench_registration_command(
             f"{row['decode_rate']:.0%}, good accepted {row['good_accept_rate']:.0%}, wrong "
             f"rejected {row['wrong_reject_rate']:.0%}, {row['time_s_median']:.2f} s/photo"
         )
+
+
+def _bench_corpus(presets: list[str] | None, seeds: int, workers: int, json_out: bool) -> None:
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rig.bench.conformance import run_conformance
+    from rig.camsim import preset_names
+    from rig.library.corpus import public_files, write_corpus
+
+    with tempfile.TemporaryDirectory(prefix="rig-corpus-") as folder:
+        files = [*write_corpus(Path(folder)), *public_files()]
+        names = presets or preset_names()
+        with Progress(
+            "conformance", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+        ) as progress:
+            task = progress.add_task("cells", total=len(names) * seeds)
+            result = run_conformance(
+                files,
+                names,
+                seeds,
+                workers=workers,
+                on_cell=lambda done, _total: progress.update(task, completed=done),
+            )
+    if json_out:
+        print_json(result)
+        return
+    for name, row in result["by_image"].items():
+        console.print(
+            f"{name:34s} {row['modality']:4s} {row['placement']:20s} accepted first "
+            f"{row['accepted_first']}/{row['photos']}, wrong rejected {row['wrong_rejected']}/"
+            f"{row['wrong_total']}, rms {_fmt(row['rms_px_median'])} px"
+        )
+    console.print(
+        f"{result['images']} images x {result['presets']} presets x {result['seeds']} seeds: "
+        f"accepted first {result['accepted_first']}/{result['photos']}, false rejects "
+        f"{result['false_rejects']}, wrong rejected {result['wrong_rejected']}/"
+        f"{result['wrong_total']}, rms median {_fmt(result['rms_px_median'])} px"
+    )

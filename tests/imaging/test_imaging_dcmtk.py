@@ -543,3 +543,21 @@ def test_jpeg2000_lossy_ybr_ict_is_shown_as_rgb(tmp_path: Path) -> None:
     reference = dcmtk_render(_ref("examples_rgb_color.dcm"), rendered.facts).astype(np.int64)
     # ~0.5 levels here; treating the samples as YBR again would give ~55.
     assert np.abs(rendered.pixels.astype(np.int64) - reference).mean() < 2
+
+
+# Real-world-like files: the generated conformance corpus and the real public files that
+# installed packages ship (NEMA WG04 CR 1841x1955 15-bit MONOCHROME1, the MR with slope
+# 3.774114, US palette/RGB, CT, a 3072x2614 DX). Every one must render as DCMTK does.
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from rig.library.corpus import public_files, write_corpus
+
+    files = [*write_corpus(tmp_path_factory.mktemp("corpus")), *public_files()]
+    return {f.name: f.path for f in files if f.path.suffix == ".dcm"}
+
+
+def test_real_world_files_are_bit_exact(corpus_files: dict[str, Path]) -> None:
+    assert len(corpus_files) >= 12
+    for name, path in sorted(corpus_files.items()):
+        rendered = render_path(path)
+        assert max_diff(rendered.pixels, dcmtk_render(path, rendered.facts)) == 0, name
