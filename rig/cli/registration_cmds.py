@@ -467,6 +467,10 @@ def bench_registration_command(
     ] = False,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per preset (--corpus).")] = 3,
     workers: Annotated[int, typer.Option("--workers", help="Processes (--corpus).")] = 2,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="Corpus image by name (repeatable; default all)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Registration accuracy, code decode and rejection rates, time per photo, per preset.
@@ -480,7 +484,7 @@ def bench_registration_command(
     if n < 1 or seeds < 1 or workers < 1:
         raise UsageError("--n, --seeds and --workers must be >= 1")
     if corpus:
-        _bench_corpus(preset or None, seeds, workers, json_out)
+        _bench_corpus(preset or None, image or None, seeds, workers, json_out)
         return
     result = run_registration_bench(n=n, presets=preset or None, refine=refine)
     if json_out:
@@ -494,7 +498,13 @@ def bench_registration_command(
         )
 
 
-def _bench_corpus(presets: list[str] | None, seeds: int, workers: int, json_out: bool) -> None:
+def _bench_corpus(
+    presets: list[str] | None,
+    images: list[str] | None,
+    seeds: int,
+    workers: int,
+    json_out: bool,
+) -> None:
     import tempfile
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -504,8 +514,20 @@ def _bench_corpus(presets: list[str] | None, seeds: int, workers: int, json_out:
     from rig.library.corpus import public_files, write_corpus
 
     with tempfile.TemporaryDirectory(prefix="rig-corpus-") as folder:
-        files = [*write_corpus(Path(folder)), *public_files()]
+        files = [*write_corpus(Path(folder), names=images), *public_files()]
+        if images:
+            unknown = sorted(set(images) - {f.name for f in files})
+            if unknown:
+                raise UsageError(
+                    f"--image {unknown[0]}: not in the corpus; known: "
+                    + ", ".join(f.name for f in files)
+                )
+            files = [f for f in files if f.name in images]
         names = presets or preset_names()
+        if unknown_presets := sorted(set(names) - set(preset_names())):
+            raise UsageError(
+                f"--preset {unknown_presets[0]}: use one of {', '.join(preset_names())}"
+            )
         with Progress(
             "conformance", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
         ) as progress:
