@@ -14,7 +14,8 @@ would. On the first seed, four wrong photos per image must be rejected:
 - ``torn``: a rolling shutter along the screen: the left third shows the previous item.
 
 ``patched`` (the central quarter of the image area from the previous item's frame,
-every code copy right) is reported too; only the content check can catch it, and not on flat content.
+every code copy right) can be asked for too (``kinds``) and is reported apart: only
+the content check can catch it, and not where the content is flat.
 Registration accuracy is the mapped grid against the camera's exact truth.
 """
 
@@ -177,12 +178,15 @@ def run_conformance(
     files: Sequence[CorpusFile],
     presets: Sequence[str],
     seeds: int = 3,
-    kinds: Sequence[str] = (*WRONG_KINDS, "patched"),
+    kinds: Sequence[str] = WRONG_KINDS,
     workers: int = 2,
     placement: str = DEFAULT_PLACEMENT,
-    on_cell: Callable[[int, int], None] | None = None,
+    on_cell: Callable[[int, int, list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
-    """The matrix over ``files`` x ``presets`` x ``seeds`` (wrong photos on seed 0)."""
+    """The matrix over ``files`` x ``presets`` x ``seeds`` (wrong photos on seed 0).
+
+    ``on_cell(done, total, rows_so_far)`` is called after each camera (preset, seed).
+    """
     cells = [
         Cell(preset, seed, tuple(files), tuple(kinds) if seed == 0 else (), placement)
         for seed in range(seeds)
@@ -194,7 +198,7 @@ def run_conformance(
         for done, cell in enumerate(cells, 1):
             rows += run_cell(cell)
             if on_cell:
-                on_cell(done, len(cells))
+                on_cell(done, len(cells), rows)
     else:
         # spawn, not fork: a forked child inherits OpenCV's and BLAS's thread pools
         # mid-state and can hang on its first call.
@@ -203,7 +207,7 @@ def run_conformance(
             for done, result in enumerate(pool.map(run_cell, cells), 1):
                 rows += result
                 if on_cell:
-                    on_cell(done, len(cells))
+                    on_cell(done, len(cells), rows)
     summary = summarise(rows, files, presets, seeds)
     summary["time_s"] = time.perf_counter() - start
     summary["workers"] = workers

@@ -537,7 +537,7 @@ def _bench_corpus(
                 names,
                 seeds,
                 workers=workers,
-                on_cell=lambda done, _total: progress.update(task, completed=done),
+                on_cell=lambda done, _total, _rows: progress.update(task, completed=done),
             )
     if json_out:
         print_json(result)
