@@ -20,6 +20,8 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
     with manifest.open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8
+    # 4 patients at the default 0.8/0.1/0.1: every split gets one (README: --split test).
+    assert {row["split"] for row in rows} == {"train", "valid", "test"}
     # Pseudonymous patients only: the samples' fictitious identifiers never reach the export.
     for path in manifest.parent.rglob("*"):
         assert FAKE_NAME_PREFIX not in path.name
