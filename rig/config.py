@@ -22,6 +22,8 @@ T = TypeVar("T")
 class DisplayConfig:
     """The monitor the rig shows images on."""
 
+    # The screen size sessions use unless their plan or the GUI says otherwise
+    # (rig.imaging.compositor.resolve_screen).
     screen_width: int = 1920
     screen_height: int = 1080
     # "auto": 1:1 when the image fits, else the smallest integer reduction (box filter)
@@ -33,16 +35,15 @@ class DisplayConfig:
     placement: str = "auto"
     border_px: int = 0
 
-    def validate(self, where: str) -> None:
-        from rig.imaging.compositor import PLACEMENTS
+    @property
+    def screen_wh(self) -> tuple[int, int]:
+        return (self.screen_width, self.screen_height)
 
-        if self.placement not in PLACEMENTS:
-            raise InputError(
-                f"{where} [display]: placement '{self.placement}' unknown; "
-                f"use one of {', '.join(PLACEMENTS)}"
-            )
-        if self.screen_width < 64 or self.screen_height < 64:
-            raise InputError(f"{where} [display]: screen_width and screen_height must be >= 64")
+    def validate(self, where: str) -> None:
+        from rig.imaging.compositor import check_placement, check_screen
+
+        check_placement(f"{where} [display]: placement", self.placement, InputError)
+        check_screen(f"{where} [display]: screen", self.screen_wh, InputError)
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,55 @@ class RenderConfig:
     burn_overlays: bool = False
 
 
+GRADE_CUTS = ("good", "acceptable", "poor")  # the lowest cut-off reached gives grade 4, 3, 2
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Cut-offs mapping a verified pair's full-reference figures to grades 4 (good),
+    3 (acceptable), 2 (poor), 1 (unusable); a figure reaching a cut-off earns that grade
+    and the pair's grade is its worst figure's (docs/quality.md says how each was set)."""
+
+    min_grade: int = 3  # grades below this are retaken by the live gate
+    ssim_good: float = 0.70  # tone-normalised SSIM vs the ground truth (higher is better)
+    ssim_acceptable: float = 0.60
+    ssim_poor: float = 0.45
+    psnr_good_db: float = 26.0  # tone-normalised PSNR
+    psnr_acceptable_db: float = 23.0
+    psnr_poor_db: float = 19.0
+    glare_good: float = 0.01  # fraction of the image washed out or clipped (lower is better)
+    glare_acceptable: float = 0.04
+    glare_poor: float = 0.12
+    sharpness_good: float = 0.55  # fine detail kept, as a fraction of the ground truth's
+    sharpness_acceptable: float = 0.42
+    sharpness_poor: float = 0.28
+    residual_good_px: float = 2.0  # marker reprojection RMS in photo pixels (lower is better)
+    residual_acceptable_px: float = 3.0
+    residual_poor_px: float = 5.0
+    coverage_good: float = 0.98  # fraction of the image inside the photo (higher is better)
+    coverage_acceptable: float = 0.90
+    coverage_poor: float = 0.75
+    glare_delta: float = 40.0  # grey levels above the ground truth that count as glare
+    saturation_level: int = 250  # camera level taken as clipped
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_grade <= 4:
+            raise InputError(f"rig.toml [quality]: min_grade must be 1..4, got {self.min_grade}")
+        for stem, higher in (("ssim", True), ("psnr", True), ("glare", False),
+                             ("sharpness", True), ("residual", False), ("coverage", True)):
+            cuts = [v for k, v in asdict(self).items()
+                    if k.startswith(stem + "_") and k.split("_")[1] in GRADE_CUTS]
+            if cuts != sorted(cuts, reverse=higher):
+                raise InputError(f"rig.toml [quality]: {stem} cut-offs must run good, acceptable, "
+                                 f"poor in {'falling' if higher else 'rising'} order, got {cuts}")
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     name: str = "rig-project"
     display: DisplayConfig = field(default_factory=DisplayConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
 
 
 def _build(cls: type[T], data: dict[str, Any], where: str) -> T:

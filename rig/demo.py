@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from rig.devices.display import OffscreenDisplay
-from rig.imaging.compositor import resolve_placement
 from rig.library.importer import import_paths
 from rig.library.samples import write_samples
 from rig.project import Project, init_project
 from rig.session import events as ev
 from rig.session import service
-from rig.session.plan import CapturePlan
+from rig.session.plan import CapturePlan, PlanOverrides
 
 Say = Callable[[str], None]
 
@@ -63,10 +62,11 @@ def choose_project_dir(option: Path | None, env: str | None) -> Path:
 
 
 def run_demo(root: Path, config: DemoConfig, say: Say = lambda _s: None) -> DemoResult:
+    plan = demo_plan(config)  # a bad --placement is a usage error before anything is made
     project = init_project(root)
     result = DemoResult(project=project.root)
     _import_samples(project, config, result, say)
-    session_id = _capture(project, config, result, say)
+    session_id = _capture(project, plan, config, result, say)
     data_dir = _export(project, session_id, result, say)
     run_dir = _train(
         data_dir, project.root / "runs" / f"{config.model}-{session_id}", config, result, say
@@ -92,20 +92,25 @@ def _import_samples(project: Project, config: DemoConfig, result: DemoResult, sa
     )
 
 
-def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> str:
-    placement = resolve_placement(config.placement, None, project.config.display.placement)
-    plan = CapturePlan(
-        camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20, placement=placement
-    )
+def demo_plan(config: DemoConfig) -> CapturePlan:
+    """The demo's capture plan; screen size and placement unset unless ``--placement``
+    (rig.toml decides, as for ``rig session start``)."""
+    plan = CapturePlan(camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20)
+    return PlanOverrides(placement=config.placement).apply(plan)
+
+
+def _capture(
+    project: Project, plan: CapturePlan, config: DemoConfig, result: DemoResult, say: Say
+) -> str:
     session_id = service.create(project, plan)
     say(f"session {session_id}: simulated phone ({config.preset}) over loopback UDP/HTTP")
     bus = ev.EventBus()
 
     def report(event: ev.SessionEvent) -> None:
-        if isinstance(event, ev.PhotoVerified):
+        if isinstance(event, ev.CaptureVerified):
             psnr = f"{event.psnr_db:.1f} dB" if event.psnr_db is not None else "-"
             say(f"  item {event.idx}: verified (photo vs ground truth {psnr})")
-        elif isinstance(event, ev.PhotoRejected | ev.CaptureFailed | ev.PhoneLost):
+        elif isinstance(event, ev.CaptureRejected | ev.CaptureFailed | ev.CameraLost):
             say(
                 f"  {event.kind}: item {getattr(event, 'idx', '?')}: {getattr(event, 'reason', '')}"
             )
@@ -114,13 +119,13 @@ def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say)
     summary = asyncio.run(
         service.run(project, session_id, service.SessionContext(OffscreenDisplay(), bus))
     )
-    result.figures["session"] = {"id": session_id, **summary}
-    state = "clean" if summary["clean"] else f"NOT clean: {summary['problems']}"
+    result.figures["session"] = {"id": session_id, **summary.to_dict()}
+    state = "clean" if summary.clean else f"NOT clean: {summary.problems}"
     result.steps.append(
         (
             "capture",
-            f"session {session_id}: {summary['verified']}/{summary['items']} "
-            f"verified photos, {summary['retakes']} retakes, reconciliation {state}",
+            f"session {session_id}: {summary.verified}/{summary.items} "
+            f"verified photos, {summary.retakes} retakes, reconciliation {state}",
         )
     )
     return session_id

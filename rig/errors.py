@@ -41,6 +41,18 @@ class DeviceError(RigError):
     """A camera, display or rig controller failed or did not answer in time."""
 
 
+class PhoneLostError(DeviceError):
+    """The camera side stopped answering within its bounded waits (phone, camera link).
+
+    The session pauses and retries the *same* attempt: the capture protocol makes a
+    repeated request idempotent (a phone that already shot it re-uploads).
+    """
+
+
+class CameraFailedError(DeviceError):
+    """The camera answered but could not take (or deliver) the photo: a new attempt."""
+
+
 class ProtocolError(RigError):
     """Base of capture-protocol errors."""
 
@@ -51,6 +63,16 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer broke the protocol (malformed, forged or out-of-order messages)."""
+
+
+class TransitionError(RigError):
+    """A state change the session state machine does not allow (rig.session.states).
+
+    Reaching the user it is a request that cannot be honoured (resume an aborted
+    session, abort a finished one), hence a usage exit code.
+    """
+
+    exit_code = 2
 
 
 class RegistrationError(RigError):

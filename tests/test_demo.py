@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from rig.demo import DemoConfig, run_demo
+import pytest
+
+from rig.cli import main
+from rig.demo import DemoConfig, demo_plan, run_demo
 from rig.library.samples import FAKE_NAME_PREFIX
 
 
@@ -31,3 +34,15 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
         assert split["psnr_after"] > split["psnr_before"] + 10.0  # the curve alone lifts it
     assert "PSNR" in result.table and result.report is not None and result.report.is_file()
     assert any("verified" in line for line in said)
+
+
+def test_demo_placement_is_checked_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    assert main(["demo", "--quick", "--placement", "2:1", "--project", str(root)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "placement '2:1' unknown" in errors[0]
+    assert not root.exists()
+    assert demo_plan(DemoConfig(placement="fit")).placement == "fit"
+    assert demo_plan(DemoConfig()).placement == ""  # rig.toml decides when the session is made

@@ -38,11 +38,12 @@ from calibration.fiducials import FiducialLayout
 from calibration.framecode import FrameCode
 from calibration.refinement import Area
 from calibration.registration import register_photo
-from rig.imaging.compositor import DEFAULT_PLACEMENT
+from rig.imaging import codec
+from rig.imaging.compositor import DEFAULT_PLACEMENT, DEFAULT_SCREEN_WH
 from rig.imaging.screen import ScreenFrame, compose_screen_frame
 from rig.library.corpus import CorpusFile
 
-SCREEN_WH = (1920, 1080)
+SCREEN_WH = DEFAULT_SCREEN_WH
 WRONG_KINDS = ("wrong", "stale", "half_refreshed", "torn")
 GRID = 16  # grid points per side for the registration error
 
@@ -63,8 +64,7 @@ def _display_image(path: Path) -> np.ndarray:
     """The file's display frame, BGR when in colour (screen frames are BGR)."""
     from rig.imaging.render import render_path
 
-    pixels = render_path(path).pixels
-    return np.ascontiguousarray(pixels[..., ::-1]) if pixels.ndim == 3 else pixels
+    return codec.to_bgr(render_path(path).pixels, codec.RGB)
 
 
 def _frame(image: np.ndarray, index: int, placement: str) -> ScreenFrame:

@@ -26,6 +26,7 @@ from rig.project import init_project
 from rig.session import events as ev
 from rig.session import service
 from rig.session.plan import CapturePlan
+from rig.session.reconcile import Reconciliation
 
 LATENCY_MS = 16.0
 
@@ -60,23 +61,23 @@ def run_session_bench(
 
 def _figures(
     history: list[ev.SessionEvent],
-    summary: dict[str, Any],
+    summary: Reconciliation,
     wall_s: float,
     shot_ms: float,
     settle_ms: int,
 ) -> dict[str, Any]:
     shown = [e.ts for e in history if isinstance(e, ev.ItemShown)]
     requested = {(e.idx, e.attempt): e.ts for e in history if isinstance(e, ev.CaptureRequested)}
-    stored = {(e.idx, e.attempt): e.received_at for e in history if isinstance(e, ev.PhotoStored)}
+    stored = {(e.idx, e.attempt): e.received_at for e in history if isinstance(e, ev.CaptureStored)}
     phone_ms = [(stored[k] - requested[k]) * 1000 for k in stored if k in requested]
     cycles_ms = [(b - a) * 1000 for a, b in itertools.pairwise(shown)]
     cycle = statistics.median(cycles_ms) if cycles_ms else float("nan")
     phone = statistics.median(phone_ms) if phone_ms else float("nan")
     overhead = cycle - phone - settle_ms - LATENCY_MS
     return {
-        "items": summary["items"],
-        "verified": summary["verified"],
-        "clean": summary["clean"],
+        "items": summary.items,
+        "verified": summary.verified,
+        "clean": summary.clean,
         "shot_ms": shot_ms,
         "settle_ms": settle_ms,
         "display_latency_ms": LATENCY_MS,
@@ -84,6 +85,6 @@ def _figures(
         "phone_part_ms_median": round(phone, 1),
         "desktop_overhead_ms_median": round(overhead, 1),
         "overhead_fraction_of_shot": round(overhead / shot_ms, 4) if shot_ms else None,
-        "pairs_per_hour": round(summary["verified"] / wall_s * 3600, 1),
+        "pairs_per_hour": round(summary.verified / wall_s * 3600, 1),
         "pairs_per_hour_camera_bound": round(3600_000 / (shot_ms + settle_ms + LATENCY_MS), 1),
     }

@@ -15,6 +15,7 @@ import numpy as np
 
 from rig.camsim.params import SensorParams
 from rig.errors import DeviceError
+from rig.imaging import codec
 
 # (row offset, column offset, BGR channel) of the four photosites of an RGGB quad.
 BAYER_PLANES = ((0, 0, 2), (0, 1, 1), (1, 0, 1), (1, 1, 0))
@@ -82,16 +83,9 @@ def encode_jpeg(bgr: np.ndarray, quality: int, chroma: str = "420") -> bytes:
     4:2:0 chroma subsampling, as phones use, folds fine colour moiré into coarser
     colour blotches: one more real artefact of screen photos.
     """
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality),
-              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, JPEG_SAMPLING[chroma]]
-    ok, buf = cv2.imencode(".jpg", bgr, params)
-    if not ok:
-        raise DeviceError("simulated camera: JPEG encoding failed")
-    return buf.tobytes()
+    return codec.encode_jpeg(bgr, quality, sampling_factor=JPEG_SAMPLING[chroma],
+                             what="simulated camera", error=DeviceError)
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DeviceError("simulated camera: JPEG decoding failed")
-    return np.asarray(image)
+    return codec.decode_color(data, "simulated camera: JPEG", error=DeviceError)

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "rig.cli.export_cmds",
     "rig.cli.session_cmds",
     "rig.cli.ml_cmds",
+    "rig.cli.quality_cmds",
 )
 
 for _name in COMMAND_MODULES:

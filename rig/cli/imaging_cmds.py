@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import numpy as np
 import typer
 
 from rig.atomic import write_bytes_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
+from rig.imaging import codec
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -67,11 +67,7 @@ def render_command(
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """Lossless PNG bytes of a uint8 gray (H, W) or RGB (H, W, 3) frame."""
-    bgr = pixels[..., ::-1] if pixels.ndim == 3 else pixels  # OpenCV writes BGR order
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(bgr))
-    if not ok:
-        raise InputError("PNG encoding failed")
-    return bytes(buffer.tobytes())
+    return codec.encode_png(pixels, order=codec.RGB)
 
 
 def _resolve(src: str, project: Path | None) -> tuple[Path, int]:

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-import cv2
 import numpy as np
 import typer
 
 from calibration.fiducials import FiducialLayout, LayoutError
 from calibration.framecode import FrameCode
 from calibration.patterns import CharucoSpec, charuco_spec_for
-from calibration.refinement import Area
 from calibration.registration import SessionCalibration
 from rig.atomic import write_bytes_atomic, write_text_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
+from rig.imaging import codec
 from rig.imaging.compositor import resolve_placement
 from rig.imaging.screen import read_photo, write_png
 
 EXIT_REJECTED = 3
+T = TypeVar("T")
 
 ScreenOption = Annotated[str, typer.Option("--screen", help="Screen size WxH in pixels.")]
 LayoutOption = Annotated[
@@ -73,12 +73,8 @@ def parse_code_fields(text: str) -> dict[str, int]:
     return fields
 
 
-def load_layout(path: Path | None, meta: dict[str, Any] | None = None) -> FiducialLayout:
-    if path is not None:
-        return FiducialLayout.from_dict(_read_json(path))
-    if meta and isinstance(meta.get("layout"), dict):
-        return FiducialLayout.from_dict(meta["layout"])
-    return FiducialLayout()
+def load_layout(path: Path | None) -> FiducialLayout:
+    return FiducialLayout.from_dict(_read_json(path)) if path is not None else FiducialLayout()
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -89,13 +85,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object")
     return data
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 def _load_source_image(src: str, project: Path | None) -> np.ndarray:
@@ -111,7 +100,7 @@ def _load_source_image(src: str, project: Path | None) -> np.ndarray:
         ref = resolve_source(project_from(project), int(src))
         path, frame = ref.path, ref.frame
     pixels = render_path(path, RenderOptions(frame=frame)).pixels
-    return np.ascontiguousarray(pixels[..., ::-1]) if pixels.ndim == 3 else pixels
+    return codec.to_bgr(pixels, codec.RGB)
 
 
 # --- compose ---------------------------------------------------------------------------
@@ -175,37 +164,6 @@ def _configured_placement(project: Path | None) -> str | None:
 # --- register-photo --------------------------------------------------------------------
 
 
-def _area_from(meta: dict[str, Any] | None) -> Area | None:
-    placement = (meta or {}).get("placement")
-    if not isinstance(placement, dict):
-        return None
-    return Area(
-        int(placement["offset_x"]),
-        int(placement["offset_y"]),
-        int(placement["width"]),
-        int(placement["height"]),
-    )
-
-
-def _expected_code(
-    fields: dict[str, int] | None, frame: np.ndarray, layout: FiducialLayout
-) -> FrameCode | None:
-    from calibration.registration import frame_code_of
-
-    own = frame_code_of(frame, layout)
-    if fields is None:
-        return own
-    try:
-        if own is not None:
-            return replace(own, **fields)
-        return FrameCode(**fields)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(
-            f"--expect-code: the frame carries no code, give all of session, index, attempt, "
-            f"frame_hash ({exc})"
-        ) from exc
-
-
 def register_photo_command(
     photo: Annotated[Path, typer.Argument(help="Photo of the screen (JPEG/PNG).")],
     frame_path: Annotated[Path, typer.Option("--frame", help="Screen frame PNG it should show.")],
@@ -234,44 +192,34 @@ def register_photo_command(
     json_out: JsonOption = False,
 ) -> None:
     """Register PHOTO to FRAME; exit 0 if the pair is accepted, 3 if rejected."""
-    from calibration.registration import detect_drift, register_photo
-    from rig.imaging.screen import decode_frame_image, read_png_meta
+    from calibration.photometric import ToneCurve
+    from rig.registration import read_frame_file, register_photo_file
 
     fields = None if expect is None else parse_code_fields(expect)  # usage errors first
-    frame_bytes = _read_bytes(frame_path)
-    meta = read_png_meta(frame_bytes)
-    frame = decode_frame_image(frame_bytes, str(frame_path))
-    image = read_photo(photo)
+    frame = read_frame_file(frame_path)
     try:
-        layout = load_layout(layout_path, meta)
+        layout = load_layout(layout_path) if layout_path else None
     except (TypeError, LayoutError) as exc:
         raise InputError(f"fiducial layout: {exc}") from exc
     calibration = None
     if calibration_path is not None:
-        try:
-            calibration = SessionCalibration.from_dict(_read_json(calibration_path))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{calibration_path}: not a session calibration ({exc})") from exc
-    expected = _expected_code(fields, frame, layout)
-    reg = register_photo(
-        image,
+        calibration = _from_json(
+            SessionCalibration.from_dict, calibration_path, "a session calibration"
+        )
+    tone = None if tone_path is None else _from_json(ToneCurve.from_dict, tone_path, "a tone curve")
+    reg = register_photo_file(
+        photo,
         frame,
-        layout,
-        area=_area_from(meta),
-        expected=expected,
+        layout=layout,
+        code_fields=fields,
         calibration=calibration,
         refine=refine,
+        drift_threshold_px=drift_px,
+        tone=tone,
     )
-    out: dict[str, Any] = {**reg.result.to_dict(), "photo": str(photo), "frame": str(frame_path)}
-    if calibration and calibration.reference_mapping and reg.mapping:
-        screen_wh = (frame.shape[1], frame.shape[0])
-        moved, worst = detect_drift(calibration.reference_mapping, reg.mapping, drift_px, screen_wh)
-        out.update({"drift_px": worst, "drifted": moved})
-    aligned = reg.aligned
-    if tone_path is not None and aligned is not None and reg.mask is not None:
-        aligned = _tone_normalised(aligned, reg.mask, frame, reg.result, tone_path, out)
-    if reg.result.accepted and aligned is not None and reg.mask is not None:
-        write_png(output, aligned)
+    out: dict[str, Any] = {**reg.to_dict(), "photo": str(photo), "frame": str(frame_path)}
+    if reg.accepted and reg.aligned is not None and reg.mask is not None:
+        write_png(output, reg.aligned)
         if mask_path is not None:
             write_png(mask_path, reg.mask.astype(np.uint8) * 255)
         out["output"] = str(output)
@@ -284,33 +232,15 @@ def register_photo_command(
             f"reproj rms {_fmt(r.reproj_rms_px)} px, PSNR {_fmt(r.psnr_db)} dB, "
             f"SSIM {_fmt(r.ssim)})"
         )
-    if not reg.result.accepted:
+    if not reg.accepted:
         raise typer.Exit(code=EXIT_REJECTED)
 
 
-def _tone_normalised(
-    aligned: np.ndarray,
-    mask: np.ndarray,
-    frame: np.ndarray,
-    result: Any,
-    tone_path: Path,
-    out: dict[str, Any],
-) -> np.ndarray:
-    """Apply the tone curve; add PSNR/SSIM after normalisation to ``out``."""
-    from calibration.markers import to_gray
-    from calibration.metrics import psnr, ssim
-    from calibration.photometric import ToneCurve, apply_tone_normalisation
-
+def _from_json(build: Callable[[dict[str, Any]], T], path: Path, what: str) -> T:
     try:
-        curve = ToneCurve.from_dict(_read_json(tone_path))
+        return build(_read_json(path))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{tone_path}: not a tone curve ({exc})") from exc
-    normalised = apply_tone_normalisation(aligned, curve)
-    a = result.area
-    truth = to_gray(frame)[a["y"] : a["y"] + a["height"], a["x"] : a["x"] + a["width"]]
-    out["psnr_tone_normalised_db"] = psnr(truth, to_gray(normalised), mask)
-    out["ssim_tone_normalised"] = ssim(truth, to_gray(normalised), mask)
-    return normalised
+        raise InputError(f"{path}: not {what} ({exc})") from exc
 
 
 def _fmt(value: float | None) -> str:
@@ -425,29 +355,14 @@ def calibrate_tone_command(
     json_out: JsonOption = False,
 ) -> None:
     """Fit the display-to-camera tone curve from a photo of the grey steps."""
-    from calibration.patterns import grey_step_patches
-    from calibration.photometric import fit_tone_curve, measure_patches
-    from calibration.registration import register_photo
-    from rig.imaging.screen import decode_frame_image, read_png_meta
+    from rig.registration import fit_tone_from_photo, read_frame_file
 
-    frame_bytes = _read_bytes(frame_path)
-    meta = read_png_meta(frame_bytes)
-    frame = decode_frame_image(frame_bytes, str(frame_path))
-    layout = load_layout(None, meta)
-    area = _area_from(meta)
-    reg = register_photo(read_photo(photo), frame, layout, area=area)
-    if not reg.result.accepted or reg.aligned is None or reg.mask is None or area is None:
-        raise InputError(f"{photo}: grey-steps photo not usable ({reg.result.reason})")
-    gray = reg.aligned if reg.aligned.ndim == 2 else cv2.cvtColor(reg.aligned, cv2.COLOR_BGR2GRAY)
-    levels, values, counts = measure_patches(
-        gray, reg.mask, grey_step_patches((area.width, area.height))
-    )
-    curve = fit_tone_curve(levels, values, counts)
-    write_text_atomic(output, json.dumps(curve.to_dict(), indent=2) + "\n")
+    fit = fit_tone_from_photo(photo, read_frame_file(frame_path))
+    write_text_atomic(output, json.dumps(fit.to_dict(), indent=2) + "\n")
     if json_out:
-        print_json({**curve.to_dict(), "output": str(output)})
+        print_json({**fit.to_dict(), "output": str(output)})
     else:
-        console.print(f"wrote {output} ({len(levels)} grey levels)")
+        console.print(f"wrote {output} ({fit.levels} grey levels)")
 
 
 # --- bench -------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
-"""``rig session start|resume|list|show|replay``: capture sessions from the terminal."""
+"""``rig session start|resume|list|show|abort|delete|replay``: capture sessions from the terminal.
+
+A thin shell: options are parsed into a plan and its overrides, the library
+(rig.session.service, .summary, .replay, .reregister) does the work and returns
+typed results, and ``to_dict`` is called only here, for ``--json``."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from rig.cli.common import JsonOption, ProjectOption, console, print_json, proje
 from rig.errors import UsageError
 from rig.project import Project
 from rig.session import events as ev
+from rig.session.reconcile import Reconciliation
+from rig.session.states import AWAITING_IMPORT, SessionState
 
 
 def _print_pairing(pairing_file: Path | None) -> Callable[[str, Any], None]:
@@ -41,7 +46,7 @@ def _print_pairing(pairing_file: Path | None) -> Callable[[str, Any], None]:
 
 def _run_with_progress(
     project: Project, session_id: str, pairing_file: Path | None
-) -> dict[str, Any]:
+) -> Reconciliation:
     from rig.devices.display import OffscreenDisplay
     from rig.session import service
 
@@ -61,17 +66,8 @@ def _run_with_progress(
                 progress.update(task, total=event.items)
             elif isinstance(event, ev.Progressed):
                 progress.update(task, completed=event.verified, rate=f"{event.rate_per_h:.0f}/h")
-            elif isinstance(
-                event, ev.PhotoRejected | ev.CaptureFailed | ev.PhoneLost | ev.SessionPaused
-            ):
-                progress.console.print(
-                    f"[yellow]{event.kind}[/]: "
-                    + ", ".join(
-                        f"{k}={v}"
-                        for k, v in event.to_dict().items()
-                        if k not in ("kind", "session_id", "ts")
-                    )
-                )
+            elif isinstance(event, WARNINGS):
+                progress.console.print(f"[yellow]{describe_event(event)}[/]")
 
         bus.subscribe(on_event)
         ctx = service.SessionContext(
@@ -83,13 +79,36 @@ def _run_with_progress(
         return asyncio.run(service.run(project, session_id, ctx))
 
 
-def _report(session_id: str, summary: dict[str, Any]) -> None:
-    colour = "green" if summary["clean"] else "red"
+WARNINGS = (ev.CaptureRejected, ev.CaptureFailed, ev.CameraLost, ev.SessionPaused, ev.ItemFailed)
+
+
+def describe_event(event: ev.SessionEvent) -> str:
+    """One line for the terminal: the event's name and its fields, numbers rounded."""
+    fields = {k: v for k, v in event.to_dict().items() if k not in ("kind", "session_id", "ts")}
+    return f"{event.kind}: " + ", ".join(f"{k}={fmt_number(v)}" for k, v in fields.items())
+
+
+def fmt_number(value: Any) -> str:
+    """Numbers as people read them: 3238.08117836819 -> 3238.1, 0.95312 -> 0.953, 2.50 -> 2.5."""
+    if isinstance(value, float):
+        text = f"{value:.1f}" if abs(value) >= 100 else f"{value:.3f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return "n/a" if value is None else str(value)
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _report(session_id: str, rec: Reconciliation) -> None:
+    colour = "green" if rec.clean else "red"
     console.print(
-        f"[{colour}]session {session_id}: {summary['verified']}/{summary['items']} verified, "
-        f"{summary['retakes']} retakes[/]"
+        f"[{colour}]session {session_id}: {rec.verified}/{rec.items} verified, "
+        f"{rec.retakes} retakes[/]"
     )
-    for problem, items in summary.get("problems", {}).items():
+    for problem, items in rec.problems.items():
         console.print(f"[red]  {problem}: items {items[:20]}{' …' if len(items) > 20 else ''}[/]")
 
 
@@ -106,7 +125,7 @@ def cmd_start(
     headless: bool = typer.Option(
         False, "--headless", help="No windows: offscreen display (the default here)."
     ),
-    limit: int | None = typer.Option(None, "--limit", help="At most N items."),
+    limit: int | None = typer.Option(None, "--limit", help="At most N items (N >= 1)."),
     condition: list[str] = typer.Option(
         [], "--condition", help="Capture condition key=value (repeatable)."
     ),
@@ -134,56 +153,51 @@ def cmd_start(
     project: ProjectOption = None,
 ) -> None:
     """Start a capture session; prints the reconciliation at the end (exit 1 if not clean)."""
-    from dataclasses import replace
-
-    from rig.imaging.compositor import resolve_placement
+    from rig.devices.sweeps import parse_sweeps
     from rig.session import service
-    from rig.session.plan import CapturePlan, load_plan, parse_conditions
+    from rig.session.plan import CapturePlan, PlanOverrides, load_plan, parse_conditions
 
     proj = project_from(project)
-    plan = load_plan(plan_file) if plan_file else CapturePlan()
-    overrides: dict[str, Any] = {}
-    if sources:
-        overrides["sources"] = sources
-    if camera:
-        overrides["camera"] = camera
-    if limit:
-        overrides["limit"] = limit
-    if condition:
-        overrides["conditions"] = {**plan.conditions, **parse_conditions(condition)}
-    if controller:
-        overrides["controller"] = controller
-    if sweep:
-        from rig.devices.sweeps import parse_sweeps
-
-        overrides["sweeps"] = parse_sweeps(sweep)
-    if sweep_every:
-        overrides["sweep_every"] = sweep_every
-    if insecure_chexpeditor:
-        overrides["insecure_chexpeditor"] = True
-    overrides["placement"] = resolve_placement(
-        placement, plan.placement, proj.config.display.placement
+    overrides = PlanOverrides(
+        sources=sources,
+        camera=camera,
+        limit=limit,
+        conditions=parse_conditions(condition),
+        controller=controller,
+        sweeps=parse_sweeps(sweep) if sweep else {},
+        sweep_every=sweep_every or None,
+        insecure_chexpeditor=insecure_chexpeditor,
+        placement=placement,
     )
-    plan = replace(plan, **overrides)
-    plan.validate()
+    plan = overrides.apply(load_plan(plan_file) if plan_file else CapturePlan())
     session_id = service.create(proj, plan)
     console.print(f"session {session_id}: {plan.camera}, sources {plan.sources}")
-    summary = _run_with_progress(proj, session_id, pairing_file)
-    _finish(proj, session_id, summary, json_out)
+    rec = _run_with_progress(proj, session_id, pairing_file)
+    _finish(proj, session_id, rec, json_out)
 
 
-def _finish(proj: Project, session_id: str, summary: dict[str, Any], json_out: bool) -> None:
+def _finish(proj: Project, session_id: str, rec: Reconciliation, json_out: bool) -> None:
     """Exit 0 when clean, or when deliberately incomplete (stopped by the operator, or
     photos waiting on a CheXpeditor phone for import); 1 for any other mismatch."""
-    state = session_summary(proj, session_id)["state"]
+    from rig.session.summary import summarize
+
+    summary = summarize(proj, session_id)
     if json_out:
-        print_json({"id": session_id, "state": state, **summary})
-    _report(session_id, summary)
-    if state == "awaiting-import":
+        print_json(
+            {"id": session_id, "state": summary.state, "reason": summary.reason, **rec.to_dict()}
+        )
+    _report(session_id, rec)
+    if summary.reason == AWAITING_IMPORT:
         console.print(
             f"photos wait on the phone: rig import-photos DIR --chexpeditor --session {session_id}"
         )
-    raise typer.Exit(0 if summary["clean"] or state in ("stopped", "awaiting-import") else 1)
+    elif summary.state == SessionState.PAUSED:
+        console.print(
+            f"session {session_id} paused ({summary.reason}): rig session resume {session_id}"
+        )
+    elif summary.state == SessionState.FAILED:
+        console.print(f"[red]session {session_id} failed: {summary.reason}[/]")
+    raise typer.Exit(0 if rec.clean or summary.state == SessionState.PAUSED else 1)
 
 
 def cmd_resume(
@@ -196,93 +210,29 @@ def cmd_resume(
 ) -> None:
     """Continue a session from the first item without a verified photo."""
     proj = project_from(project)
-    summary = _run_with_progress(proj, session_id, pairing_file)
-    _finish(proj, session_id, summary, json_out)
-
-
-def session_summary(proj: Project, session_id: str) -> dict[str, Any]:
-    from rig.session.reconcile import reconcile
-
-    db = proj.db()
-    try:
-        row = next(iter(db.query("SELECT * FROM sessions WHERE id=?", [session_id])), None)
-        if row is None:
-            raise UsageError(f"no such session: {session_id}; see 'rig session list'")
-        rec = reconcile(db, session_id, proj.objects)
-        reasons = {
-            r["reason"]: r["n"]
-            for r in db.query(
-                "SELECT reason, count(*) AS n FROM captures WHERE session_id=? AND state IN ('rejected','failed') "
-                "GROUP BY reason",
-                [session_id],
-            )
-        }
-        captures = [
-            {
-                "item": r["idx"],
-                "attempt": r["attempt"],
-                "state": r["state"],
-                "conditions": json.loads(r["conditions"] or "{}"),
-                "reason": r["reason"],
-            }
-            for r in db.query(
-                "SELECT idx, attempt, state, conditions, reason FROM captures "
-                "WHERE session_id=? ORDER BY idx, attempt",
-                [session_id],
-            )
-        ]
-        times = db.execute(
-            "SELECT min(ts), max(ts) FROM events WHERE session_id=?", [session_id]
-        ).fetchone()
-    finally:
-        db.close()
-    duration = (times[1] - times[0]) if times[0] else 0.0
-    return {
-        "id": session_id,
-        "state": row["state"],
-        "camera": row["camera"],
-        "created_at": row["created_at"],
-        "items": rec["items"],
-        "verified": rec["verified"],
-        "skipped": rec["pending"],
-        "duplicates": len(rec["problems"].get("duplicates", [])),
-        "retakes": rec["retakes"],
-        "rejections": reasons,
-        "reconciliation": rec,
-        "duration_s": duration,
-        "pairs_per_hour": rec["verified"] / duration * 3600 if duration else None,
-        "conditions": json.loads(row["conditions"] or "{}"),
-        "captures": captures,
-    }
+    rec = _run_with_progress(proj, session_id, pairing_file)
+    _finish(proj, session_id, rec, json_out)
 
 
 def cmd_list(json_out: JsonOption = False, project: ProjectOption = None) -> None:
     """List the sessions of the project."""
-    proj = project_from(project)
-    db = proj.db()
-    try:
-        rows = list(
-            db.query(
-                "SELECT s.id, s.state, s.camera, s.created_at, "
-                "(SELECT count(*) FROM items i WHERE i.session_id=s.id) AS items, "
-                "(SELECT count(*) FROM items i WHERE i.session_id=s.id AND i.state='verified') AS verified "
-                "FROM sessions s ORDER BY s.created_at"
-            )
-        )
-    finally:
-        db.close()
+    from rig.session.store import SessionStore
+
+    with SessionStore.open(project_from(project)) as store:
+        rows = store.list_sessions()
     if json_out:
-        print_json({"sessions": rows})
+        print_json({"sessions": [r.to_dict() for r in rows]})
         return
-    table = Table("id", "state", "camera", "items", "verified", "created")
+    table = Table("id", "state", "camera", "items", "verified", "created", "reason")
     for r in rows:
         table.add_row(
-            r["id"],
-            r["state"],
-            r["camera"],
-            str(r["items"]),
-            str(r["verified"]),
-            r["created_at"][:19],
+            r.id,
+            str(r.state),
+            r.camera,
+            str(r.items),
+            str(r.verified),
+            r.created_at[:19],
+            r.reason or "",
         )
     console.print(table)
 
@@ -293,26 +243,65 @@ def cmd_show(
     project: ProjectOption = None,
 ) -> None:
     """Counts, rates, retakes, rejections by reason, reconciliation and timings of a session."""
-    summary = session_summary(project_from(project), session_id)
+    from rig.session.summary import summarize
+
+    summary = summarize(project_from(project), session_id)
+    data = summary.to_dict()
     if json_out:
-        print_json(summary)
+        print_json(data)
         return
-    for key in (
-        "id",
-        "state",
-        "camera",
-        "items",
-        "verified",
-        "skipped",
-        "duplicates",
-        "retakes",
-        "duration_s",
-        "pairs_per_hour",
-    ):
-        console.print(f"{key:>15}: {summary[key]}")
-    for reason, n in summary["rejections"].items():
+    shown = {
+        **{
+            k: data[k]
+            for k in (
+                "id",
+                "state",
+                "reason",
+                "camera",
+                "items",
+                "verified",
+                "skipped",
+                "duplicates",
+                "retakes",
+            )
+        },
+        "duration": fmt_duration(summary.duration_s),
+        "pairs per hour": fmt_number(summary.pairs_per_hour),
+    }
+    for key, value in shown.items():
+        if value is not None:
+            console.print(f"{key:>15}: {value}")
+    for reason, n in summary.rejections.items():
         console.print(f"{'rejected':>15}: {n} × {reason}")
-    _report(session_id, summary["reconciliation"])
+    _report(session_id, summary.reconciliation)
+
+
+def cmd_abort(
+    session_id: str = typer.Argument(..., help="Session id."),
+    project: ProjectOption = None,
+) -> None:
+    """Mark a stuck or unwanted session aborted (final; a runner on it stops at its next item)."""
+    from rig.session import service
+
+    service.abort(project_from(project), session_id)
+    console.print(f"session {session_id}: aborted")
+
+
+def cmd_delete(
+    session_id: str = typer.Argument(..., help="Session id."),
+    force: bool = typer.Option(
+        False, "--force", help="Also when it has verified pairs or is marked running."
+    ),
+    json_out: JsonOption = False,
+    project: ProjectOption = None,
+) -> None:
+    """Delete a session: its rows, its sessions/<id>/ folder and objects nothing else uses."""
+    from rig.session import service
+
+    removal = service.delete(project_from(project), session_id, force)
+    if json_out:
+        print_json(removal.to_dict())
+    console.print(f"session {session_id}: deleted ({removal.objects_removed} objects removed)")
 
 
 def cmd_gui(
@@ -356,28 +345,30 @@ def cmd_replay(
     project: ProjectOption = None,
 ) -> None:
     """Re-run a session's plan against the simulated phone and compare outcomes and events."""
-    from rig.session.replay import compare, create_replay
+    from rig.session import service
+    from rig.session.replay import compare, create_replay, replay_plan
 
     proj = project_from(project)
-    replay_id = create_replay(proj, session_id, faults)
+    plan = replay_plan(proj, session_id, faults)
+    service.validate(plan)  # a bad fault spec is a usage error before anything is stored
+    replay_id = create_replay(proj, plan)
     console.print(
         f"replaying {session_id} as {replay_id}" + (f" with faults {faults}" if faults else "")
     )
     _run_with_progress(proj, replay_id, None)
     result = compare(proj, session_id, replay_id)
     if json_out:
-        print_json(result)
-    for diff in result["outcome_differences"][:50]:
+        print_json(result.to_dict())
+    for diff in result.outcome_differences[:50]:
         console.print(f"[red]item {diff['item']}: {diff['original']} → {diff['replay']}[/]")
-    for diff in result["event_differences"][:50]:
-        console.print(
-            f"[yellow]item {diff['item']}: {' '.join(diff['original'])}  ⇒  {' '.join(diff['replay'])}[/]"
-        )
+    for diff in result.event_differences[:50]:
+        before, after = " ".join(diff["original"]), " ".join(diff["replay"])
+        console.print(f"[yellow]item {diff['item']}: {before}  ⇒  {after}[/]")
     console.print(
-        f"{len(result['outcome_differences'])} outcome and "
-        f"{len(result['event_differences'])} event-sequence differences"
+        f"{len(result.outcome_differences)} outcome and "
+        f"{len(result.event_differences)} event-sequence differences"
     )
-    failed = not result["same_outcome"] or (strict and result["event_differences"])
+    failed = not result.same_outcome or (strict and result.event_differences)
     raise typer.Exit(1 if failed else 0)
 
 
@@ -412,19 +403,16 @@ def cmd_import_photos(
 
     if not chexpeditor:
         raise UsageError("only --chexpeditor folders can be imported (name: seq__nonce__parts)")
-    proj = project_from(project)
-    out = import_chexpeditor_photos(proj, folder, session_id)
-    summary = session_summary(proj, session_id)
-    out["reconciliation"] = summary["reconciliation"]
+    out = import_chexpeditor_photos(project_from(project), folder, session_id)
     if json_out:
-        print_json(out)
+        print_json(out.to_dict())
     console.print(
-        f"{len(out['verified'])} verified, {len(out['rejected'])} rejected, "
-        f"{len(out['unmatched'])} unmatched, {len(out['still_missing'])} items still missing"
+        f"{len(out.verified)} verified, {len(out.rejected)} rejected, "
+        f"{len(out.unmatched)} unmatched, {len(out.still_missing)} items still missing"
     )
-    for row in out["rejected"]:
-        console.print(f"  item {row['item']} attempt {row['attempt']}: {row['reason']}")
-    raise typer.Exit(0 if not out["rejected"] and not out["still_missing"] else 1)
+    for photo in out.rejected:
+        console.print(f"  item {photo.item} attempt {photo.attempt}: {photo.reason}")
+    raise typer.Exit(0 if not out.rejected and not out.still_missing else 1)
 
 
 def cmd_register(
@@ -433,22 +421,23 @@ def cmd_register(
     project: ProjectOption = None,
 ) -> None:
     """Register and verify every stored photo of a session again (e.g. after calibration)."""
-    from rig.session.verify import reregister_session
+    from rig.session.reregister import reregister_session
+    from rig.session.summary import summarize
 
     proj = project_from(project)
     out = reregister_session(proj, session_id)
-    out["reconciliation"] = session_summary(proj, session_id)["reconciliation"]
+    rec = summarize(proj, session_id).reconciliation
     if json_out:
-        print_json(out)
+        print_json({**out.to_dict(), "reconciliation": rec.to_dict()})
     console.print(
-        f"{out['photos']} photos: {out['accepted']} accepted, {out['rejected']} rejected, "
-        f"{len(out['changed'])} verdicts changed"
+        f"{out.photos} photos: {out.accepted} accepted, {out.rejected} rejected, "
+        f"{len(out.changed)} verdicts changed"
     )
-    for row in out["changed"]:
+    for change in out.changed:
         console.print(
-            f"  item {row['item']} attempt {row['attempt']}: now {row['now']} {row['reason'] or ''}"
+            f"  item {change.item} attempt {change.attempt}: now {change.now} {change.reason or ''}"
         )
-    raise typer.Exit(0 if out["reconciliation"]["clean"] else 1)
+    raise typer.Exit(0 if rec.clean else 1)
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -457,6 +446,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     session.command("resume")(cmd_resume)
     session.command("list")(cmd_list)
     session.command("show")(cmd_show)
+    session.command("abort")(cmd_abort)
+    session.command("delete")(cmd_delete)
     app.add_typer(session, name="session")
     session.command("replay")(cmd_replay)
     app.command("import-photos")(cmd_import_photos)

@@ -1,11 +1,10 @@
-"""Camera factories for the ``sim:`` and ``phone:`` URL schemes (see ``urls``)."""
+"""Camera factory for the ``sim:`` URL scheme (see ``urls``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from rig.devices.urls import CameraUrl, check_options, int_option
-from rig.errors import UsageError
 
 if TYPE_CHECKING:
     from rig.devices.camera import Camera
@@ -26,8 +25,3 @@ def sim_camera_from_url(url: CameraUrl) -> Camera:
     params = load_preset(url.target or DEFAULT_SIM_PRESET).with_values(overrides, str(url))
     return SimCamera(params, seed=int_option(url, "seed", 0) or 0)
 
-
-def phone_camera_from_url(url: CameraUrl) -> Camera:
-    """The phone is driven by the capture protocol inside a session, not opened alone."""
-    raise UsageError(f"camera '{url}': the phone camera runs inside a session; "
-                     "use rig session start --camera phone")

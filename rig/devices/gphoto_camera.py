@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 
 from rig.devices.camera import CapturedPhoto
 from rig.devices.urls import CameraUrl, check_options, float_option, int_option
 from rig.errors import DeviceError
+from rig.imaging import codec
 
 URL_OPTIONS = ("port", "retries", "timeout_s")
 BUSY_CODES = (-110, -53)  # GP_ERROR_CAMERA_BUSY, GP_ERROR_IO_USB_CLAIM
@@ -89,7 +89,7 @@ class GphotoCamera:
         async with self._lock:
             requested = self.clock()
             jpeg = await self._bounded(self._capture_blocking, "capture")
-        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        image = codec.try_decode(jpeg, "color")
         if image is None:
             raise DeviceError("gphoto camera: the downloaded file is not a JPEG "
                               "(set the camera to JPEG, not RAW only)")

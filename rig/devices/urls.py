@@ -5,11 +5,16 @@
     usb:/path/to/video.avi      a file source (tests, demos); img_%03d.png sequences too
     gphoto:                     the first libgphoto2 camera (DSLR/mirrorless tethering)
     sim:paper-lcd-iphone?seed=3 the simulated camera with a camsim preset
-    phone:                      the protocol-driven phone (started by ``rig session start``)
+    phone  (or phone:)          a real or `rig phone-sim` phone, paired by QR (sessions only)
+    sim?preset=P&faults=SPEC    the in-process simulated phone (sessions only; = simphone:?…)
+    chexpeditor://HOST:PORT     an unmodified CheXpeditor app (sessions only)
 
-The target and option values are percent-encoded, so any path round-trips.
-``open_camera`` looks the scheme up in a registry (scheme -> factory); backends
-register themselves, there is no if/elif chain.
+The target and option values are percent-encoded, so any path round-trips. A bare
+name (``sim``, ``phone``) is a short form of the scheme in ``BARE_NAMES``.
+``CAMERA_BACKENDS`` is the one registry of camera URLs: each scheme names either a
+camera device factory (``open_camera``) or the factory of a session capturer (a
+camera driven by a protocol, which exists only inside a capture session;
+``rig.session.capture``). There is no if/elif chain anywhere.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from rig.errors import InputError, UsageError
+from rig.errors import UsageError
 
 if TYPE_CHECKING:
     from rig.devices.camera import Camera
@@ -48,8 +53,16 @@ class CameraUrl:
         return text
 
 
+# Bare names (no colon) accepted as short forms: ``sim`` is the simulated *phone*,
+# while ``sim:PRESET`` is the simulated camera device.
+BARE_NAMES = {"sim": "simphone", "phone": "phone"}
+
+
 def parse_camera_url(text: str) -> CameraUrl:
     """``"usb:/dev/video2?width=3840"`` -> ``CameraUrl("usb", "/dev/video2", (("width", "3840"),))``."""
+    name, question, query = text.strip().partition("?")
+    if name in BARE_NAMES:
+        text = f"{BARE_NAMES[name]}:{question}{query}"
     scheme, colon, rest = text.strip().partition(":")
     if not colon or not _SCHEME.fullmatch(scheme):
         raise UsageError(f"camera '{text}': expected scheme:target, e.g. usb:0, "
@@ -69,7 +82,7 @@ def check_options(url: CameraUrl, known: tuple[str, ...]) -> None:
     """Unknown options are an error naming the option (a typo never silently does nothing)."""
     for key, _ in url.options:
         if key not in known:
-            raise InputError(f"camera '{url}': unknown option '{key}' "
+            raise UsageError(f"camera '{url}': unknown option '{key}' "
                              f"(known for {url.scheme}: {', '.join(known) or 'none'})")
 
 
@@ -80,7 +93,7 @@ def int_option(url: CameraUrl, key: str, default: int | None = None) -> int | No
     try:
         return int(raw)
     except ValueError as exc:
-        raise InputError(f"camera '{url}': option '{key}' must be an integer, got {raw!r}") from exc
+        raise UsageError(f"camera '{url}': option '{key}' must be an integer, got {raw!r}") from exc
 
 
 def float_option(url: CameraUrl, key: str, default: float | None = None) -> float | None:
@@ -90,31 +103,57 @@ def float_option(url: CameraUrl, key: str, default: float | None = None) -> floa
     try:
         return float(raw)
     except ValueError as exc:
-        raise InputError(f"camera '{url}': option '{key}' must be a number, got {raw!r}") from exc
+        raise UsageError(f"camera '{url}': option '{key}' must be a number, got {raw!r}") from exc
 
 
 CameraFactory = Callable[[CameraUrl], "Camera"]
-CAMERA_BACKENDS: dict[str, str] = {
-    # scheme -> "module:function" of its factory, imported on use so optional
-    # dependencies (gphoto2, camsim) load only when that backend is chosen.
-    "usb": "rig.devices.usb_camera:camera_from_url",
-    "gphoto": "rig.devices.gphoto_camera:camera_from_url",
-    "sim": "rig.devices.backends:sim_camera_from_url",
-    "phone": "rig.devices.backends:phone_camera_from_url",
+
+
+@dataclass(frozen=True)
+class CameraBackend:
+    """What a scheme means: "module:function" of a camera device factory (``device``,
+    ``CameraUrl -> Camera``) or of a session capturer spec (``session``, see
+    ``rig.session.capture.capturer_spec``), imported on use so optional dependencies
+    (gphoto2, camsim, the protocol) load only when that backend is chosen."""
+
+    device: str | None = None
+    session: str | None = None
+
+
+CAMERA_BACKENDS: dict[str, CameraBackend] = {
+    "usb": CameraBackend(device="rig.devices.usb_camera:camera_from_url"),
+    "gphoto": CameraBackend(device="rig.devices.gphoto_camera:camera_from_url"),
+    "sim": CameraBackend(device="rig.devices.backends:sim_camera_from_url"),
+    "phone": CameraBackend(session="rig.session.phone:phone_spec_from_url"),
+    "simphone": CameraBackend(session="rig.session.phone:sim_phone_spec_from_url"),
+    "chexpeditor": CameraBackend(session="rig.session.chexpeditor:spec_from_url"),
 }
+
+
+def camera_backend(url: CameraUrl) -> CameraBackend:
+    entry = CAMERA_BACKENDS.get(url.scheme)
+    if entry is None:
+        raise UsageError(f"camera '{url}': unknown scheme '{url.scheme}' "
+                         f"(known: {', '.join(sorted(CAMERA_BACKENDS))})")
+    return entry
+
+
+def load_factory(entry: str) -> Any:
+    """The function named by a registry entry "module:function"."""
+    import importlib
+
+    module, _, function = entry.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def open_camera(url: CameraUrl | str) -> Camera:
     """A camera backend for ``url`` (inert until ``await camera.connect()``)."""
-    import importlib
-
     parsed = parse_camera_url(url) if isinstance(url, str) else url
-    entry = CAMERA_BACKENDS.get(parsed.scheme)
-    if entry is None:
-        raise UsageError(f"camera '{parsed}': unknown scheme '{parsed.scheme}' "
-                         f"(known: {', '.join(sorted(CAMERA_BACKENDS))})")
-    module, _, function = entry.partition(":")
-    factory: CameraFactory = getattr(importlib.import_module(module), function)
+    entry = camera_backend(parsed)
+    if entry.device is None:
+        raise UsageError(f"camera '{parsed}': this camera runs inside a capture session; "
+                         f"use rig session start --camera {parsed}")
+    factory: CameraFactory = load_factory(entry.device)
     return factory(parsed)
 
 
@@ -129,15 +168,12 @@ SERIAL_OPTIONS = ("baud", "timeout_s", "retries")
 def open_controller(url: CameraUrl | str) -> RigController:
     """A rig controller for ``serial:/dev/ttyACM0?baud=115200``, ``serial:socket://h:p``
     or ``sim:`` (inert until ``await controller.connect()``)."""
-    import importlib
-
     parsed = parse_camera_url(url) if isinstance(url, str) else url
     entry = CONTROLLER_BACKENDS.get(parsed.scheme)
     if entry is None:
         raise UsageError(f"controller '{parsed}': unknown scheme '{parsed.scheme}' "
                          f"(known: {', '.join(sorted(CONTROLLER_BACKENDS))})")
-    module, _, function = entry.partition(":")
-    factory: ControllerFactory = getattr(importlib.import_module(module), function)
+    factory: ControllerFactory = load_factory(entry)
     return factory(parsed)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from rig.devices.camera import CapturedPhoto
 from rig.devices.urls import CameraUrl, check_options, float_option, int_option
 from rig.errors import DeviceError
+from rig.imaging import codec
 
 # Still sizes UVC cameras commonly offer, largest first; the first that sticks wins.
 COMMON_SIZES: tuple[tuple[int, int], ...] = (
@@ -164,11 +165,9 @@ class UsbCamera:
                               f"({self._broken}); reconnect it")
         requested = self.clock() if not_before_s is None else not_before_s
         image, captured_at = await self._run(self._fresh_frame, requested, what="capture")
-        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY,
-                                                  self.settings.jpeg_quality])
-        if not ok:
-            raise DeviceError(f"usb camera ({self.source.label}): JPEG encoding failed")
-        return CapturedPhoto(jpeg=buffer.tobytes(), image=image, captured_at=captured_at,
+        jpeg = codec.encode_jpeg(image, self.settings.jpeg_quality,
+                                 what=f"usb camera ({self.source.label})", error=DeviceError)
+        return CapturedPhoto(jpeg=jpeg, image=image, captured_at=captured_at,
                              device=dict(self._device))
 
     # ---- worker-thread side

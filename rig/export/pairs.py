@@ -11,6 +11,7 @@ import sqlite_utils
 
 from rig.errors import UsageError
 from rig.session.plan import split_camera
+from rig.session.states import CaptureState, SessionState
 
 
 @dataclass
@@ -67,9 +68,10 @@ def camera_preset(camera: str) -> str:
 
 
 # Sessions exported when none are named: capture sessions that finished (a resumed
-# session finishes like any other). QA replays and failed, stopped, aborted or
-# still-running sessions are left out unless named (or --include-replays for replays).
-EXPORTED_STATES = ("finished",)
+# session finishes like any other). QA replays (plans with ``replay_of``) and planned,
+# running, paused (stopped), failed or aborted sessions are left out unless named
+# (or, for replays, --include-replays).
+EXPORTED_STATES = frozenset({SessionState.FINISHED})
 
 
 @dataclass(frozen=True)
@@ -81,24 +83,30 @@ class SessionChoice:
 def choose_sessions(
     db: sqlite_utils.Database, named: Sequence[str], include_replays: bool = False
 ) -> SessionChoice:
-    """The sessions to export: ``named`` as given, else the finished capture sessions."""
-    rows = list(db.query("SELECT id, state, plan FROM sessions ORDER BY created_at, id"))
+    """The sessions to export: ``named`` as given (``select_pairs`` checks they exist),
+    else the finished capture sessions."""
     if named:
-        missing = [s for s in named if s not in {row["id"] for row in rows}]
-        if missing:
-            raise UsageError(f"no such session: {', '.join(missing)}; see 'rig session list'")
         return SessionChoice(tuple(dict.fromkeys(named)), ())
+    rows = db.query("SELECT id, state, reason, plan FROM sessions ORDER BY created_at, id")
     chosen: list[str] = []
     skipped: list[str] = []
     for row in rows:
         replay = bool(_json(row["plan"]).get("replay_of"))
-        if row["state"] not in EXPORTED_STATES:
-            skipped.append(f"{row['id']} ({row['state']})")
+        state = SessionState(row["state"])
+        if state not in EXPORTED_STATES:
+            why = f"{state}: {row['reason']}" if row["reason"] else str(state)
+            skipped.append(f"{row['id']} ({why})")
         elif replay and not include_replays:
             skipped.append(f"{row['id']} (QA replay)")
         else:
             chosen.append(row["id"])
     return SessionChoice(tuple(chosen), tuple(skipped))
+
+
+def _check_known(db: sqlite_utils.Database, sessions: Sequence[str]) -> None:
+    known = {row["id"] for row in db.query("SELECT id FROM sessions")}
+    if missing := [s for s in sessions if s not in known]:
+        raise UsageError(f"no such session: {', '.join(missing)}; see 'rig session list'")
 
 
 def _json(text: str | None) -> dict[str, Any]:
@@ -108,10 +116,15 @@ def _json(text: str | None) -> dict[str, Any]:
 def select_pairs(
     db: sqlite_utils.Database, sessions: Sequence[str], include_unverified: bool = False
 ) -> list[Pair]:
-    """Pairs of the given sessions (see ``choose_sessions``), verified only unless asked."""
-    where, params = f" AND c.session_id IN ({','.join('?' * len(sessions))})", list(sessions)
+    """Pairs of ``sessions`` (every session when empty; an export names the ones
+    ``choose_sessions`` chose), verified only unless asked."""
+    _check_known(db, sessions)
+    where, params = "", list(sessions)
+    if sessions:
+        where += f" AND c.session_id IN ({','.join('?' * len(sessions))})"
     if not include_unverified:
-        where += " AND c.state = 'verified'"
+        where += " AND c.state = ?"
+        params.append(CaptureState.VERIFIED)
     labels = _labels(db)
     pairs = []
     for row in db.query(_QUERY.format(where=where), params):

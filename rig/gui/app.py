@@ -16,10 +16,12 @@ from PyQt6.QtWidgets import QApplication
 
 from rig.gui.console import OperatorConsole
 from rig.gui.display_window import DisplayWindow, QtDisplay, scaling_warning
+from rig.imaging import codec
 from rig.project import Project
 from rig.session import events as ev
 from rig.session import service
 from rig.session.plan import CapturePlan
+from rig.session.reconcile import Reconciliation
 
 
 class GuiApp:
@@ -61,11 +63,11 @@ class GuiApp:
         )
         self._task = asyncio.ensure_future(self.run_plan(plan))
 
-    async def run_plan(self, plan: CapturePlan) -> dict[str, Any]:
+    async def run_plan(self, plan: CapturePlan) -> Reconciliation:
         session_id = service.create(self.project, plan)
         return await self.run_session(session_id)
 
-    async def run_session(self, session_id: str) -> dict[str, Any]:
+    async def run_session(self, session_id: str) -> Reconciliation:
         bus = ev.EventBus()
         bus.subscribe(self.console.on_event)
         bus.subscribe(self._truth_for_console)
@@ -87,7 +89,7 @@ class GuiApp:
             from rig.library.frames import ensure_frame
 
             truth = ensure_frame(self.project, event.source_id).pixels
-            self.console.set_truth(truth[..., ::-1] if truth.ndim == 3 else truth)
+            self.console.set_truth(codec.to_bgr(truth, codec.RGB))
 
 
 def run_gui(project_root: Path, screen_index: int, windowed: bool, resume: str | None) -> int:

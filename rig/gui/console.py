@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QKeyEvent, QPixmap
@@ -32,6 +31,7 @@ from PyQt6.QtWidgets import (
 )  # fmt: skip
 
 from rig.gui.qimage import to_qimage
+from rig.imaging import codec
 from rig.session import events as ev
 
 BANNER_STYLES = {
@@ -192,7 +192,7 @@ class OperatorConsole(QMainWindow):
         self.paused = False
         self.banner.setVisible(False)
 
-    def _on_PhoneLost(self, event: ev.PhoneLost) -> None:
+    def _on_CameraLost(self, event: ev.CameraLost) -> None:
         self.show_banner(
             f"PHONE LOST at item {event.idx}: {event.reason}. Check the phone app and Wi-Fi."
         )
@@ -200,7 +200,7 @@ class OperatorConsole(QMainWindow):
     def _on_CaptureFailed(self, event: ev.CaptureFailed) -> None:
         self.show_banner(f"CAMERA FAILED at item {event.idx}: {event.reason}")
 
-    def _on_PhotoRejected(self, event: ev.PhotoRejected) -> None:
+    def _on_CaptureRejected(self, event: ev.CaptureRejected) -> None:
         if "moved" in event.reason:
             self.show_banner(f"RIG MOVED: {event.reason}. Recalibrating.", "warn")
 
@@ -213,12 +213,12 @@ class OperatorConsole(QMainWindow):
     def _on_ItemShown(self, event: ev.ItemShown) -> None:
         self.progress.setFormat(f"%v / %m  (showing item {event.idx}, attempt {event.attempt})")
 
-    def _on_PhotoStored(self, event: ev.PhotoStored) -> None:
+    def _on_CaptureStored(self, event: ev.CaptureStored) -> None:
         image = self._load(event.sha256)
         if image is not None:
             self._set(self.photo_view, image)
 
-    def _on_PhotoVerified(self, event: ev.PhotoVerified) -> None:
+    def _on_CaptureVerified(self, event: ev.CaptureVerified) -> None:
         self.banner.setVisible(False) if not self.paused else None
         figures = [f"item {event.idx}"]
         if event.psnr_db is not None:
@@ -238,18 +238,17 @@ class OperatorConsole(QMainWindow):
 
     def _on_SessionFinished(self, event: ev.SessionFinished) -> None:
         rec = event.reconciliation
-        level = "ok" if rec.get("clean") else "error"
+        level = "ok" if rec.clean else "error"
         self.show_banner(
-            f"session {event.state}: {rec.get('verified')} of {rec.get('items')} items verified"
-            + ("" if rec.get("clean") else f"; problems: {rec.get('problems')}"),
+            f"session {event.state}: {rec.verified} of {rec.items} items verified"
+            + ("" if rec.clean else f"; problems: {rec.problems}"),
             level,
         )
 
     def _load(self, sha: str | None) -> np.ndarray | None:
         if not sha or self.load_object is None:
             return None
-        image = cv2.imdecode(np.frombuffer(self.load_object(sha), np.uint8), cv2.IMREAD_UNCHANGED)
-        return image
+        return codec.try_decode(self.load_object(sha))
 
     def _set(self, view: QLabel, image: np.ndarray) -> None:
         pixmap = QPixmap.fromImage(to_qimage(image))

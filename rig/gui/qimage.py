@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtGui import QImage
 
+from rig.imaging import codec
+
 
 def to_qimage(frame: np.ndarray) -> QImage:
     """(H, W) grey or (H, W, 3) BGR uint8 → a QImage that owns a copy of the data."""
@@ -27,4 +29,4 @@ def from_qimage(image: QImage) -> np.ndarray:
     ptr.setsize(rgb.sizeInBytes())
     raw = bytes(ptr.asstring(rgb.sizeInBytes()))
     array = np.frombuffer(raw, np.uint8).reshape(height, rgb.bytesPerLine())[:, : width * 3]
-    return np.ascontiguousarray(array.reshape(height, width, 3)[..., ::-1])
+    return codec.to_bgr(array.reshape(height, width, 3), codec.RGB)

@@ -24,21 +24,26 @@ A band of ``border_px`` on every edge is kept free for the fiducial border (draw
 by ``calibration.fiducials``).
 
 Which mode applies is decided in one place, ``resolve_placement``: command line >
-capture plan > ``[display] placement`` of ``rig.toml`` > ``DEFAULT_PLACEMENT``.
+capture plan > ``[display] placement`` of ``rig.toml`` > ``DEFAULT_PLACEMENT``; the
+screen size the same way (``resolve_screen``). A session stores the resolved values
+in its plan (``CapturePlan.settled``), so resume and replay use what ran.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from rig.errors import InputError, UsageError
+from rig.errors import InputError, RigError, UsageError
 
 PLACEMENTS = ("auto", "1:1", "integer", "fit")
 DEFAULT_PLACEMENT = "auto"
+DEFAULT_SCREEN_WH = (1920, 1080)  # when neither the command, the plan nor rig.toml says
+MIN_SCREEN_PX = 64
 AUTO_MAX_REDUCTION = 4  # auto: beyond a 4x reduction, fit uses the screen better
 
 
@@ -62,6 +67,38 @@ class Placement:
         return asdict(self)
 
 
+T = TypeVar("T")
+
+
+def first_chosen(
+    levels: Sequence[tuple[str, T | None]], default: T, check: Callable[[str, T], None]
+) -> T:
+    """The value of the first level that chose one (``None`` or empty: not chosen at
+    that level), checked by ``check(where, value)``; else ``default``."""
+    for where, value in levels:
+        if value:
+            check(where, value)
+            return value
+    return default
+
+
+def check_placement(where: str, value: str, error: type[RigError] = UsageError) -> None:
+    """``error`` naming ``where`` unless ``value`` is one of ``PLACEMENTS``."""
+    if value not in PLACEMENTS:
+        raise error(f"{where} '{value}' unknown; use one of {', '.join(PLACEMENTS)}")
+
+
+def check_screen(
+    where: str, screen_wh: tuple[int, int], error: type[RigError] = UsageError
+) -> None:
+    """``error`` naming ``where`` unless the screen is at least ``MIN_SCREEN_PX`` square."""
+    if min(screen_wh) < MIN_SCREEN_PX:
+        raise error(
+            f"{where} {screen_wh[0]}x{screen_wh[1]} is too small "
+            f"(at least {MIN_SCREEN_PX}x{MIN_SCREEN_PX})"
+        )
+
+
 def resolve_placement(
     command_line: str | None = None, plan: str | None = None, configured: str | None = None
 ) -> str:
@@ -75,12 +112,22 @@ def resolve_placement(
         ("plan: placement", plan),
         ("rig.toml [display] placement", configured),
     )
-    for where, value in levels:
-        if value:
-            if value not in PLACEMENTS:
-                raise UsageError(f"{where} '{value}' unknown; use one of {', '.join(PLACEMENTS)}")
-            return value
-    return DEFAULT_PLACEMENT
+    return first_chosen(levels, DEFAULT_PLACEMENT, check_placement)
+
+
+def resolve_screen(
+    command_line: tuple[int, int] | None = None,
+    plan: tuple[int, int] | None = None,
+    configured: tuple[int, int] | None = None,
+) -> tuple[int, int]:
+    """The screen size (width, height): command line > plan > ``rig.toml [display]`` >
+    ``DEFAULT_SCREEN_WH``, like ``resolve_placement``; ``None`` means "not chosen"."""
+    levels = (
+        ("--screen", command_line),
+        ("plan: screen", plan),
+        ("rig.toml [display] screen", configured),
+    )
+    return first_chosen(levels, DEFAULT_SCREEN_WH, check_screen)
 
 
 def reduction_to_fit(image_wh: tuple[int, int], free_wh: tuple[int, int]) -> int:

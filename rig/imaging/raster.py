@@ -27,10 +27,8 @@ from rig.imaging.lut import apply_window, minmax_window
 RASTER_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 
 
-def render_raster(path: Path, frame: int = 0) -> Any:
-    """Load ``path`` and return a RenderedFrame (uint8, native size)."""
-    from rig.imaging.render import RenderedFrame  # local: render imports this module
-
+def render_raster(path: Path, frame: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Load ``path``: (uint8 pixels at native size, facts); render.py wraps them."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. corrupt EXIF: judged by what decodes
@@ -51,7 +49,7 @@ def render_raster(path: Path, frame: int = 0) -> Any:
             "modality": None,
         }
     )
-    return RenderedFrame(pixels, facts)
+    return pixels, facts
 
 
 def _load(path: Path, frame: int) -> tuple[np.ndarray, dict[str, Any], str, int]:

@@ -85,7 +85,7 @@ def render_path(path: Path, options: RenderOptions = RenderOptions()) -> Rendere
     if not head:
         raise InputError(f"{path.name}: empty file")
     if head[128:132] != b"DICM" and head.startswith(RASTER_MAGIC):
-        return render_raster(path, options.frame)
+        return RenderedFrame(*render_raster(path, options.frame))
     ds = dicom.read_dataset(path)
     return _guarded(ds, options, path.name)
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from calibration.fiducials import FiducialLayout, LayoutError, content_hash, draw_border
 from calibration.framecode import FrameCode
 from rig.atomic import write_bytes_atomic
 from rig.errors import InputError
+from rig.imaging import codec
 from rig.imaging.compositor import DEFAULT_PLACEMENT, Placement, compose
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -81,7 +81,7 @@ def displayed_image(frame: ScreenFrame) -> np.ndarray:
     """The image as the screen shows it (placed size; RGB if in colour, like ground truth)."""
     p = frame.placement
     placed = frame.canvas[p.offset_y : p.offset_y + p.height, p.offset_x : p.offset_x + p.width]
-    return np.ascontiguousarray(placed[..., ::-1] if placed.ndim == 3 else placed)
+    return np.ascontiguousarray(codec.to_rgb(placed, codec.BGR))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -91,10 +91,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode_screen_png(frame: ScreenFrame) -> bytes:
     """Lossless PNG of the frame with its description in a ``rig-frame`` tEXt chunk."""
-    ok, buffer = cv2.imencode(".png", frame.canvas)
-    if not ok:
-        raise InputError("PNG encoding of the screen frame failed")
-    png = bytes(buffer.tobytes())
+    png = codec.encode_png(frame.canvas, what="screen frame")
     ihdr_end = len(PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR length+type, data, CRC
     text = META_KEY + b"\0" + json.dumps(frame.meta(), sort_keys=True).encode("latin-1")
     return png[:ihdr_end] + _chunk(b"tEXt", text) + png[ihdr_end:]
@@ -123,9 +120,7 @@ def read_png_meta(data: bytes) -> dict[str, Any] | None:
 
 def decode_frame_image(data: bytes, name: str) -> np.ndarray:
     """A frame file's pixels as grey (H, W) or BGR (H, W, 3) uint8."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputError(f"{name}: not a readable image")
+    image = codec.decode(data, what=name)
     if image.dtype != np.uint8:
         raise InputError(f"{name}: screen frames are 8-bit, got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 4:
@@ -139,15 +134,9 @@ def read_photo(path: Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not a readable image")
-    return np.asarray(image)
+    return codec.decode_color(data, str(path))
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write a uint8 grey or BGR image as a lossless PNG, atomically."""
-    ok, buffer = cv2.imencode(".png", image)
-    if not ok:
-        raise InputError(f"{path}: PNG encoding failed")
-    write_bytes_atomic(path, bytes(buffer.tobytes()))
+    write_bytes_atomic(path, codec.encode_png(image, what=str(path)))

@@ -29,6 +29,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from rig.atomic import write_bytes_atomic
+from rig.imaging import codec
 
 SOP_CLASSES = {
     "CR": UID("1.2.840.10008.5.1.4.1.1.1"),
@@ -361,10 +362,7 @@ def _chest_jpeg(wh: tuple[int, int]) -> Callable[[np.random.Generator], bytes]:
         image = _collimate(_anatomy(_chest, rng, (wh[1], wh[0])), rng, outside=1.0)
         _text(image, "R", (0.08, 0.14), 2.5, 1.0)
         pixels = np.clip(np.rint(image * 240 + 8), 0, 255).astype(np.uint8)
-        ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        return bytes(data.tobytes())
+        return codec.encode_jpeg(pixels, 90, what="corpus chest JPEG")
 
     return make
 

@@ -15,10 +15,11 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import cv2
 import numpy as np
+import sqlite_utils
 
 from rig.errors import StoreError
+from rig.imaging import codec
 from rig.imaging.compositor import Placement
 from rig.imaging.render import RenderOptions, render_path
 from rig.library.sources import resolve_source
@@ -44,18 +45,11 @@ def render_key(options: RenderOptions) -> str:
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """PNG bytes of an 8-bit gray or RGB frame (cv2 wants BGR)."""
-    image = pixels[..., ::-1] if pixels.ndim == 3 else pixels
-    ok, png = cv2.imencode(".png", np.ascontiguousarray(image))
-    if not ok:
-        raise StoreError("cannot encode frame as PNG")
-    return png.tobytes()
+    return codec.encode_png(pixels, order=codec.RGB, what="ground-truth frame", error=StoreError)
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise StoreError("stored frame is not a readable PNG")
-    return image[..., ::-1].copy() if image.ndim == 3 else image
+    return codec.decode(data, order=codec.RGB, what="stored frame", error=StoreError)
 
 
 def ensure_frame(
@@ -85,29 +79,41 @@ def ensure_frame(
                 row["id"], source_id, row["object_sha256"], pixels, json.loads(row["facts"])
             )
         rendered = render_path(ref.path, opts)
-        sha = project.objects.put(encode_png(rendered.pixels))
-        with db.conn:
-            # Another thread may have rendered the same source meanwhile (prefetch of a
-            # repeated item): the UNIQUE key keeps one row, and we read its id back.
-            db.table("frames").insert(
-                {
-                    "source_id": source_id,
-                    "render_key": key,
-                    "object_sha256": sha,
-                    "width": int(rendered.pixels.shape[1]),
-                    "height": int(rendered.pixels.shape[0]),
-                    "channels": 1 if rendered.pixels.ndim == 2 else 3,
-                    "facts": json.dumps(rendered.facts, sort_keys=True, default=str),
-                    "created_at": utc_now(),
-                },
-                ignore=True,
-            )
-            frame_id = db.execute(
-                "SELECT id FROM frames WHERE source_id=? AND render_key=?", [source_id, key]
-            ).fetchone()[0]
-        return GroundTruth(int(frame_id), source_id, sha, rendered.pixels, rendered.facts)
+        return _store_frame(project, db, source_id, key, rendered.pixels, rendered.facts)
     finally:
         db.close()
+
+
+def _store_frame(
+    project: Project,
+    db: sqlite_utils.Database,
+    source_id: int,
+    key: str,
+    pixels: np.ndarray,
+    facts: dict[str, Any],
+) -> GroundTruth:
+    """Store ``pixels`` as the frame (source_id, key): object first, then the row."""
+    sha = project.objects.put(encode_png(pixels))
+    with db.conn:
+        # Another thread may have stored the same frame meanwhile (prefetch of a
+        # repeated item): the UNIQUE key keeps one row, and we read its id back.
+        db.table("frames").insert(
+            {
+                "source_id": source_id,
+                "render_key": key,
+                "object_sha256": sha,
+                "width": int(pixels.shape[1]),
+                "height": int(pixels.shape[0]),
+                "channels": 1 if pixels.ndim == 2 else 3,
+                "facts": json.dumps(facts, sort_keys=True, default=str),
+                "created_at": utc_now(),
+            },
+            ignore=True,
+        )
+        frame_id = db.execute(
+            "SELECT id FROM frames WHERE source_id=? AND render_key=?", [source_id, key]
+        ).fetchone()[0]
+    return GroundTruth(int(frame_id), source_id, sha, pixels, facts)
 
 
 def display_facts(truth: GroundTruth, placement: Placement) -> dict[str, Any]:
@@ -156,24 +162,6 @@ def ensure_displayed_frame(
             return GroundTruth(
                 rows[0]["id"], truth.source_id, rows[0]["object_sha256"], displayed, facts
             )
-        sha = project.objects.put(encode_png(displayed))
-        with db.conn:  # a prefetching thread may insert the same row: keep one, read its id
-            db.table("frames").insert(
-                {
-                    "source_id": truth.source_id,
-                    "render_key": key,
-                    "object_sha256": sha,
-                    "width": int(displayed.shape[1]),
-                    "height": int(displayed.shape[0]),
-                    "channels": 1 if displayed.ndim == 2 else 3,
-                    "facts": json.dumps(facts, sort_keys=True, default=str),
-                    "created_at": utc_now(),
-                },
-                ignore=True,
-            )
-            frame_id = db.execute(
-                "SELECT id FROM frames WHERE source_id=? AND render_key=?", [truth.source_id, key]
-            ).fetchone()[0]
-        return GroundTruth(int(frame_id), truth.source_id, sha, displayed, facts)
+        return _store_frame(project, db, truth.source_id, key, displayed, facts)
     finally:
         db.close()

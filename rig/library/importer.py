@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pydicom
 import sqlite_utils
 from pydicom.errors import InvalidDicomError
 
 from rig.errors import InputError, RigError
+from rig.imaging import codec
 from rig.imaging.render import RenderOptions, count_frames, render_dataset
 from rig.library.deid import deidentify, pseudonym
 from rig.library.labels import LabelRow, LabelTable, ids_from_path, read_labels
@@ -263,8 +263,8 @@ def _transfer_syntax(ds: pydicom.Dataset) -> str | None:
 
 
 def _parse_raster(path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.size == 0:
+    pixels = codec.try_decode(data)
+    if pixels is None:
         raise InputError(f"{path}: corrupt or unsupported {path.suffix} image")
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[:, :, :3]
@@ -278,9 +278,7 @@ def _parse_raster(path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
         raise InputError(f"{path}: {pixels.dtype} pixels are not supported (8 or 16 bit only)")
     # Re-encoding as PNG keeps the decoded pixels exactly and drops every metadata
     # chunk (EXIF, text) that could carry identifiers.
-    ok, png = cv2.imencode(".png", pixels)
-    if not ok:
-        raise InputError(f"{path}: cannot re-encode image")
+    png = codec.encode_png(pixels, what=f"{path}: re-encoding")
     patient_key, study_key = ids_from_path(path)
     if row is not None:
         patient_key = row.patient or patient_key
@@ -298,4 +296,4 @@ def _parse_raster(path: Path, data: bytes, row: LabelRow | None) -> _Parsed:
         "transfer_syntax": None,
         "view": None,
     }
-    return _Parsed("raster", png.tobytes(), patient_key or file_key, study_key or file_key, [frame])
+    return _Parsed("raster", png, patient_key or file_key, study_key or file_key, [frame])

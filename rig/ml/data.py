@@ -24,7 +24,9 @@ from torch.utils.data import Dataset
 
 from rig.atomic import write_bytes_atomic
 from rig.errors import InputError
+from rig.imaging import codec
 from rig.ml.photonorm import InputNorm
+from rig.store.objects import sha256_file
 
 REQUIRED_COLUMNS = ("pair_id", "split", "ground_truth", "aligned", "mask")
 SPLITS = ("train", "valid", "test")
@@ -96,20 +98,12 @@ def read_manifest(data_dir: Path) -> Manifest:
     return Manifest(data_dir, tuple(records), conds)
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fingerprint(manifest: Manifest) -> str:
     """sha256 over the manifest and every referenced image: a run knows its data."""
-    digest = hashlib.sha256(_sha256_file(manifest.root / "manifest.csv").encode())
+    digest = hashlib.sha256(sha256_file(manifest.root / "manifest.csv").encode())
     for rec in manifest.records:
         for p in (rec.ground_truth, rec.aligned, rec.mask):
-            digest.update(_sha256_file(p).encode() if p.is_file() else b"missing")
+            digest.update(sha256_file(p).encode() if p.is_file() else b"missing")
     return digest.hexdigest()
 
 
@@ -123,10 +117,7 @@ def read_gray(path: Path) -> np.ndarray:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an 8-bit image as PNG atomically."""
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise InputError(f"{path}: PNG encoding failed")
-    write_bytes_atomic(path, bytes(buf))
+    write_bytes_atomic(path, codec.encode_png(image, what=str(path)))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from rig.atomic import write_bytes_atomic
 from rig.errors import DeviceError, RemoteProtocolError
+from rig.imaging import codec
 from rig.protocol import compat
 
 INSECURE_WARNING = (
@@ -136,7 +137,7 @@ class ChexpeditorPhoneSim(asyncio.DatagramProtocol):
         if self.camera is not None:
             jpeg = bytes(self.camera.capture(frame).jpeg)
         else:
-            jpeg = bytes(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+            jpeg = codec.encode_jpeg(frame, 90, what="chexpeditor phone-sim", error=DeviceError)
         write_bytes_atomic(self.store / name, jpeg)
         self.shots += 1
 

@@ -21,7 +21,7 @@ import numpy as np
 from aiohttp import web
 
 from rig.atomic import write_text_atomic
-from rig.errors import DeviceError, LocalProtocolError
+from rig.errors import CameraFailedError, LocalProtocolError, PhoneLostError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
 from rig.protocol.desktop import IDLE, DesktopMachine
@@ -32,14 +32,6 @@ from rig.protocol.upload import PhotoRecord, UploadServer
 
 SEQ_BLOCK = 100_000  # seqs reserved on disk ahead of use (§4.6)
 STATE_NAME = "protocol-state.json"
-
-
-class PhoneLostError(DeviceError):
-    """The phone stopped answering (or never paired)."""
-
-
-class CameraFailedError(DeviceError):
-    """The phone's camera failed on every attempt."""
 
 
 def time_seq() -> int:
@@ -77,6 +69,7 @@ class DesktopEndpoint:
         self.camera_retries = camera_retries
         self.resyncs = 0
         self.events: list[ev.Event] = []  # every protocol event, for the operator log
+        self.listeners: list[Callable[[ev.Event], None]] = []  # e.g. the session's progress
         self._frames: list[tuple[float, int, np.ndarray]] = []  # (visible_at, index, frame)
         self._waiter: asyncio.Future[ev.Event] | None = None
         self._seq_mark = 0
@@ -218,6 +211,8 @@ class DesktopEndpoint:
     # ------------------------------------------------------------------ callbacks
     def _on_event(self, event: ev.Event) -> None:
         self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
         if len(self.events) > 10_000:
             del self.events[:5_000]
         if isinstance(event, ev.ResyncNeeded):

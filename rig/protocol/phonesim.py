@@ -24,7 +24,6 @@ from typing import Any
 import aiohttp
 import numpy as np
 
-from rig.errors import InputError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
 from rig.protocol.endpoint import SEQ_BLOCK, time_seq
@@ -179,12 +178,9 @@ class PhoneSim:
                 self.camera = _load_camera(self.cfg.camera_preset, self.cfg.seed)
             if self.camera is not None:
                 return bytes(self.camera.capture(frame).jpeg)
-        import cv2
+        from rig.imaging import codec
 
-        ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise InputError("phone-sim: cannot encode the tapped frame as JPEG")
-        return bytes(buf.tobytes())
+        return codec.encode_jpeg(frame, 90, what="phone-sim: the tapped frame")
 
     async def _upload(self, index: int, attempt: int) -> None:
         p = self.cfg.pairing

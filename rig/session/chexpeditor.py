@@ -11,24 +11,86 @@ desktop writes each screen frame under that path in ``frames`` so that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import cv2
 
 from rig.atomic import write_bytes_atomic
-from rig.errors import DeviceError, RemoteProtocolError
+from rig.devices.urls import CameraUrl, check_options, int_option
+from rig.errors import (
+    CameraFailedError,
+    DeviceError,
+    PhoneLostError,
+    RemoteProtocolError,
+    UsageError,
+)
+from rig.imaging import codec
 from rig.protocol.chexpeditor import INSECURE_WARNING, ChexpeditorDriver
-from rig.session.capture import CameraFailedError, CapturedPhoto, CaptureRequest, PhoneLostError
+from rig.session.capture import (
+    CapturedPhoto,
+    CaptureLimits,
+    CapturerEnv,
+    CaptureRequest,
+    ProgressCallback,
+)
+from rig.session.plan import CapturePlan
+
+DEFAULT_PORT = 4445
+# The app saves the JPEG on the phone before it answers; nothing is transferred.
+LIMITS = CaptureLimits(shot_s=30.0, transfer_s=0.0)
 
 
 def item_parts(session_id: str, idx: int, attempt: int) -> tuple[str, str]:
     return session_id, f"item{idx:06d}_a{attempt}.png"
 
 
+@dataclass(frozen=True)
+class ChexpeditorSpec:
+    """``chexpeditor://HOST:PORT?row_start=N&frames=DIR``."""
+
+    host: str
+    port: int
+    row_start: int = 0
+    frames: Path | None = None
+    pairs: bool = False
+
+    def build(self, env: CapturerEnv) -> ChexpeditorCapturer:
+        return ChexpeditorCapturer(
+            self.host, self.port, self.row_start, self.frames, env.on_warning
+        )
+
+
+def spec_from_url(url: CameraUrl, plan: CapturePlan) -> ChexpeditorSpec:
+    """Checked before a session exists: needs the insecure flag in the plan, and HOST:PORT."""
+    from urllib.parse import urlsplit
+
+    if not plan.insecure_chexpeditor:
+        raise UsageError(
+            "the CheXpeditor protocol is unauthenticated: pass --insecure-chexpeditor "
+            "to use it (on a private network only)"
+        )
+    check_options(url, ("row_start", "frames"))
+    where = urlsplit(f"chexpeditor:{url.target}")
+    try:
+        port = where.port or DEFAULT_PORT
+    except ValueError as exc:
+        raise UsageError(f"camera '{url}': bad port ({exc})") from exc
+    if not where.hostname:
+        raise UsageError(f"camera '{url}': write chexpeditor://HOST:PORT")
+    frames = url.option("frames")
+    return ChexpeditorSpec(
+        where.hostname, port, int_option(url, "row_start", 0) or 0, Path(frames) if frames else None
+    )
+
+
 class ChexpeditorCapturer:
     def __init__(
-        self, host: str, port: int, row_start: int = 0, frames: Path | None = None, warn: Any = None
+        self,
+        host: str,
+        port: int,
+        row_start: int = 0,
+        frames: Path | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.host, self.port, self.row_start = host, port, row_start
         self.frames = frames
@@ -40,17 +102,23 @@ class ChexpeditorCapturer:
             self.warn(INSECURE_WARNING)
         self._driver = await ChexpeditorDriver(self.host, self.port).__aenter__()
 
+    @property
+    def limits(self) -> CaptureLimits:
+        return LIMITS
+
     async def stop(self) -> None:
         if self._driver is not None:
             await self._driver.__aexit__(None, None, None)
 
-    async def capture(self, request: CaptureRequest) -> CapturedPhoto:
+    async def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
+        return None  # photos stay on the phone; rig import-photos brings them in
+
+    async def capture(self, request: CaptureRequest, progress: ProgressCallback) -> CapturedPhoto:
         assert self._driver is not None, "start() first"
         parts = item_parts(request.session_id, request.idx, request.attempt)
         if self.frames is not None:
-            ok, png = cv2.imencode(".png", request.shown_frame)
-            if ok:
-                write_bytes_atomic(self.frames.joinpath(*parts), png.tobytes(), durable=False)
+            png = codec.encode_png(request.shown_frame, what="screen frame")
+            write_bytes_atomic(self.frames.joinpath(*parts), png, durable=False)
         try:
             result = await self._driver.capture(self.row_start + request.idx, parts)
         except RemoteProtocolError as exc:

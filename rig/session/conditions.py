@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from rig.devices.controller import RigController
+from rig.devices.sim_camera import SimCamera
+from rig.devices.sim_controller import SimRigController, overrides_for_conditions
 from rig.devices.sweeps import sweep_schedule
 from rig.session.plan import CapturePlan
 
@@ -22,7 +24,7 @@ class ConditionDriver:
         plan: CapturePlan,
         n_items: int,
         controller: RigController | None = None,
-        camera: Any = None,
+        camera: SimCamera | None = None,
     ) -> None:
         self.fixed = dict(plan.conditions)
         self.schedule = (
@@ -60,13 +62,9 @@ class ConditionDriver:
         if self.controller is not None and wanted:
             applied = await self.controller.set(**wanted)
         self._applied = {**{k: v for k, v in self._applied.items() if k == "controller"}, **applied}
-        if self.camera is not None and hasattr(self.camera, "apply_overrides"):
-            sim_controller = getattr(self.controller, "overrides", None)
-            overrides = sim_controller() if callable(sim_controller) else _overrides(applied)
+        if self.camera is not None:
+            if isinstance(self.controller, SimRigController):
+                overrides = self.controller.overrides()
+            else:
+                overrides = overrides_for_conditions({k: str(v) for k, v in applied.items()})
             self.camera.apply_overrides(overrides)
-
-
-def _overrides(applied: dict[str, str]) -> dict[str, float]:
-    from rig.devices.sim_controller import overrides_for_conditions
-
-    return overrides_for_conditions({k: str(v) for k, v in applied.items()})

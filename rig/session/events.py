@@ -1,7 +1,12 @@
 """Session events: what the runner emits and the GUI, the CLI and the event log consume.
 
 Events are past-tense facts (STYLE.md). The runner never renders anything itself;
-views subscribe to an ``EventBus``.
+views subscribe to an ``EventBus``. The same names are the ``kind`` of the rows
+``rig.session.store`` writes to the event log, so a view of a live session and a
+view of a recorded one read the same words. They are distinct from the protocol's
+own events (``rig.protocol.events``: ``PhotoVerified``, ``PhoneLost`` … with
+``index``): a session speaks of items (``idx``, the column of ``items``) and of its
+capture attempts, whatever camera took them.
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rig.session.reconcile import Reconciliation
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class CaptureRequested(SessionEvent):
 
 
 @dataclass(frozen=True)
-class PhotoStored(SessionEvent):
+class CaptureStored(SessionEvent):
     idx: int
     attempt: int
     sha256: str
@@ -53,7 +61,7 @@ class PhotoStored(SessionEvent):
 
 
 @dataclass(frozen=True)
-class PhotoPending(SessionEvent):
+class CapturePending(SessionEvent):
     """The photo stays on the phone (CheXpeditor app) until ``rig import-photos``."""
 
     idx: int
@@ -62,7 +70,7 @@ class PhotoPending(SessionEvent):
 
 
 @dataclass(frozen=True)
-class PhotoVerified(SessionEvent):
+class CaptureVerified(SessionEvent):
     idx: int
     attempt: int
     psnr_db: float | None
@@ -72,7 +80,7 @@ class PhotoVerified(SessionEvent):
 
 
 @dataclass(frozen=True)
-class PhotoRejected(SessionEvent):
+class CaptureRejected(SessionEvent):
     idx: int
     attempt: int
     reason: str
@@ -86,7 +94,17 @@ class CaptureFailed(SessionEvent):
 
 
 @dataclass(frozen=True)
-class PhoneLost(SessionEvent):
+class CameraLost(SessionEvent):
+    """The camera side stopped answering; the session retries the same attempt."""
+
+    idx: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ItemFailed(SessionEvent):
+    """No verified photo for the item after the plan's attempts (or its frame failed)."""
+
     idx: int
     reason: str
 
@@ -111,8 +129,11 @@ class Progressed(SessionEvent):
 
 @dataclass(frozen=True)
 class SessionFinished(SessionEvent):
-    state: str  # finished | stopped | failed
-    reconciliation: dict[str, Any]
+    """The runner ended: ``state`` is finished, failed or paused (stopped, awaiting import)."""
+
+    state: str
+    reason: str | None
+    reconciliation: Reconciliation
 
 
 Listener = Callable[[SessionEvent], None]

@@ -7,11 +7,9 @@ import hashlib
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
-import numpy as np
-
 from calibration.fiducials import FiducialLayout
 from calibration.framecode import SESSION_BITS, FrameCode
-from rig.imaging.compositor import resolve_placement
+from rig.imaging import codec
 from rig.imaging.screen import ScreenFrame, compose_screen_frame, displayed_image
 from rig.library.frames import GroundTruth, ensure_displayed_frame, ensure_frame
 from rig.project import Project
@@ -43,15 +41,14 @@ def prepare_item(
 ) -> PreparedItem:
     """Ground truth (rendered once, stored) and the exact screen frame for one attempt.
 
-    The item's ground truth is the image as displayed (reduced, when the placement
-    reduced it: ``ensure_displayed_frame``)."""
+    ``screen_wh`` and ``placement`` are a settled plan's (``CapturePlan.settled``: the
+    rig.toml defaults were resolved when the session was created). The item's ground
+    truth is the image as displayed (reduced, when the placement reduced it:
+    ``ensure_displayed_frame``)."""
     truth = ensure_frame(project, source_id)
-    pixels = truth.pixels
-    if pixels.ndim == 3:  # ground truth is RGB; screen frames are BGR (OpenCV order)
-        pixels = np.ascontiguousarray(pixels[..., ::-1])
+    pixels = codec.to_bgr(truth.pixels, codec.RGB)  # screen frames are in OpenCV order
     code = FrameCode(session=session_code(session_id), index=idx, attempt=attempt, frame_hash=0)
-    mode = resolve_placement(None, placement, project.config.display.placement)
-    screen = compose_screen_frame(pixels, screen_wh, layout, code, mode)
+    screen = compose_screen_frame(pixels, screen_wh, layout, code, placement)
     truth = ensure_displayed_frame(project, truth, displayed_image(screen), screen.placement)
     return PreparedItem(idx, attempt, truth, screen)
 

@@ -17,9 +17,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig.errors import DeviceError
+from rig.devices.urls import CameraUrl, check_options, float_option, int_option
+from rig.errors import InputError, PhoneLostError, ProtocolError, RigError, UsageError
 from rig.protocol import endpoint as pe
-from rig.session.capture import CameraFailedError, CapturedPhoto, CaptureRequest, PhoneLostError
+from rig.protocol import events as pev
+from rig.protocol.timers import Timers
+from rig.session.capture import (
+    CapturedPhoto,
+    CaptureLimits,
+    CapturePhase,
+    CapturerEnv,
+    CaptureRequest,
+    ProgressCallback,
+)
+from rig.session.plan import CapturePlan
+
+SIM_OPTIONS = ("preset", "faults", "shot_ms", "seed")
+# Protocol events that mean the capture moved on (docs/protocol.md §6): the phone took the
+# request, then announced the photo it is about to upload.
+PROGRESS = {pev.CaptureAcked: CapturePhase.SHOOTING, pev.PhotoAnnounced: CapturePhase.TRANSFERRING}
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,45 @@ class SimPhoneOptions:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class PhoneSpec:
+    """``--camera phone`` (a phone pairs by QR) or ``--camera sim?…`` (the simulated phone)."""
+
+    sim: SimPhoneOptions | None = None
+    pairs: bool = True
+
+    def build(self, env: CapturerEnv) -> ProtocolCapturer:
+        record = PairingRecord(**env.pairing) if env.pairing else PairingRecord.fresh()
+        return ProtocolCapturer(
+            record, env.session_dir / "uploads", env.screen_tap, self.sim, env.on_pairing
+        )
+
+
+def phone_spec_from_url(url: CameraUrl, plan: CapturePlan) -> PhoneSpec:
+    check_options(url, ())
+    return PhoneSpec()
+
+
+def sim_phone_spec_from_url(url: CameraUrl, plan: CapturePlan) -> PhoneSpec:
+    """``sim?preset=P&faults=SPEC&shot_ms=N&seed=S``: checked here, before a session exists."""
+    from rig.camsim import load_preset
+    from rig.protocol.faults import parse_faults
+
+    check_options(url, SIM_OPTIONS)
+    preset = url.option("preset", "paper-lcd-iphone") or "paper-lcd-iphone"
+    if preset != "none":
+        load_preset(preset)
+    faults = url.option("faults", "") or ""
+    parse_faults(faults)
+    shot_ms = float_option(url, "shot_ms", 0.0) or 0.0
+    if shot_ms < 0:
+        raise UsageError(f"camera '{url}': shot_ms must be >= 0")
+    sim = SimPhoneOptions(
+        None if preset == "none" else preset, faults, shot_ms, int_option(url, "seed", 0) or 0
+    )
+    return PhoneSpec(sim)
+
+
 class ProtocolCapturer:
     def __init__(
         self,
@@ -74,6 +129,14 @@ class ProtocolCapturer:
         self.display_latency_ms = display_latency_ms
         self.endpoint: pe.DesktopEndpoint | None = None
         self._phone_task: asyncio.Task[None] | None = None
+        self._progress: ProgressCallback | None = None
+
+    @property
+    def limits(self) -> CaptureLimits:
+        """The protocol's own bounds (docs/protocol.md §6): an answer within phone_timeout_s,
+        the photo within shot_timeout_s of the ack, the upload within upload_timeout_s."""
+        t = self.endpoint.timers if self.endpoint is not None else Timers()
+        return CaptureLimits(t.phone_timeout_s + t.shot_timeout_s, t.upload_timeout_s)
 
     async def start(self) -> None:
         p = self.pairing
@@ -89,6 +152,7 @@ class ProtocolCapturer:
             camera_retries=0,  # the session decides about new attempts (new frame code)
         )
         self.endpoint = await endpoint.__aenter__()
+        endpoint.listeners.append(self._on_protocol_event)
         self.pairing = PairingRecord(
             p.key_hex, p.sid_hex, p.host, endpoint.udp_port, endpoint.http_port
         )
@@ -122,7 +186,20 @@ class ProtocolCapturer:
         if self.endpoint is not None:
             await self.endpoint.__aexit__(None, None, None)
 
-    def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
+    def _check_sim_phone(self) -> None:
+        """A simulated phone that died will never answer: that ends the session, not a wait."""
+        task = self._phone_task
+        if task is not None and task.done() and not task.cancelled() and task.exception():
+            exc = task.exception()
+            text = exc.message if isinstance(exc, RigError) else f"{type(exc).__name__}: {exc}"
+            raise InputError(f"the simulated phone stopped: {text}")
+
+    def _on_protocol_event(self, event: pev.Event) -> None:
+        phase = PROGRESS.get(type(event))
+        if phase is not None and self._progress is not None:
+            self._progress(phase)
+
+    async def recover(self, idx: int, attempt: int) -> CapturedPhoto | None:
         """A photo of exactly (idx, attempt) that reached the upload store before a crash."""
         if self.endpoint is None:
             return None
@@ -145,15 +222,15 @@ class ProtocolCapturer:
             path=Path(record.path),
         )
 
-    async def capture(self, request: CaptureRequest) -> CapturedPhoto:
+    async def capture(self, request: CaptureRequest, progress: ProgressCallback) -> CapturedPhoto:
         assert self.endpoint is not None, "start() first"
+        self._check_sim_phone()
         tag = f"{request.session_id}-{request.idx:06d}-a{request.attempt}"
+        self._progress = progress
         try:
             record = await self.endpoint.capture(request.idx, request.attempt, tag, None)
-        except pe.PhoneLostError as exc:
-            raise PhoneLostError(exc.message) from exc
-        except pe.CameraFailedError as exc:
-            raise CameraFailedError(exc.message) from exc
-        except DeviceError as exc:
-            raise PhoneLostError(exc.message) from exc
+        except ProtocolError as exc:  # a protocol fault mid-capture is a device the session retries
+            raise PhoneLostError(f"protocol: {exc.message}") from exc
+        finally:
+            self._progress = None
         return self._photo(record)

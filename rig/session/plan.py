@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import random
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from rig.errors import InputError, UsageError
+from rig.config import DisplayConfig
+from rig.errors import UsageError
 
 CONDITION_KEYS = (
     "room_light", "blinds", "monitor_model", "monitor_settings", "phone_model",
@@ -36,13 +37,17 @@ class CapturePlan:
     repeats: int = 1
     limit: int | None = None
     camera: str = "sim"
-    screen_width: int = 1920
-    screen_height: int = 1080
-    placement: str = ""  # "" = not chosen by the plan (rig.imaging.compositor.resolve_placement)
+    # Unset (None / ""): rig.toml [display] decides when the session is created
+    # (``settled``), else the defaults (rig.imaging.compositor.resolve_screen, _placement).
+    screen_width: int | None = None
+    screen_height: int | None = None
+    placement: str = ""
     layout: dict[str, Any] = field(default_factory=dict)  # calibration.fiducials.FiducialLayout
     settle_ms: int = 120
     max_attempts: int = 4
-    capture_timeout_s: float = 30.0
+    # None: the camera's own limits decide (shot + transfer + margin, rig.session.capture);
+    # a value can only lengthen that deadline, never cut a capture the camera still runs.
+    capture_timeout_s: float | None = None
     conditions: dict[str, str] = field(default_factory=dict)
     sweeps: dict[str, list[str]] = field(default_factory=dict)
     sweep_every: int = 0
@@ -58,25 +63,97 @@ class CapturePlan:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{where}: unknown plan setting(s) {', '.join(unknown)}")
-        plan = cls(**data)
+            raise UsageError(f"{where}: unknown plan setting(s) {', '.join(unknown)}")
+        try:
+            plan = cls(**data)
+        except TypeError as exc:
+            raise UsageError(f"{where}: {exc}") from exc
         plan.validate(where)
         return plan
 
+    @property
+    def chosen_screen(self) -> tuple[int, int] | None:
+        """The screen size the plan sets, or None (rig.toml decides)."""
+        if self.screen_width is None or self.screen_height is None:
+            return None
+        return (self.screen_width, self.screen_height)
+
+    @property
+    def screen_wh(self) -> tuple[int, int]:
+        """The screen size of a settled plan (an unsettled one gets the default)."""
+        from rig.imaging.compositor import resolve_screen
+
+        return resolve_screen(None, self.chosen_screen)
+
+    def settled(self, display: DisplayConfig) -> CapturePlan:
+        """The plan with what it leaves unset (screen size, placement) taken from
+        rig.toml's ``[display]``, else the defaults. This is what a session stores and
+        runs, so resume and replay use exactly what ran even if rig.toml changes."""
+        from rig.imaging.compositor import resolve_placement, resolve_screen
+
+        width, height = resolve_screen(None, self.chosen_screen, display.screen_wh)
+        placement = resolve_placement(None, self.placement, display.placement)
+        return replace(self, screen_width=width, screen_height=height, placement=placement)
+
     def validate(self, where: str = "plan") -> None:
+        """Usage errors naming the setting, before anything is stored."""
+        from rig.imaging.compositor import check_placement, check_screen
+
         if self.order not in ("listed", "shuffled"):
-            raise InputError(f"{where}: order must be 'listed' or 'shuffled'")
+            raise UsageError(f"{where}: order must be 'listed' or 'shuffled'")
         if self.repeats < 1 or self.max_attempts < 1 or self.max_attempts > 15:
-            raise InputError(f"{where}: repeats ≥ 1 and 1 ≤ max_attempts ≤ 15")
+            raise UsageError(f"{where}: repeats >= 1 and 1 <= max_attempts <= 15")
         if self.limit is not None and self.limit < 1:
-            raise InputError(f"{where}: limit must be ≥ 1")
+            raise UsageError(f"{where}: limit must be >= 1, got {self.limit}")
+        if self.placement:
+            check_placement(f"{where}: placement", self.placement)
+        if self.settle_ms < 0 or (
+            self.capture_timeout_s is not None and self.capture_timeout_s <= 0
+        ):
+            raise UsageError(f"{where}: settle_ms >= 0 and capture_timeout_s > 0")
+        if (self.screen_width is None) != (self.screen_height is None):
+            raise UsageError(f"{where}: set both screen_width and screen_height, or neither")
+        if self.chosen_screen is not None:
+            check_screen(f"{where}: screen", self.chosen_screen)
+
+
+@dataclass(frozen=True)
+class PlanOverrides:
+    """What the command line (or the GUI) sets on top of a plan; None keeps the plan's."""
+
+    sources: str | None = None
+    camera: str | None = None
+    limit: int | None = None
+    placement: str | None = None
+    conditions: dict[str, str] = field(default_factory=dict)  # merged into the plan's
+    controller: str | None = None
+    sweeps: dict[str, list[str]] = field(default_factory=dict)
+    sweep_every: int | None = None
+    insecure_chexpeditor: bool = False
+
+    def apply(self, plan: CapturePlan, where: str = "command line") -> CapturePlan:
+        """The plan with these settings on top, validated (a limit of 0 is an error, not 'all')."""
+        changes: dict[str, Any] = {
+            k: v
+            for k in ("sources", "camera", "limit", "placement", "controller", "sweep_every")
+            if (v := getattr(self, k)) is not None
+        }
+        if self.conditions:
+            changes["conditions"] = {**plan.conditions, **self.conditions}
+        if self.sweeps:
+            changes["sweeps"] = self.sweeps
+        if self.insecure_chexpeditor:
+            changes["insecure_chexpeditor"] = True
+        merged = replace(plan, **changes)
+        merged.validate(where)
+        return merged
 
 
 def load_plan(path: Path) -> CapturePlan:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read plan ({exc})") from exc
+        raise UsageError(f"{path}: cannot read plan ({exc})") from exc
     return CapturePlan.from_dict(data, str(path))
 
 
@@ -124,14 +201,21 @@ def select_sources(db: sqlite_utils.Database, query: str) -> list[int]:
         return wanted
     if kind == "label":
         name, _, value = arg.partition("=")
+        try:
+            wanted_value = float(value or 1)
+        except ValueError as exc:
+            raise UsageError(f"--sources {query}: the label value must be 1, 0 or -1") from exc
         rows = db.query(
             "SELECT source_id FROM labels WHERE name = ? AND value = ? ORDER BY source_id",
-            [name, float(value or 1)],
+            [name, wanted_value],
         )
         return [r["source_id"] for r in rows]
     if kind == "range":
         start, _, stop = arg.partition(":")
-        return library[int(start or 0) : int(stop) if stop else None]
+        try:
+            return library[int(start or 0) : int(stop) if stop else None]
+        except ValueError as exc:
+            raise UsageError(f"--sources {query}: write range:START:STOP with integers") from exc
     if kind == "csv":
         return _ids_from_csv(Path(arg), set(library))
     raise UsageError(

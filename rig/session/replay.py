@@ -9,95 +9,77 @@ event sequence (e.g. an extra retake under faults) is listed for review.
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import sqlite_utils
-
+from rig.devices.urls import parse_camera_url
 from rig.project import Project
-from rig.session import records
-from rig.session.plan import CapturePlan, split_camera
-from rig.session.service import load
+from rig.session.plan import CapturePlan
+from rig.session.store import SessionStore
 
-STEP_KINDS = ("ItemShown", "CaptureRequested", "PhotoStored", "PhotoVerified", "PhotoRejected",
-              "CaptureFailed")  # fmt: skip
+STEP_KINDS = (
+    "ItemShown",
+    "CaptureRequested",
+    "CaptureStored",
+    "CaptureVerified",
+    "CaptureRejected",
+    "CaptureFailed",
+    "ItemFailed",
+)
 
 
 def replay_camera(original: str, faults: str) -> str:
     """The simulated phone standing in for the original camera, keeping its preset if simulated."""
-    base, params = split_camera(original)
-    if base != "sim":
-        params = {}
-    if base.startswith("sim:"):
-        params = {"preset": base[4:]}
+    url = parse_camera_url(original)
+    params = dict(url.options) if url.scheme == "simphone" else {}
+    if url.scheme == "sim":
+        params = {"preset": url.target or "paper-lcd-iphone"}
     params.pop("faults", None)
     if faults:
         params["faults"] = faults
     return "sim" + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
 
 
-def create_replay(project: Project, session_id: str, faults: str) -> str:
-    plan, _ = load(project, session_id)
-    new_plan: CapturePlan = replace(
-        plan, camera=replay_camera(plan.camera, faults), replay_of=session_id
-    )
-    db = project.db()
-    try:
-        items = [
-            (r["source_id"], r["frame_id"])
-            for r in db.query(
-                "SELECT source_id, frame_id FROM items WHERE session_id=? ORDER BY idx",
-                [session_id],
-            )
-        ]
-        new_id = records.new_session_id()
-        records.create_session(
-            db,
-            new_id,
-            new_plan.to_dict(),
-            new_plan.camera,
-            items,
-            layout=new_plan.layout,
-            conditions=new_plan.conditions,
-        )
-    finally:
-        db.close()
-    return new_id
+def replay_plan(project: Project, session_id: str, faults: str) -> CapturePlan:
+    """The plan of the replay (validate it before ``create_replay`` stores anything)."""
+    with SessionStore.open(project) as store:
+        plan = store.session(session_id).plan
+    replay = replace(plan, camera=replay_camera(plan.camera, faults), replay_of=session_id)
+    return replay.settled(project.config.display)  # a no-op for plans stored settled
 
 
-def _per_item(
-    db: sqlite_utils.Database, session_id: str
-) -> tuple[dict[int, str], dict[int, list[str]]]:
-    outcome = {
-        r["idx"]: r["state"]
-        for r in db.query("SELECT idx, state FROM items WHERE session_id=?", [session_id])
-    }
-    steps: dict[int, list[str]] = {}
-    marks = ",".join("?" * len(STEP_KINDS))
-    for r in db.query(
-        f"SELECT idx, kind FROM events WHERE session_id=? AND idx IS NOT NULL "
-        f"AND kind IN ({marks}) ORDER BY id",
-        [session_id, *STEP_KINDS],
-    ):
-        steps.setdefault(r["idx"], []).append(r["kind"])
-    return outcome, steps
+def create_replay(project: Project, plan: CapturePlan) -> str:
+    """Store the replay session: the original's items, in its order, with ``plan``."""
+    assert plan.replay_of is not None
+    with SessionStore.open(project) as store:
+        items = [(i.source_id, i.frame_id) for i in store.items(plan.replay_of)]
+        return store.create_session(plan, items)
 
 
-def compare(project: Project, original: str, replayed: str) -> dict[str, Any]:
-    db = project.db()
-    try:
-        out_a, steps_a = _per_item(db, original)
-        out_b, steps_b = _per_item(db, replayed)
-        rec = {
-            sid: json.loads(
-                db.execute("SELECT reconciliation FROM sessions WHERE id=?", [sid]).fetchone()[0]
-                or "{}"
-            )
-            for sid in (original, replayed)
-        }
-    finally:
-        db.close()
+@dataclass(frozen=True)
+class ReplayComparison:
+    original: str
+    replay: str
+    outcome_differences: list[dict[str, Any]]
+    event_differences: list[dict[str, Any]]
+    original_reconciliation: dict[str, Any]
+    replay_reconciliation: dict[str, Any]
+
+    @property
+    def same_outcome(self) -> bool:
+        return not self.outcome_differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "same_outcome": self.same_outcome}
+
+
+def compare(project: Project, original: str, replayed: str) -> ReplayComparison:
+    with SessionStore.open(project) as store:
+        out_a = {i.idx: str(i.state) for i in store.items(original)}
+        out_b = {i.idx: str(i.state) for i in store.items(replayed)}
+        steps_a = store.steps_per_item(original, STEP_KINDS)
+        steps_b = store.steps_per_item(replayed, STEP_KINDS)
+        rec = {sid: store.session(sid).reconciliation or {} for sid in (original, replayed)}
     outcome_diffs = [
         {"item": i, "original": out_a.get(i), "replay": out_b.get(i)}
         for i in sorted(set(out_a) | set(out_b))
@@ -108,12 +90,6 @@ def compare(project: Project, original: str, replayed: str) -> dict[str, Any]:
         for i in sorted(set(steps_a) | set(steps_b))
         if steps_a.get(i) != steps_b.get(i)
     ]
-    return {
-        "original": original,
-        "replay": replayed,
-        "outcome_differences": outcome_diffs,
-        "event_differences": event_diffs,
-        "original_reconciliation": rec[original],
-        "replay_reconciliation": rec[replayed],
-        "same_outcome": not outcome_diffs,
-    }
+    return ReplayComparison(
+        original, replayed, outcome_diffs, event_diffs, rec[original], rec[replayed]
+    )

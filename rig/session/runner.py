@@ -1,25 +1,37 @@
 """The async session runner: show → settle → capture → store → register → verify → commit.
 
 Theory of operation
-- The database is the session's memory. Every step is committed (rig.session.records)
-  before the next begins, so a process killed at any moment resumes from the first
-  item without a verified photo, and loses at most the capture in flight.
+- The database is the session's memory. Every step is one transaction of the session
+  store (rig.session.store) before the next begins, so a process killed at any moment
+  resumes from the first item without a verified photo and loses nothing that
+  reached the disk. States change only through the store's transition tables.
+- Resources are opened in ``run()`` and closed when it ends (the constructor is
+  inert): the database connection, the worker pool, the camera. One runner object can
+  therefore be run again in the same process (resume).
 - Registration of item i runs in a worker while item i+1 is shown and shot, so the
   camera, not rig, sets the pace. A rejected photo puts its item back in the queue
   for a retake with the next attempt number (the frame code changes with it, so a
   stale photo of an old attempt can never verify a new one).
-- On resume, photos that were stored but not yet registered are registered first:
-  nothing that reached the disk is shot again.
-- ``PhoneLostError`` pauses the session and retries the *same* attempt (the protocol
-  makes that idempotent: a phone that already shot it re-uploads rather than
-  re-shooting); ``CameraFailedError`` and rejections use a new attempt, up to
-  ``plan.max_attempts``.
+- On resume, the attempt that was in flight is adopted: its photo, if the camera side
+  stored it durably (``Capturer.recover``), is registered; otherwise the *same*
+  attempt is asked again (a phone that already shot it re-uploads it). Photos stored
+  but not registered are registered first: nothing that reached the disk is shot again.
+- Time comes from the injected ``Clock``: the settle wait, the capture deadline (the
+  camera's own limits plus a margin, extended as the camera reports progress), the
+  retry back-off and ``pause_limit_s``.
+- ``PhoneLostError``, a deadline passed, or any other device or protocol error during
+  a capture pauses the session automatically ("camera" hold) and retries the *same*
+  attempt until it answers or ``pause_limit_s`` passes (then the session fails);
+  ``CameraFailedError`` and rejections use a new attempt, up to ``plan.max_attempts``.
+  The operator's pause is a separate hold: automatic retries never lift it.
+- Whatever escapes (a bug, a full disk) ends the session ``failed`` with its reason
+  and is re-raised; a session interrupted (Ctrl-C, cancelled) is left ``paused``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import re
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,15 +41,36 @@ from typing import Any
 
 from calibration.fiducials import FiducialLayout
 from rig.devices.display import Display
+from rig.errors import CameraFailedError, DeviceError, ProtocolError, RigError
 from rig.project import Project
 from rig.session import events as ev
-from rig.session import records
-from rig.session.capture import CameraFailedError, Capturer, CaptureRequest, PhoneLostError
+from rig.session.capture import (
+    CapturedPhoto,
+    Capturer,
+    CaptureRequest,
+    capture_before_deadline,
+)
+from rig.session.clock import Clock, SystemClock
 from rig.session.conditions import ConditionDriver
 from rig.session.frames import Prefetcher, PreparedItem, prepare_item
+from rig.session.holds import CAMERA, OPERATOR, Holds
 from rig.session.plan import CapturePlan
-from rig.session.reconcile import reconcile
-from rig.session.verify import register_prepared
+from rig.session.reconcile import Reconciliation, reconcile
+from rig.session.removal import remove_session
+from rig.session.states import (
+    AWAITING_IMPORT,
+    INTERRUPTED,
+    PAUSED_BY_OPERATOR,
+    STOPPED_BY_OPERATOR,
+    CaptureState,
+    ItemState,
+    SessionState,
+)
+from rig.session.store import SessionStore
+from rig.session.verify import RegistrationOutcome, register_prepared
+
+LOST_ERRORS = (DeviceError, ProtocolError, TimeoutError)  # CameraFailedError is handled first
+_OBJECT_PATH = re.compile(r"\S*objects/[0-9a-f]{2}/[0-9a-f]{62}:?\s*")
 
 
 @dataclass
@@ -45,6 +78,7 @@ class _Work:
     idx: int
     source_id: int
     attempt: int
+    capture_id: int | None = None  # the capture row of an attempt adopted after a crash
 
 
 class SessionRunner:
@@ -56,151 +90,205 @@ class SessionRunner:
         capturer: Capturer,
         display: Display,
         bus: ev.EventBus | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         conditions: ConditionDriver | None = None,
         pause_limit_s: float = 600.0,
+        retry_delay_s: float = 2.0,
     ) -> None:
+        # Settled already when stored (service.create); settling again is a no-op then.
+        plan = plan.settled(project.config.display)
         self.project, self.session_id, self.plan = project, session_id, plan
         self.capturer, self.display = capturer, display
         self.bus = bus or ev.EventBus()
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.conditions = conditions
-        self.pause_limit_s = pause_limit_s
+        self.pause_limit_s, self.retry_delay_s = pause_limit_s, retry_delay_s
         self.layout = FiducialLayout.from_dict(plan.layout)
-        self.screen_wh = (plan.screen_width, plan.screen_height)
-        self._resume = asyncio.Event()
-        self._resume.set()
+        self.screen_wh = plan.screen_wh
+        self._holds = Holds()  # why the session is paused: operator and camera apart
+        self._operator_free = asyncio.Event()
+        self._operator_free.set()
         self._stop = False
-        self._db = project.db()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
+        self._failure: str | None = None  # why the session cannot go on
+        self._aborted = False
+        self._store: SessionStore | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._registering: set[asyncio.Future[Any]] = set()
         self._queue: deque[_Work] = deque()
         self._verified = 0
         self._started = 0.0
 
     # -- operator controls (GUI / keyboard) -------------------------------------------
-    def pause(self, reason: str = "paused by operator") -> None:
-        if self._resume.is_set():
-            self._resume.clear()
-            records.set_state(self._db, self.session_id, "paused", reason=reason)
-            self.bus.emit(ev.SessionPaused(self.session_id, reason=reason))
+    def pause(self, reason: str = PAUSED_BY_OPERATOR) -> None:
+        """Hold the session before the next item (the capture in flight completes)."""
+        self._operator_free.clear()
+        self._hold(OPERATOR, reason)
 
     def resume(self) -> None:
-        if not self._resume.is_set():
-            records.set_state(self._db, self.session_id, "running")
-            self.bus.emit(ev.SessionResumed(self.session_id))
-            self._resume.set()
+        """Lift the operator's pause (a camera that is still lost keeps the session paused)."""
+        self._operator_free.set()
+        self._release(OPERATOR)
 
     def stop(self) -> None:
+        """End after the capture in flight; the session stays resumable (paused)."""
         self._stop = True
-        self._resume.set()
+        self._operator_free.set()
 
-    # -- the run ------------------------------------------------------------------
-    async def run(self) -> dict[str, Any]:
+    @property
+    def paused(self) -> bool:
+        return bool(self._holds)
+
+    def _hold(self, source: str, reason: str) -> None:
+        if self._holds.hold(source, reason) and self._store is not None:
+            self._store.transition(self.session_id, "pause", self._holds.reason)
+            self._emit(ev.SessionPaused(self.session_id, reason=reason))
+
+    def _release(self, source: str) -> None:
+        if not self._holds.release(source) or self._store is None:
+            return
+        if self._holds:
+            self._store.transition(self.session_id, "pause", self._holds.reason)
+            self._emit(ev.SessionPaused(self.session_id, reason=self._holds.reason))
+        else:
+            self._store.transition(self.session_id, "resume")
+            self._emit(ev.SessionResumed(self.session_id))
+
+    # -- the run ----------------------------------------------------------------------
+    async def run(self) -> Reconciliation:
         """Run to the end (or stop); return the reconciliation."""
-        self._started = self.clock()
+        self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
+        store = self._store = SessionStore.open(self.project, self.clock.now)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
+        started = False
         try:
+            if store.state(self.session_id) == SessionState.ABORTED:
+                store.transition(self.session_id, "start")  # raises: an aborted session is final
             await self.capturer.start()
-            if self.conditions is not None:
-                await self.conditions.start()
-            first = self._load_queue()
-            records.set_state(self._db, self.session_id, "running")
-            self.bus.emit(ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first))
-            await self._recover_uploads()
-            await self._register_leftovers()
-            await self._loop()
-            if self._registering:
-                await asyncio.gather(*self._registering)
-            while self._queue and not self._stop:  # retakes found by the last registrations
-                await self._loop()
-                if self._registering:
-                    await asyncio.gather(*self._registering)
+            try:
+                if self.conditions is not None:
+                    await self.conditions.start()
+                first = self._load_queue()
+                store.transition(self.session_id, "start", resumed_at=first)
+                started = True
+                self._started = self.clock.now()
+                self._emit(
+                    ev.SessionStarted(self.session_id, items=self._total(), resumed_at=first)
+                )
+                if OPERATOR in self._holds:  # paused before the run began
+                    store.transition(self.session_id, "pause", self._holds.reason)
+                    self._emit(ev.SessionPaused(self.session_id, reason=self._holds.reason))
+                await self._recover_in_flight()
+                await self._register_leftovers()
+                while self._queue and not self._stop:
+                    await self._loop()
+                    if self._registering:  # retakes found by the last registrations
+                        await asyncio.gather(*self._registering)
+                return self._finish()
+            finally:
+                if self.conditions is not None:
+                    await self.conditions.stop()
+                await self.capturer.stop()
+        except BaseException as exc:
+            interrupted = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+            await self._settle_registrations(cancel=interrupted)
+            self._end_abnormally(exc, started)
+            raise
         finally:
-            if self.conditions is not None:
-                await self.conditions.stop()
-            await self.capturer.stop()
-            self._pool.shutdown(wait=True)
-        return self._finish()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._store = None
+            store.close()
+
+    async def _settle_registrations(self, cancel: bool) -> None:
+        """Registrations in the background finish (their verdicts are kept) or, when the run
+        is interrupted, are dropped: the stored photos are registered on resume."""
+        tasks = list(self._registering)
+        for task in tasks if cancel else []:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _end_abnormally(self, exc: BaseException, started: bool) -> None:
+        """Never leave a session ``running``: failed with its reason, or paused if interrupted."""
+        store = self._store
+        if store is None or store.state(self.session_id) == SessionState.ABORTED:
+            return
+        if not started:
+            if store.state(self.session_id) == SessionState.PLANNED:
+                remove_session(self.project, store, self.session_id)  # it never ran: no trace
+            return
+        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+            store.transition(self.session_id, "pause", INTERRUPTED)
+            return
+        reason = exc.message if isinstance(exc, RigError) else f"{type(exc).__name__}: {exc}"
+        rec = reconcile(store, self.session_id, self.project.objects)
+        store.transition(self.session_id, "fail", reason, rec.to_dict())
+        self._emit(
+            ev.SessionFinished(
+                self.session_id, state=SessionState.FAILED, reason=reason, reconciliation=rec
+            )
+        )
+
+    def _emit(self, event: ev.SessionEvent) -> None:
+        self.bus.emit(event)
+
+    @property
+    def store(self) -> SessionStore:
+        assert self._store is not None, "run() first"
+        return self._store
 
     def _total(self) -> int:
-        return int(
-            self._db.execute(
-                "SELECT count(*) FROM items WHERE session_id=?", [self.session_id]
-            ).fetchone()[0]
-        )
+        return self.store.count_items(self.session_id)
 
     def _load_queue(self) -> int:
-        rows = self._db.execute(
-            "SELECT i.idx, i.source_id, COALESCE(MAX(c.attempt), 0) FROM items i "
-            "LEFT JOIN captures c ON c.session_id = i.session_id AND c.idx = i.idx "
-            "WHERE i.session_id = ? AND i.state NOT IN ('verified', 'failed') "
-            "GROUP BY i.idx ORDER BY i.idx",
-            [self.session_id],
-        ).fetchall()
-        self._verified = int(
-            self._db.execute(
-                "SELECT count(*) FROM items WHERE session_id=? AND state='verified'",
-                [self.session_id],
-            ).fetchone()[0]
-        )
-        for idx, source_id, last_attempt in rows:
-            self._queue.append(_Work(idx, source_id, last_attempt + 1))
-        return rows[0][0] if rows else self._total()
+        """Queue every item without a verified photo; return the first one's index."""
+        store, sid = self.store, self.session_id
+        self._verified = store.count_items(sid, ItemState.VERIFIED)
+        self._queue.clear()
+        for item in store.items(sid):
+            if item.state in (ItemState.PENDING, ItemState.SHOWN):
+                self._queue.append(
+                    _Work(item.idx, item.source_id, store.next_attempt(sid, item.idx))
+                )
+        return self._queue[0].idx if self._queue else self._total()
 
-    async def _recover_uploads(self) -> None:
-        """Photos the camera side stored durably for attempts the crash left 'requested'."""
-        recover = getattr(self.capturer, "recover", None)
-        if recover is None:
-            return
-        rows = self._db.execute(
-            "SELECT c.id, c.idx, c.attempt FROM captures c JOIN items i "
-            "ON i.session_id = c.session_id AND i.idx = c.idx WHERE c.session_id = ? "
-            "AND c.state = 'requested' AND i.state != 'verified'",
-            [self.session_id],
-        ).fetchall()
-        for capture_id, idx, attempt in rows:
-            photo = recover(idx, attempt)
+    async def _recover_in_flight(self) -> None:
+        """Adopt the attempts a crash left ``requested``: their photo, else ask them again."""
+        store, sid = self.store, self.session_id
+        for cap in store.captures(sid, [CaptureState.REQUESTED]):
+            latest = cap.attempt == store.next_attempt(sid, cap.idx) - 1
+            if not latest or store.item_state(sid, cap.idx) == ItemState.VERIFIED:
+                store.fail_capture(cap.id, "interrupted; a later attempt took over")
+                continue
+            photo = await self.capturer.recover(cap.idx, cap.attempt)
             if photo is not None:
-                await self._store(capture_id, _Work(idx, 0, attempt), photo, self.clock())
+                await self._store_photo(cap.id, cap.idx, cap.attempt, photo, self.clock.now())
+                continue
+            work = next((w for w in self._queue if w.idx == cap.idx), None)
+            if work is None:
+                store.fail_capture(cap.id, "interrupted")
+            else:
+                work.attempt, work.capture_id = cap.attempt, cap.id
 
     async def _register_leftovers(self) -> None:
         """Photos stored before a crash but never registered: register them now."""
-        rows = self._db.execute(
-            "SELECT c.id, c.idx, c.attempt, c.photo_sha256, i.source_id FROM captures c "
-            "JOIN items i ON i.session_id = c.session_id AND i.idx = c.idx "
-            "WHERE c.session_id = ? AND c.state = 'stored' AND i.state != 'verified'",
-            [self.session_id],
-        ).fetchall()
-        for capture_id, idx, attempt, sha, source_id in rows:
-            prepared = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self._job(idx, attempt, source_id)
-            )
-            jpeg = self.project.objects.get(sha)
-            await self._register(capture_id, prepared, jpeg)
-        if rows:
-            verified = {r[1] for r in rows if self._item_state(r[1]) == "verified"}
-            self._queue = deque(w for w in self._queue if w.idx not in verified)
+        loop = asyncio.get_running_loop()
+        for cap in self.store.captures(self.session_id, [CaptureState.STORED]):
+            if self.store.item_state(self.session_id, cap.idx) == ItemState.VERIFIED:
+                continue
+            job = self._job(cap.idx, cap.attempt, cap.source_id)
+            prepared = await loop.run_in_executor(self._pool, job)
+            assert cap.photo_sha256 is not None
+            await self._register(cap.id, prepared, self.project.objects.get(cap.photo_sha256))
+        verified = {w.idx for w in self._queue if self._item_state(w.idx) == ItemState.VERIFIED}
+        self._queue = deque(w for w in self._queue if w.idx not in verified)
 
     def _retake(self, idx: int, source_id: int) -> None:
         """Queue item ``idx`` again at the front, once, unless it is already verified."""
-        if self._item_state(idx) == "verified" or any(w.idx == idx for w in self._queue):
+        if self._item_state(idx) == ItemState.VERIFIED or any(w.idx == idx for w in self._queue):
             return
-        self._queue.appendleft(_Work(idx, source_id, self._next_attempt(idx)))
+        self._queue.appendleft(_Work(idx, source_id, self.store.next_attempt(self.session_id, idx)))
 
-    def _next_attempt(self, idx: int) -> int:
-        """One more than any attempt ever requested for ``idx`` (attempts are never reused)."""
-        row = self._db.execute(
-            "SELECT COALESCE(MAX(attempt), 0) FROM captures WHERE session_id=? AND idx=?",
-            [self.session_id, idx],
-        ).fetchone()
-        return int(row[0]) + 1
-
-    def _item_state(self, idx: int) -> str:
-        return str(
-            self._db.execute(
-                "SELECT state FROM items WHERE session_id=? AND idx=?", [self.session_id, idx]
-            ).fetchone()[0]
-        )
+    def _item_state(self, idx: int) -> ItemState:
+        return self.store.item_state(self.session_id, idx)
 
     def _job(self, idx: int, attempt: int, source_id: int) -> Callable[[], PreparedItem]:
         return partial(
@@ -216,6 +304,7 @@ class SessionRunner:
         )
 
     async def _loop(self) -> None:
+        assert self._pool is not None
         prefetch = Prefetcher(self._pool)
         try:
             await self._drain(prefetch)
@@ -224,193 +313,222 @@ class SessionRunner:
 
     async def _drain(self, prefetch: Prefetcher) -> None:
         while self._queue and not self._stop:
-            await self._resume.wait()
-            if self._stop:
+            await self._operator_free.wait()
+            if self._stop or self._check_aborted():
                 break
             work = self._queue.popleft()
-            work.attempt = max(work.attempt, self._next_attempt(work.idx))
+            if work.capture_id is None:
+                work.attempt = max(work.attempt, self.store.next_attempt(self.session_id, work.idx))
             upcoming = list(self._queue)[: prefetch.depth]
             prefetch.retain({(w.idx, w.attempt) for w in [work, *upcoming]})
             for ahead in upcoming:
                 prefetch.want(
                     (ahead.idx, ahead.attempt), self._job(ahead.idx, ahead.attempt, ahead.source_id)
                 )
-            prepared = await prefetch.get(
-                (work.idx, work.attempt), self._job(work.idx, work.attempt, work.source_id)
-            )
+            try:
+                prepared = await prefetch.get(
+                    (work.idx, work.attempt), self._job(work.idx, work.attempt, work.source_id)
+                )
+            except RigError as exc:  # this source cannot be shown; the others still can
+                self._give_up(work, f"source {work.source_id}: {_OBJECT_PATH.sub('', exc.message)}")
+                continue
             await self._capture_item(work, prepared)
+
+    def _check_aborted(self) -> bool:
+        """``rig session abort`` from another process ends this run at the next item."""
+        if self.store.state(self.session_id) == SessionState.ABORTED:
+            self._aborted = self._stop = True
+        return self._aborted
 
     async def _capture_item(self, work: _Work, prepared: PreparedItem) -> None:
         if work.attempt > self.plan.max_attempts:
-            self._give_up(work, "no verified photo after the maximum number of attempts")
+            self._give_up(work, f"no verified photo after {self.plan.max_attempts} attempts")
             return
         conditions = await self.conditions.for_item(work.idx) if self.conditions else {}
         shown_at = await self.display.show(prepared.screen.canvas)
-        self.bus.emit(
+        self._emit(
             ev.ItemShown(
                 self.session_id, idx=work.idx, attempt=work.attempt, source_id=work.source_id
             )
         )
-        await asyncio.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
-        capture_id = records.request_capture(
-            self._db,
-            self.session_id,
-            work.idx,
-            work.attempt,
-            conditions,
-            shown_at=shown_at,
-            frame_id=prepared.truth.frame_id,
-        )
-        self.bus.emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
+        await self.clock.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
+        capture_id = work.capture_id
+        if capture_id is None:
+            capture_id = self.store.request_capture(
+                self.session_id,
+                work.idx,
+                work.attempt,
+                conditions,
+                shown_at,
+                prepared.truth.frame_id,
+            )
+        self._emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
+        tag = {"session": self.session_id, "index": work.idx, "attempt": work.attempt}
         request = CaptureRequest(
-            self.session_id,
-            work.idx,
-            work.attempt,
-            prepared.screen.canvas,
-            shown_at,
-            {"session": self.session_id, "index": work.idx, "attempt": work.attempt},
+            self.session_id, work.idx, work.attempt, prepared.screen.canvas, shown_at, tag
         )
         photo = await self._shoot(request, capture_id, work)
         if photo is None:
             return
-        received_at = self.clock()
+        received_at = self.clock.now()
         if photo.pending is not None:  # kept on the phone (CheXpeditor): rig import-photos files it
-            records.pend_capture(self._db, capture_id, photo.pending, photo.device)
-            self.bus.emit(
-                ev.PhotoPending(
+            self.store.pend_capture(capture_id, photo.pending, photo.device)
+            self._emit(
+                ev.CapturePending(
                     self.session_id, idx=work.idx, attempt=work.attempt, name=photo.pending
                 )
             )
             return
-        if photo.path is None:
-            # Only in memory so far: store it before anything else happens.
-            await self._store(capture_id, work, photo, received_at)
+        if photo.path is None:  # only in memory so far: store it before anything else happens
+            await self._store_photo(capture_id, work.idx, work.attempt, photo, received_at)
             job = self._register(capture_id, prepared, photo.jpeg)
-        else:
-            # Already durable where the capturer put it (the protocol's upload store, which a
-            # resumed endpoint finds again): file it in the background and move on.
+        else:  # already durable where the capturer put it: file it in the background
             job = self._store_then_register(capture_id, work, prepared, photo, received_at)
         task = asyncio.ensure_future(job)
         self._registering.add(task)
         task.add_done_callback(self._registering.discard)
 
-    async def _store(self, capture_id: int, work: _Work, photo: Any, received_at: float) -> None:
-        loop = asyncio.get_running_loop()
+    async def _store_photo(
+        self, capture_id: int, idx: int, attempt: int, photo: CapturedPhoto, received_at: float
+    ) -> None:
         if photo.path is not None:
-            sha = await loop.run_in_executor(
-                self._pool, self.project.objects.adopt, photo.path, photo.jpeg
-            )
+            loop = asyncio.get_running_loop()
+            adopt = partial(self.project.objects.adopt, photo.path, photo.jpeg)
+            sha = await loop.run_in_executor(self._pool, adopt)
         else:
             sha = self.project.objects.put(photo.jpeg)
-        records.store_photo(self._db, capture_id, sha, photo.device)
-        self.bus.emit(
-            ev.PhotoStored(
-                self.session_id,
-                idx=work.idx,
-                attempt=work.attempt,
-                sha256=sha,
-                received_at=received_at,
+        self.store.store_photo(capture_id, sha, photo.device)
+        self._emit(
+            ev.CaptureStored(
+                self.session_id, idx=idx, attempt=attempt, sha256=sha, received_at=received_at
             )
         )
 
     async def _store_then_register(
-        self, capture_id: int, work: _Work, prepared: PreparedItem, photo: Any, received_at: float
+        self,
+        capture_id: int,
+        work: _Work,
+        prepared: PreparedItem,
+        photo: CapturedPhoto,
+        received_at: float,
     ) -> None:
-        await self._store(capture_id, work, photo, received_at)
+        await self._store_photo(capture_id, work.idx, work.attempt, photo, received_at)
         await self._register(capture_id, prepared, photo.jpeg)
 
-    async def _shoot(self, request: CaptureRequest, capture_id: int, work: _Work) -> Any:
+    async def _shoot(
+        self, request: CaptureRequest, capture_id: int, work: _Work
+    ) -> CapturedPhoto | None:
+        """The photo of this attempt; the same attempt is retried while the camera is lost."""
         lost_since: float | None = None
         while True:
             try:
-                return await asyncio.wait_for(
-                    self.capturer.capture(request), self.plan.capture_timeout_s
+                photo = await capture_before_deadline(
+                    self.capturer, request, self.clock, self.plan.capture_timeout_s
                 )
-            except (PhoneLostError, TimeoutError) as exc:
-                reason = getattr(exc, "message", None) or "no photo within the capture timeout"
-                lost_since = lost_since or self.clock()
-                self.bus.emit(ev.PhoneLost(self.session_id, idx=work.idx, reason=reason))
-                if self.clock() - lost_since > self.pause_limit_s or self._stop:
-                    records.fail_capture(self._db, capture_id, f"phone lost: {reason}")
-                    self._stop = True
-                    return None
-                self.pause(f"phone lost: {reason}; retrying")
-                self.resume()  # headless: keep trying the same attempt until the limit
             except CameraFailedError as exc:
-                records.fail_capture(self._db, capture_id, exc.message)
-                self.bus.emit(
+                self._release(CAMERA)
+                self.store.fail_capture(capture_id, exc.message)
+                self._emit(
                     ev.CaptureFailed(
                         self.session_id, idx=work.idx, attempt=work.attempt, reason=exc.message
                     )
                 )
                 self._retake(work.idx, work.source_id)
                 return None
+            except LOST_ERRORS as exc:
+                reason = exc.message if isinstance(exc, RigError) else str(exc)
+                lost_since = self.clock.now() if lost_since is None else lost_since
+                self._emit(ev.CameraLost(self.session_id, idx=work.idx, reason=reason))
+                if self.clock.now() - lost_since >= self.pause_limit_s or self._stop:
+                    self._release(CAMERA)
+                    self.store.fail_capture(capture_id, f"camera lost: {reason}")
+                    if not self._stop:
+                        self._failure = (
+                            f"camera lost for {self.pause_limit_s:g} s at item {work.idx}: {reason}"
+                        )
+                    self._stop = True
+                    return None
+                self._hold(CAMERA, f"camera lost: {reason}; retrying")
+                await self.clock.sleep(self.retry_delay_s)
+                await self._operator_free.wait()  # an operator pause holds the retry too
+                continue
+            self._release(CAMERA)
+            return photo
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(
+        outcome: RegistrationOutcome = await loop.run_in_executor(
             self._pool, partial(register_prepared, prepared, jpeg, self.layout)
         )
-        accepted, result, aligned, mask = outcome
-        aligned_sha = self.project.objects.put(aligned) if aligned is not None else None
-        mask_sha = self.project.objects.put(mask) if mask is not None else None
-        records.record_registration(self._db, capture_id, accepted, result, aligned_sha, mask_sha)
+        objects = self.project.objects
+        aligned = objects.put(outcome.aligned_png) if outcome.aligned_png is not None else None
+        mask = objects.put(outcome.mask_png) if outcome.mask_png is not None else None
+        self.store.record_registration(capture_id, outcome, aligned, mask)
         idx, attempt = prepared.idx, prepared.attempt
-        if accepted:
+        if outcome.accepted:
             self._verified += 1
-            self.bus.emit(
-                ev.PhotoVerified(
+            self._emit(
+                ev.CaptureVerified(
                     self.session_id,
                     idx=idx,
                     attempt=attempt,
-                    psnr_db=result.get("psnr_db"),
-                    ssim=result.get("ssim"),
-                    reproj_err_px=result.get("reproj_err_px"),
-                    aligned_sha256=aligned_sha,
+                    psnr_db=outcome.psnr_db,
+                    ssim=outcome.ssim,
+                    reproj_err_px=outcome.reproj_err_px,
+                    aligned_sha256=aligned,
                 )
             )
             self._progress()
         else:
-            self.bus.emit(
-                ev.PhotoRejected(
-                    self.session_id, idx=idx, attempt=attempt, reason=str(result.get("reason"))
+            self._emit(
+                ev.CaptureRejected(
+                    self.session_id, idx=idx, attempt=attempt, reason=str(outcome.reason)
                 )
             )
             self._retake(idx, prepared.truth.source_id)
 
     def _give_up(self, work: _Work, reason: str) -> None:
-        with self._db.conn:
-            self._db.execute(
-                "UPDATE items SET state='failed' WHERE session_id=? AND idx=?",
-                [self.session_id, work.idx],
-            )
-        self.bus.emit(
-            ev.CaptureFailed(self.session_id, idx=work.idx, attempt=work.attempt - 1, reason=reason)
-        )
+        if work.capture_id is not None:  # an adopted attempt that could not be asked again
+            self.store.fail_capture(work.capture_id, reason)
+        self.store.give_up_item(self.session_id, work.idx, reason)
+        self._emit(ev.ItemFailed(self.session_id, idx=work.idx, reason=reason))
 
     def _progress(self) -> None:
         total = self._total()
-        elapsed = max(self.clock() - self._started, 1e-6)
+        elapsed = max(self.clock.now() - self._started, 1e-6)
         rate = self._verified / elapsed * 3600
         eta = (total - self._verified) / (rate / 3600) if rate > 0 else None
-        self.bus.emit(
+        self._emit(
             ev.Progressed(
                 self.session_id, verified=self._verified, total=total, rate_per_h=rate, eta_s=eta
             )
         )
 
-    def _finish(self) -> dict[str, Any]:
-        summary = reconcile(self._db, self.session_id, self.project.objects)
-        state = (
-            "awaiting-import"
-            if summary.get("pending_import")
-            else (
-                "stopped"
-                if self._stop and summary["pending"]
-                else ("finished" if summary["clean"] else "failed")
-            )
+    def _finish(self) -> Reconciliation:
+        self._check_aborted()  # an abort may land after the last item
+        rec = reconcile(self.store, self.session_id, self.project.objects)
+        state, reason = self._end_state(rec)
+        if not self._aborted:
+            event = {
+                SessionState.FINISHED: "finish",
+                SessionState.FAILED: "fail",
+                SessionState.PAUSED: "pause",
+            }[state]
+            self.store.transition(self.session_id, event, reason, rec.to_dict())
+        self._emit(
+            ev.SessionFinished(self.session_id, state=state, reason=reason, reconciliation=rec)
         )
-        records.finish_session(self._db, self.session_id, state, summary)
-        self.bus.emit(ev.SessionFinished(self.session_id, state=state, reconciliation=summary))
-        self._db.close()
-        return summary
+        return rec
+
+    def _end_state(self, rec: Reconciliation) -> tuple[SessionState, str | None]:
+        if self._aborted:
+            return SessionState.ABORTED, "aborted by operator"
+        if self._failure is not None:
+            return SessionState.FAILED, self._failure
+        if rec.pending_import:
+            return SessionState.PAUSED, AWAITING_IMPORT
+        if self._stop and rec.pending:
+            return SessionState.PAUSED, STOPPED_BY_OPERATOR
+        if rec.clean:
+            return SessionState.FINISHED, None
+        return SessionState.FAILED, rec.describe()

@@ -81,6 +81,14 @@ class ObjectStore:
             raise StoreError(f"{path}: content does not match its hash (corrupted object)")
         return data
 
+    def delete(self, sha256: str) -> bool:
+        """Remove an object no row names any more; False if it was not there."""
+        try:
+            self.path_for(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def verified_path(self, sha256: str) -> Path:
         """The object's path after checking its hash (for readers that need a file)."""
         self.get(sha256)

@@ -166,3 +166,54 @@ def m002_splits(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="m003_session_states")
+def m003_session_states(db: Database) -> None:
+    # Session states are exactly planned|running|paused|finished|failed|aborted
+    # (rig.session.states); why a session is paused or failed is its `reason`. The old
+    # 'stopped' and 'awaiting-import' states become paused sessions with their reason.
+    # Session-level capture events got names distinct from the protocol's (Photo* →
+    # Capture*), so recorded sessions and replays still compare step by step.
+    db.executescript(
+        """
+        ALTER TABLE sessions ADD COLUMN reason TEXT;
+        ALTER TABLE items ADD COLUMN reason TEXT;
+        UPDATE sessions SET state = 'paused', reason = 'stopped by operator'
+            WHERE state = 'stopped';
+        UPDATE sessions SET state = 'paused', reason = 'awaiting rig import-photos'
+            WHERE state = 'awaiting-import';
+        UPDATE events SET kind = 'CaptureStored' WHERE kind = 'PhotoStored';
+        UPDATE events SET kind = 'CapturePending' WHERE kind = 'PhotoPending';
+        UPDATE events SET kind = 'CaptureVerified' WHERE kind = 'PhotoVerified';
+        UPDATE events SET kind = 'CaptureRejected' WHERE kind = 'PhotoRejected';
+        UPDATE events SET kind = 'SessionStarted' WHERE kind = 'SessionRunning';
+        """
+    )
+
+
+@MIGRATIONS(name="m004_quality")
+def m004_quality(db: Database) -> None:
+    # Issue 17: automatic full-reference grades per verified capture, and human ratings.
+    # "photo" is the exported pair id (<session>-<idx:05d>-a<attempt>), the name raters see.
+    db.executescript(
+        """
+        CREATE TABLE quality_grades (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+            photo TEXT NOT NULL UNIQUE,
+            grade INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 4),
+            figures TEXT NOT NULL,            -- JSON PairFigures
+            reasons TEXT NOT NULL,            -- JSON list of sentences, worst first
+            cutoffs TEXT NOT NULL,            -- JSON [quality] settings used
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE quality_ratings (
+            rater TEXT NOT NULL,              -- a rater's chosen handle, never a patient's
+            photo TEXT NOT NULL,
+            grade INTEGER NOT NULL CHECK (grade BETWEEN 1 AND 4),
+            origin TEXT NOT NULL,             -- 'rate' (the window) | 'import:<csv name>'
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (rater, photo)
+        );
+        """
+    )

@@ -5,7 +5,7 @@ The full matrix (every corpus image x every preset x 3 seeds) is
 minute: the 2k x 2.5k MONOCHROME1 CR with collimation, the float-slope MR, a CT, a
 palette ultrasound and (when pydicom-data is installed) the real NEMA CR
 1841x1955 of the issue, each through every preset with its nominal pose, and the
-wrong / stale / half-refreshed / torn photos of the CR with two presets.
+wrong / stale / half-refreshed / torn photos of the CR with the demo's phone.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ def test_real_like_images_verify_first_time_with_every_preset(
     assert (cr["placement"]["mode"], cr["placement"]["reduction"]) == ("integer", 3)
 
 
-@pytest.mark.parametrize("preset", ["paper-lcd-iphone", "tripod-ideal"])
 def test_wrong_stale_half_refreshed_and_torn_photos_are_rejected(
-    preset: str, corpus: dict[str, CorpusFile]
+    corpus: dict[str, CorpusFile],
 ) -> None:
+    preset = "paper-lcd-iphone"  # noisy and moire-prone: the noise gate is highest
     files = (corpus[CR], corpus["us_palette"])  # the CR's "previous item" is the ultrasound
     rows = run_cell(Cell(preset, 0, files, WRONG_KINDS))
     for row in rows:

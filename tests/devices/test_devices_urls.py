@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rig.devices.urls import CAMERA_BACKENDS, CameraUrl, open_camera, parse_camera_url
-from rig.errors import DeviceError, InputError, RigError, UsageError
+from rig.errors import DeviceError, RigError, UsageError
 
 targets = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 option_keys = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
@@ -56,9 +56,9 @@ def test_malformed_urls_are_usage_errors(bad: str) -> None:
 def test_unknown_scheme_and_option_are_named() -> None:
     with pytest.raises(UsageError, match="unknown scheme 'ftp'"):
         open_camera("ftp:camera")
-    with pytest.raises(InputError, match="unknown option 'widht'"):
+    with pytest.raises(UsageError, match="unknown option 'widht'"):
         open_camera("usb:0?widht=3840")
-    with pytest.raises(InputError, match="'width' must be an integer"):
+    with pytest.raises(UsageError, match="'width' must be an integer"):
         open_camera("usb:0?width=big")
 
 

@@ -18,7 +18,7 @@ from rig.project import Project, init_project
 
 @pytest.fixture(scope="module")
 def mixed_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, str]]:
-    """One finished capture session, a QA replay of it, a failed and a running session."""
+    """A finished (resumed) capture session, a QA replay of it, a failed and a running one."""
     root = tmp_path_factory.mktemp("mixed")
     labels = write_samples(root / "in", n_images=8, seed=9, spec=SampleSpec(rows=64, columns=56))
     project = init_project(root / "project")
@@ -28,9 +28,9 @@ def mixed_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, di
     finished = record_session(project, ids[:4], 1)
     sessions = {
         "finished": finished,
-        "replay": record_session(project, ids[:4], 2, plan={"replay_of": finished}),
-        "failed": record_session(project, ids[4:], 3, state="failed"),
-        "running": record_session(project, ids[4:], 4, state="running"),
+        "replay": record_session(project, ids[:4], 2, replay_of=finished),
+        "failed": record_session(project, ids[4:], 3, ending="failed"),
+        "running": record_session(project, ids[4:], 4, ending="running"),
     }
     return project, sessions
 
@@ -73,17 +73,17 @@ def test_empty_split_gets_a_header_only_csv_and_a_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     project, _ = mixed_project
-    # Fewer patients with verified pairs in the finished session than 4 splits: some
-    # split must stay empty, and its CSV is still written.
+    # Fewer patients with verified pairs in the finished session (4 items) than 5
+    # splits: some split must stay empty, and its CSV is still written.
     out = tmp_path / "c"
-    split = "train=0.4,valid=0.2,test=0.2,extra=0.2"
+    split = "train=0.2,valid=0.2,test=0.2,extra=0.2,more=0.2"
     code = main(["export", "-o", str(out), "--split", split, "--json", "-p", str(project.root)])
     assert code == 0
     card = json.loads(capsys.readouterr().out)
     empty = [s for s, v in card["split_sizes"].items() if v["pairs"] == 0]
-    assert 1 <= card["counts"]["patients"] < 4
-    assert len(empty) == 4 - card["counts"]["patients"]
-    assert set(card["split_sizes"]) == {"train", "valid", "test", "extra"}
+    assert 1 <= card["counts"]["patients"] <= 4
+    assert len(empty) == 5 - card["counts"]["patients"]
+    assert set(card["split_sizes"]) == {"train", "valid", "test", "extra", "more"}
     with (out / f"{empty[0]}.csv").open() as handle:
         lines = handle.read().splitlines()
     with (out / "train.csv").open() as handle:
@@ -116,7 +116,7 @@ def test_nothing_finished_says_what_to_do(
     ids = import_paths(project, [root / "in"], labels_csv=labels, recursive=True).to_dict()[
         "source_ids"
     ]
-    record_session(project, ids, 1, state="failed")
+    record_session(project, ids, 1, ending="failed")
     assert main(["export", "-o", str(tmp_path / "o"), "-p", str(project.root)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no finished capture session" in err

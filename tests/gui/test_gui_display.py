@@ -85,11 +85,11 @@ def test_banner_for_lost_phone_and_progress(qtbot) -> None:  # type: ignore[no-u
     console = OperatorConsole()
     qtbot.addWidget(console)
     console.show()
-    console.on_event(ev.PhoneLost("s1", idx=7, reason="no answer for 10 s"))
+    console.on_event(ev.CameraLost("s1", idx=7, reason="no answer for 10 s"))
     assert console.banner.isVisible() and "PHONE LOST at item 7" in console.banner.text()
     console.on_event(ev.Progressed("s1", verified=3, total=10, rate_per_h=1200.0, eta_s=21.0))
     assert console.progress.value() == 3 and "1200 pairs/h" in console.rate.text()
-    assert "PhoneLost" in console.log.toPlainText()
+    assert "CameraLost" in console.log.toPlainText()
 
 
 def test_checkerboard_alternates_tiles() -> None:

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from rig.errors import InputError, UsageError
 from rig.imaging.compositor import (
     AUTO_MAX_REDUCTION,
+    DEFAULT_SCREEN_WH,
     PLACEMENTS,
     compose,
     plan_placement,
     reduce_box,
     resolve_placement,
+    resolve_screen,
 )
 
 
@@ -150,6 +152,16 @@ def test_placement_precedence_one_level_at_a_time() -> None:
     assert resolve_placement(None, "", "1:1") == "1:1"
     assert resolve_placement(None, None, None) == "auto" == resolve_placement()
     assert set(PLACEMENTS) == {"auto", "1:1", "integer", "fit"}
+
+
+def test_screen_size_precedence_one_level_at_a_time() -> None:
+    # the same order as the placement: command line > plan > rig.toml [display] > default
+    assert resolve_screen((800, 600), (1280, 800), (2560, 1440)) == (800, 600)
+    assert resolve_screen(None, (1280, 800), (2560, 1440)) == (1280, 800)
+    assert resolve_screen(None, None, (2560, 1440)) == (2560, 1440)
+    assert resolve_screen() == DEFAULT_SCREEN_WH == (1920, 1080)
+    with pytest.raises(UsageError, match=r"plan: screen 1280x40 is too small"):
+        resolve_screen(None, (1280, 40), (2560, 1440))
 
 
 @pytest.mark.parametrize(

@@ -123,5 +123,10 @@ def test_killed_desktop_and_restarted_phone_end_with_one_verified_photo_per_item
             "SELECT idx, count(*) FROM captures WHERE state='verified' GROUP BY idx"
         ).fetchall()
     assert sorted(per_item) == [(i, 1) for i in range(200)]
+    # The attempts in flight at the two kills were adopted, not left 'requested' (issue 23).
+    with sqlite3.connect(db) as conn:
+        in_flight = conn.execute("SELECT count(*) FROM captures WHERE state='requested'")
+        assert in_flight.fetchone()[0] == 0
+    assert summary["state"] == "finished"
     # The phone really restarted twice, the desktop three processes served the session.
     assert (logs / "desktop2.err").exists()

@@ -18,6 +18,7 @@ from rig.session import events as ev
 from rig.session import service
 from rig.session.capture import DeviceCapturer
 from rig.session.plan import CapturePlan
+from rig.session.reconcile import Reconciliation
 
 # A small sensor keeps the simulated photos quick; the screen is smaller than 1080p too.
 CAMERA = "sim:tripod-ideal?sensor.width_px=1600&sensor.height_px=1200"
@@ -57,7 +58,7 @@ class FaultyCamera:
 
 def run(
     project: Project, plan: CapturePlan, capturer: Any = None
-) -> tuple[str, dict[str, Any], ev.EventBus]:
+) -> tuple[str, Reconciliation, ev.EventBus]:
     session_id = service.create(project, plan)
     bus = ev.EventBus()
     ctx = service.SessionContext(OffscreenDisplay(latency_ms=1), bus)
@@ -81,17 +82,17 @@ def verified_per_item(project: Project, session_id: str) -> list[tuple[int, int]
 
 def test_every_item_gets_one_verified_photo(project: Project) -> None:
     session_id, summary, bus = run(project, CapturePlan(**PLAN))
-    assert summary["clean"] and summary["verified"] == summary["items"] == 6
+    assert summary.clean and summary.verified == summary.items == 6
     assert verified_per_item(project, session_id) == [(i, 1) for i in range(6)]
     kinds = [e.kind for e in bus.history]
     assert kinds[0] == "SessionStarted" and kinds[-1] == "SessionFinished"
-    assert kinds.count("PhotoVerified") == 6
+    assert kinds.count("CaptureVerified") == 6
     db = project.db()
     logged = [
         r[0]
         for r in db.execute("SELECT kind FROM events WHERE session_id=? ORDER BY id", [session_id])
     ]
-    for kind in ("ItemShown", "CaptureRequested", "PhotoStored", "PhotoVerified"):
+    for kind in ("ItemShown", "CaptureRequested", "CaptureStored", "CaptureVerified"):
         assert logged.count(kind) == 6, kind
     quality = list(db.query("SELECT psnr_db, reproj_err_px FROM registrations"))
     assert all(q["psnr_db"] > 20 and q["reproj_err_px"] < 1.0 for q in quality)
@@ -100,8 +101,8 @@ def test_every_item_gets_one_verified_photo(project: Project) -> None:
 def test_stale_photo_is_rejected_and_retaken(project: Project) -> None:
     camera = FaultyCamera(stale_at={2}, fail_at=set())
     session_id, summary, bus = run(project, CapturePlan(**PLAN), DeviceCapturer(camera, "faulty"))
-    assert summary["clean"]
-    rejected = [e for e in bus.history if isinstance(e, ev.PhotoRejected)]
+    assert summary.clean
+    rejected = [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
     assert [(e.idx, e.attempt) for e in rejected] == [(2, 1)]
     assert rejected[0].reason == "photo shows item 1, expected item 2"
     assert verified_per_item(project, session_id) == [(i, 1) for i in range(6)]
@@ -110,7 +111,7 @@ def test_stale_photo_is_rejected_and_retaken(project: Project) -> None:
 def test_camera_failure_uses_a_new_attempt(project: Project) -> None:
     camera = FaultyCamera(stale_at=set(), fail_at={0, 3})
     session_id, summary, bus = run(project, CapturePlan(**PLAN), DeviceCapturer(camera, "faulty"))
-    assert summary["clean"]
+    assert summary.clean
     failed = [(e.idx, e.attempt) for e in bus.history if isinstance(e, ev.CaptureFailed)]
     assert failed == [(0, 1), (2, 1)]
     db = project.db()
@@ -131,17 +132,17 @@ def test_stop_then_resume_finishes_without_duplicates(project: Project) -> None:
     runner = service.make_runner(project, session_id, ctx)
 
     def stop_after_two(event: ev.SessionEvent) -> None:
-        if isinstance(event, ev.PhotoVerified) and event.idx >= 1:
+        if isinstance(event, ev.CaptureVerified) and event.idx >= 1:
             runner.stop()
 
     bus.subscribe(stop_after_two)
     first = asyncio.run(runner.run())
-    assert not first["clean"] and first["pending"] > 0
+    assert not first.clean and first.pending > 0
     bus2 = ev.EventBus()
     second = asyncio.run(
         service.run(project, session_id, service.SessionContext(OffscreenDisplay(1), bus2))
     )
-    assert second["clean"]
+    assert second.clean
     started = next(e for e in bus2.history if isinstance(e, ev.SessionStarted))
     assert started.resumed_at >= 2
     assert verified_per_item(project, session_id) == [(i, 1) for i in range(6)]
@@ -169,7 +170,7 @@ def test_register_session_again_finds_a_mixed_up_photo(
     from rig.cli import main
 
     session_id, summary, _ = run(project, CapturePlan(**PLAN))
-    assert summary["clean"]
+    assert summary.clean
     p = ["-p", str(project.root)]
     assert main(["register", session_id, "--json", *p]) == 0
     again = json.loads(capsys.readouterr().out)
@@ -196,7 +197,7 @@ def test_replay_with_faults_matches_the_original(
 
     plan = CapturePlan(**{**PLAN, "camera": "sim?preset=none"})
     session_id, summary, _ = run(project, plan)
-    assert summary["clean"]
+    assert summary.clean
     p = ["-p", str(project.root)]
     code = main(
         [

@@ -24,7 +24,7 @@ def test_config_roundtrip(tmp_path: Path) -> None:
         ("[display]\nscreen_width = 'wide'\n", "'screen_width' must be int"),
         ("[display\n", "cannot read settings"),
         ('[display]\nplacement = "fitt"\n', "placement 'fitt' unknown"),
-        ("[display]\nscreen_width = 10\n", "screen_width and screen_height must be >= 64"),
+        ("[display]\nscreen_width = 10\n", "screen 10x1080 is too small"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path: Path, text: str, match: str) -> None:

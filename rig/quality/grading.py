@@ -1,0 +1,102 @@
+"""Ordinal grades from full-reference figures, with the reasons in words.
+
+Every graded figure has three cut-offs in ``rig.toml [quality]`` (``<figure>_good``,
+``_acceptable``, ``_poor``): reaching the good cut-off earns grade 4, the acceptable
+one 3, the poor one 2, none of them 1. A pair's grade is its worst figure's grade
+(a sharp photo half covered by glare is not usable), and every figure below 4 adds
+a reason, worst first, so an operator reads why a photo is retaken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rig.config import QualityConfig
+from rig.quality.figures import PairFigures
+
+GRADES = (1, 2, 3, 4)
+GRADE_NAMES = {4: "good", 3: "acceptable", 2: "poor", 1: "unusable"}
+
+
+@dataclass(frozen=True)
+class FigureRule:
+    """How one figure is graded: its config keys, its direction and its sentence."""
+
+    name: str  # the PairFigures field
+    key: str  # config stem: <key>_good[<unit>], <key>_acceptable[<unit>], <key>_poor[<unit>]
+    unit: str  # suffix of the config keys ("" or "_db", "_px")
+    higher_is_better: bool
+    explain: Callable[[float], str]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f} %" if value >= 0.01 else f"{100 * value:.1f} %"
+
+
+RULES: tuple[FigureRule, ...] = (
+    FigureRule("glare_fraction", "glare", "", False,
+               lambda v: f"glare covers {_pct(v)} of the image"),
+    FigureRule("sharpness", "sharpness", "", True,
+               lambda v: f"blurred: sharpness {v:.2f} of the ground truth's"),
+    FigureRule("ssim", "ssim", "", True,
+               lambda v: f"structure lost: SSIM {v:.2f} against the ground truth"),
+    FigureRule("psnr_db", "psnr", "_db", True,
+               lambda v: f"noisy or washed out: PSNR {v:.1f} dB against the ground truth"),
+    FigureRule("marker_residual_px", "residual", "_px", False,
+               lambda v: f"unsteady registration: marker residual {v:.1f} px"),
+    FigureRule("coverage", "coverage", "", True,
+               lambda v: f"only {_pct(v)} of the image is inside the photo"),
+)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A pair's grade (1..4), the grade of each figure, and the reasons, worst first."""
+
+    grade: int
+    figure_grades: dict[str, int]
+    reasons: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return GRADE_NAMES[self.grade]
+
+    def passes(self, min_grade: int) -> bool:
+        return self.grade >= min_grade
+
+    def failing(self, min_grade: int) -> list[str]:
+        """Figures graded below ``min_grade`` (the gate's reasons, counted per figure)."""
+        return [name for name, grade in self.figure_grades.items() if grade < min_grade]
+
+
+def cutoffs(config: QualityConfig, rule: FigureRule) -> tuple[float, float, float]:
+    """(good, acceptable, poor) cut-offs of ``rule`` in ``config``."""
+    return (
+        float(getattr(config, f"{rule.key}_good{rule.unit}")),
+        float(getattr(config, f"{rule.key}_acceptable{rule.unit}")),
+        float(getattr(config, f"{rule.key}_poor{rule.unit}")),
+    )
+
+
+def grade_value(value: float, cuts: tuple[float, float, float], higher_is_better: bool) -> int:
+    """4, 3, 2 for the first cut-off ``value`` reaches (good, acceptable, poor), else 1."""
+    for grade, cut in zip((4, 3, 2), cuts, strict=True):
+        if (value >= cut) if higher_is_better else (value <= cut):
+            return grade
+    return 1
+
+
+def grade_figures(figures: PairFigures, config: QualityConfig) -> Grade:
+    """The grade of a pair: its worst figure's; a missing figure (None) is not graded."""
+    graded: list[tuple[int, int, str, str]] = []  # (grade, rule order, name, reason)
+    for order, rule in enumerate(RULES):
+        value = getattr(figures, rule.name)
+        if value is None:
+            continue
+        grade = grade_value(float(value), cutoffs(config, rule), rule.higher_is_better)
+        graded.append((grade, order, rule.name, rule.explain(float(value))))
+    per_figure = {name: grade for grade, _, name, _ in graded}
+    worst = min((g for g, *_ in graded), default=4)
+    reasons = tuple(reason for grade, _, _, reason in sorted(graded) if grade < 4)
+    return Grade(worst, per_figure, reasons)

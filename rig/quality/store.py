@@ -1,0 +1,69 @@
+"""The quality tables of ``rig.db`` (``quality_grades``, ``quality_ratings``): small
+functions, one transaction each. Photos are named by their exported pair id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import sqlite_utils
+
+from rig.config import QualityConfig
+from rig.quality.figures import PairFigures
+from rig.quality.grading import Grade
+from rig.quality.ratings import Rating
+from rig.store.db import utc_now
+
+
+def pair_id(session_id: str, idx: int, attempt: int) -> str:
+    """The exported pair id of a capture (as ``rig.export.pairs`` names it)."""
+    return f"{session_id}-{idx:05d}-a{attempt}"
+
+
+def save_grade(
+    db: sqlite_utils.Database,
+    capture_id: int,
+    photo: str,
+    figures: PairFigures,
+    grade: Grade,
+    config: QualityConfig,
+) -> None:
+    """Store (or replace) the automatic grade of one capture."""
+    with db.conn:
+        db.execute(
+            "INSERT OR REPLACE INTO quality_grades (capture_id, photo, grade, figures, reasons, "
+            "cutoffs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [capture_id, photo, grade.grade, json.dumps(figures.to_dict(), sort_keys=True),
+             json.dumps(list(grade.reasons)), json.dumps(asdict(config), sort_keys=True),
+             utc_now()],
+        )
+
+
+def load_grades(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """photo -> {grade, figures, reasons} of every graded capture."""
+    out = {}
+    for row in db.query("SELECT photo, grade, figures, reasons FROM quality_grades"):
+        out[row["photo"]] = {"grade": row["grade"], "figures": json.loads(row["figures"]),
+                             "reasons": json.loads(row["reasons"])}
+    return out
+
+
+def save_ratings(db: sqlite_utils.Database, ratings: list[Rating], origin: str) -> int:
+    """Store ratings (a rater re-rating a photo replaces the earlier grade) in one
+    transaction; returns how many."""
+    now = utc_now()
+    with db.conn:
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO quality_ratings (rater, photo, grade, origin, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(r.rater, r.photo, r.grade, origin, now) for r in ratings],
+        )
+    return len(ratings)
+
+
+def load_ratings(db: sqlite_utils.Database, rater: str | None = None) -> list[Rating]:
+    where, params = ("WHERE rater=?", [rater]) if rater is not None else ("", [])
+    return [Rating(r["rater"], r["photo"], r["grade"]) for r in
+            db.query(f"SELECT rater, photo, grade FROM quality_ratings {where} "
+                     "ORDER BY rater, photo", params)]

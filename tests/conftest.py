@@ -1,0 +1,33 @@
+"""Suite-wide checks.
+
+Issue 14: no session is ever left ``running`` — a failure ends it ``failed`` (or,
+interrupted, ``paused``). Every test that uses ``tmp_path`` has the project databases
+it created checked for ``running`` sessions when it ends, whatever path it took.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+
+
+def running_sessions(db_path: str) -> list[str]:
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30) as conn:
+            rows = conn.execute("SELECT id FROM sessions WHERE state = 'running'").fetchall()
+    except sqlite3.DatabaseError:  # not a rig database, or no sessions table yet
+        return []
+    return [r[0] for r in rows]
+
+
+@pytest.fixture(autouse=True)
+def _no_session_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Asked for before the test runs, so tmp_path is torn down after this check.
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if root is None:
+        return
+    left = {str(db): ids for db in root.rglob("rig.db") if (ids := running_sessions(str(db)))}
+    assert not left, f"sessions left running: {left}"
