@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import UsageError
@@ -223,7 +223,9 @@ def cmd_list(json_out: JsonOption = False, project: ProjectOption = None) -> Non
     if json_out:
         print_json({"sessions": [r.to_dict() for r in rows]})
         return
-    table = Table("id", "state", "camera", "items", "verified", "created", "reason")
+    # ids are what the other commands take: never shortened, whatever the terminal width
+    id_column = Column("id", no_wrap=True, min_width=max((len(r.id) for r in rows), default=2))
+    table = Table(id_column, "state", "camera", "items", "verified", "created", "reason")
     for r in rows:
         table.add_row(
             r.id,
