@@ -10,7 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 QT = ("PyQt6", "PyQt5", "PySide6", "PySide2", "qasync", "pytestqt")
 # The sans-I/O protocol core: bytes and `now` in, events and datagrams out.
-PROTOCOL_CORE = ("messages", "auth", "desktop", "phone", "faults", "compat", "events", "timers", "memnet")
+PROTOCOL_CORE = ("messages", "auth", "desktop", "phone", "faults", "compat", "events", "timers", "memnet",
+                 "wiremap")  # fmt: skip
 
 
 def imported_roots(path: Path) -> set[str]:

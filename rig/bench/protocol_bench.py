@@ -61,7 +61,9 @@ async def run_protocol_bench(
     with tempfile.TemporaryDirectory(prefix="rig-bench-protocol-") as tmp:
         desk, phone_store = Path(tmp) / "desktop", Path(tmp) / "phone"
         key, session = os.urandom(32), os.urandom(8)
-        ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, desk, lambda: frame, durable=durable)
+        ep = DesktopEndpoint(
+            key, session, "127.0.0.1", 0, 0, desk, lambda age_ms: frame, durable=durable
+        )
         async with ep, NetemProxy(("127.0.0.1", 0), ("127.0.0.1", ep.udp_port), net, seed) as px:
             # Without network faults the proxy is left out: its two extra hops in this process
             # are not protocol overhead (say --faults delay_ms=0 to keep it anyway).
@@ -107,7 +109,7 @@ async def _drive(
         frame[:] = (i * 37) % 256
         t0 = loop.time()
         try:
-            record = await ep.capture(i, 0, f"b-{i:06d}", timeout_s=300)
+            record = await ep.capture(i, 1, f"b-{i:06d}", timeout_s=300)
         except DeviceError as exc:
             errors[type(exc).__name__] += 1
             continue

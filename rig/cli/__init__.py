@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "rig.cli.session_cmds",
     "rig.cli.ml_cmds",
     "rig.cli.quality_cmds",
+    "rig.cli.samples_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,4 +1,4 @@
-"""Commands of the protocol area: phone-sim, netem, bench protocol."""
+"""Commands of the protocol area: phone-sim, netem, protocol conformance, bench protocol."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,77 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Add this area's commands to the CLI."""
     app.command("phone-sim")(phone_sim)
     app.command("netem")(netem)
+    protocol_app = typer.Typer(help="The capture protocol: conformance checks (docs/protocol.md).")
+    protocol_app.command("conformance")(conformance)
+    app.add_typer(protocol_app, name="protocol")
     bench_app.command("protocol")(bench_protocol)
+
+
+def conformance(
+    phone: Annotated[
+        str | None,
+        typer.Option("--phone", help="Phone command; {pairing} {uri} {store} are filled in."),
+    ] = None,
+    desktop: Annotated[
+        str | None, typer.Option("--desktop", help="HOST:PORT of a running desktop (UDP).")
+    ] = None,
+    pairing: Annotated[
+        str | None, typer.Option("--pairing", help="--desktop: the session's pairing URI/file.")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", help="Run only these (repeatable).")
+    ] = None,
+    seed: int = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Run the protocol v1.1 scenario suite over real sockets against a phone or a desktop."""
+    from rig.protocol import conformance as pc
+    from rig.protocol import conformance_desktop as pd
+
+    if (phone is None) == (desktop is None):
+        raise UsageError("conformance: give exactly one of --phone CMD or --desktop HOST:PORT")
+    names = list(scenario or [])
+
+    def progress(r: pc.ScenarioResult) -> None:
+        if not json_out:
+            mark = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+            console.print(f"{mark} {r.name} ({r.seconds:.1f} s): {r.detail}", highlight=False)
+
+    if phone is not None:
+        results = asyncio.run(pc.run_phone_suite(pc.PhoneCommand(phone), names, seed, progress))
+    else:
+        results = asyncio.run(pd.run_desktop_suite(_desktop_pairing(desktop, pairing), names,
+                                                   progress))  # fmt: skip
+    failed = [r.name for r in results if not r.passed]
+    if json_out:
+        print_json({"passed": not failed, "failed": failed,
+                    "scenarios": [r.to_dict() for r in results]})  # fmt: skip
+    else:
+        _print_table(results)
+    if failed:
+        raise InputError(f"conformance failed: {', '.join(failed)}")
+
+
+def _desktop_pairing(desktop: str | None, pairing: str | None) -> Any:
+    from rig.protocol.netem import parse_hostport
+    from rig.protocol.pairing import load_pairing
+
+    if pairing is None:
+        raise UsageError("--desktop needs --pairing URI|FILE (the session key is in it)")
+    host, port = parse_hostport(desktop or "", "--desktop")
+    return load_pairing(pairing).with_udp(host, port)
+
+
+def _print_table(results: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="protocol v1.1 conformance")
+    for column in ("scenario", "result", "seconds", "detail"):
+        table.add_column(column)
+    for r in results:
+        mark = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
+        table.add_row(r.name, mark, f"{r.seconds:.1f}", r.detail)
+    console.print(table)
 
 
 def phone_sim(
@@ -33,6 +103,9 @@ def phone_sim(
         str | None, typer.Option(help="rig.camsim preset to photograph through.")
     ] = None,
     shot_ms: Annotated[float, typer.Option(help="Time one shot takes.")] = 0.0,
+    camera_timeout_s: Annotated[
+        float, typer.Option(help="Camera timeout (announced to the desktop in HELLO).")
+    ] = 20.0,
     faults: Annotated[str, typer.Option(help="Fault spec, e.g. loss=0.2,restart_at=100.")] = "",
     seed: Annotated[int, typer.Option(help="Seed of every random decision.")] = 0,
     idle_exit_s: Annotated[
@@ -58,15 +131,20 @@ def phone_sim(
 
     if shot_ms < 0:
         raise UsageError("--shot-ms must be >= 0")
+    if not 1 <= camera_timeout_s <= 3600:
+        raise UsageError("--camera-timeout-s must be in [1, 3600]")
     if compat is not None:
         _compat_phone_sim(compat, port, store, source_root, row_start, insecure_chexpeditor,
                           parse_faults(faults), seed, camera_preset)  # fmt: skip
         return
     if not pairing:
         raise UsageError("phone-sim: give the PAIRING payload (or --compat chexpeditor)")
+    from rig.protocol.timers import Timers
+
     cfg = PhoneSimConfig(
         pairing=load_pairing(pairing), store=store, faults=parse_faults(faults), shot_ms=shot_ms,
         camera_preset=camera_preset, seed=seed, idle_exit_s=idle_exit_s, verbose=verbose,
+        timers=Timers(camera_timeout_s=camera_timeout_s),
     )  # fmt: skip
     if verbose:
         console.print(f"phone-sim: pairing with {cfg.pairing.host}:{cfg.pairing.udp_port}")

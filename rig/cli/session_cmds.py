@@ -26,7 +26,12 @@ from rig.session.states import AWAITING_IMPORT, SessionState
 def _print_pairing(pairing_file: Path | None) -> Callable[[str, Any], None]:
     from rig.protocol.pairing import qr_matrix, qr_to_text
 
-    def show(uri: str, _record: Any) -> None:
+    def show(uri: str, record: Any) -> None:
+        console.print(  # the network choice, so a lab can check it against its firewall (§2)
+            f"listening on {record.host} (UDP {record.udp_port}, HTTP {record.http_port}); "
+            f"phones connect to {record.advertise or record.host}",
+            markup=False, highlight=False,
+        )  # fmt: skip
         if pairing_file is not None:
             from rig.atomic import write_text_atomic
 
@@ -120,7 +125,8 @@ def cmd_start(
     camera: str | None = typer.Option(
         None,
         "--camera",
-        help="sim[?preset=P&faults=SPEC&shot_ms=N] | phone | usb:… | gphoto: | sim:PRESET",
+        help="sim[?preset=P&faults=SPEC&shot_ms=N&upload_ms=N] | phone | usb:… | gphoto: | "
+        "sim:PRESET",
     ),
     headless: bool = typer.Option(
         False, "--headless", help="No windows: offscreen display (the default here)."
@@ -149,6 +155,14 @@ def cmd_start(
         "--insecure-chexpeditor",
         help="Allow --camera chexpeditor://HOST:PORT (unauthenticated).",
     ),
+    bind: str | None = typer.Option(
+        None, "--bind", help="--camera phone: listen on this address (default: all interfaces)."
+    ),
+    advertise: str | None = typer.Option(
+        None, "--advertise", help="--camera phone: address the phone is told (default: route)."
+    ),
+    udp_port: int | None = typer.Option(None, "--udp-port", help="Fixed UDP control port."),
+    http_port: int | None = typer.Option(None, "--http-port", help="Fixed HTTP upload port."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -168,12 +182,22 @@ def cmd_start(
         sweep_every=sweep_every or None,
         insecure_chexpeditor=insecure_chexpeditor,
         placement=placement,
+        camera_options=_network_options(bind, advertise, udp_port, http_port),
     )
     plan = overrides.apply(load_plan(plan_file) if plan_file else CapturePlan())
     session_id = service.create(proj, plan)
     console.print(f"session {session_id}: {plan.camera}, sources {plan.sources}")
     rec = _run_with_progress(proj, session_id, pairing_file)
     _finish(proj, session_id, rec, json_out)
+
+
+def _network_options(
+    bind: str | None, advertise: str | None, udp_port: int | None, http_port: int | None
+) -> dict[str, str]:
+    """``--bind/--advertise/--udp-port/--http-port`` as options of the camera URL (checked by
+    ``rig.session.phone`` before the session exists, kept in the plan for resume)."""
+    given = {"bind": bind, "advertise": advertise, "udp_port": udp_port, "http_port": http_port}
+    return {key: str(value) for key, value in given.items() if value is not None}
 
 
 def _finish(proj: Project, session_id: str, rec: Reconciliation, json_out: bool) -> None:
@@ -310,8 +334,11 @@ def cmd_gui(
     screen: int = typer.Option(
         -1, "--screen", help="Index of the rig's display (default: the last screen)."
     ),
-    windowed: bool = typer.Option(
-        False, "--windowed", help="A window instead of full screen (for trying out)."
+    windowed: str | None = typer.Option(
+        None,
+        "--windowed",
+        metavar="WxH",
+        help="A window of WxH pixels instead of full screen (for trying out), e.g. 1280x800.",
     ),
     resume: str | None = typer.Option(None, "--resume", help="Resume this session at start-up."),
     project: ProjectOption = None,
@@ -330,11 +357,12 @@ def cmd_gui(
             "(or under xvfb-run), or use 'rig session start --headless'"
         )
     try:
-        from rig.gui.app import run_gui
+        from rig.gui.app import parse_window_size, run_gui
     except ImportError as exc:
         raise UsageError(f"the GUI needs PyQt6 and qasync: pip install 'rig[gui]' ({exc})") from exc
+    window_size = parse_window_size(windowed) if windowed else None
     proj = project_from(project)
-    raise typer.Exit(run_gui(proj.root, screen, windowed, resume))
+    raise typer.Exit(run_gui(proj.root, screen, window_size, resume))
 
 
 def cmd_replay(

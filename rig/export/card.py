@@ -10,6 +10,7 @@ import sqlite_utils
 
 import rig
 from rig.export.pairs import Pair
+from rig.library.sources import burned_in_of
 
 CITATION = (
     "Exported with rig (https://example.invalid/rig), an automated screen-photo pairing rig. "
@@ -70,10 +71,96 @@ def build_card(
         },
         "labels": sorted({k for p in pairs for k in p.labels}),
         "files": files,
-        "privacy": "No patient identifiers: patients and studies are keyed pseudonyms; "
-        "DICOM headers were de-identified (PS3.15 Basic Profile) at import.",
+        "burned_in_text": (text := burned_in_summary(db, {p.source_id for p in pairs})),
+        "privacy": privacy_statement(text),
         "how_to_cite": CITATION,
     }
+
+
+TEXT_STATUSES = ("masked", "clear", "kept", "not_at_risk", "unchecked")
+
+
+def burned_in_summary(db: sqlite_utils.Database, source_ids: set[int]) -> dict[str, Any]:
+    """What the import's burned-in text check did to the exported sources, per modality."""
+    checks = burned_in_of(db)
+    modality = {
+        int(r["id"]): r["modality"] or "raster/unknown"
+        for r in db.query("SELECT id, modality FROM sources")
+    }
+    by_modality: dict[str, Counter[str]] = {}
+    modes: Counter[str] = Counter()
+    engines: set[str] = set()
+    regions = 0
+    for source_id in sorted(source_ids):
+        check = checks.get(source_id, {"status": "unchecked"})
+        counts = by_modality.setdefault(modality.get(source_id, "raster/unknown"), Counter())
+        counts["sources"] += 1
+        counts[str(check["status"])] += 1
+        counts["regions"] += len(check.get("regions") or [])
+        regions += len(check.get("regions") or [])
+        if "mode" in check:
+            modes[str(check["mode"])] += 1
+        if check.get("engine"):
+            engines.add(str(check["engine"]))
+    totals: Counter[str] = sum(by_modality.values(), Counter())
+    return {
+        "modes": dict(sorted(modes.items())),
+        "engines": sorted(engines),
+        "masked_in": "stored pixel data (ground truth, displayed frames and photos)",
+        "by_modality": {
+            m: {k: c[k] for k in ("sources", *TEXT_STATUSES, "regions")}
+            for m, c in sorted(by_modality.items())
+        },
+        "totals": {k: totals[k] for k in ("sources", *TEXT_STATUSES)} | {"regions": regions},
+    }
+
+
+def privacy_statement(text: dict[str, Any]) -> str:
+    """What was done, and what was not: no blanket claim (issue 23)."""
+    t = text["totals"]
+    checked = t["masked"] + t["clear"]
+    engine = ", ".join(text["engines"]) or "no OCR"
+    lines = [
+        "Patients and studies are keyed pseudonyms; DICOM headers were de-identified "
+        "(PS3.15 Basic Profile) at import.",
+        f"Burned-in text: {checked} of {t['sources']} sources were read by OCR ({engine}, "
+        f"modes: {', '.join(f'{m} {n}' for m, n in text['modes'].items()) or 'none'}); "
+        f"{t['masked']} had {t['regions']} text regions masked in the stored pixel data, "
+        "so they are masked in ground truth and photos alike.",
+    ]
+    if t["kept"]:
+        lines.append(
+            f"{t['kept']} sources were imported with --burned-in keep and were NOT checked: "
+            "they may show names, ids or dates."
+        )
+    if t["unchecked"]:
+        lines.append(
+            f"{t['unchecked']} sources were imported before the burned-in text check and "
+            "were NOT checked."
+        )
+    if t["not_at_risk"]:
+        lines.append(
+            f"{t['not_at_risk']} sources were not read (their modality and BurnedInAnnotation "
+            "NO say they carry no burned-in text)."
+        )
+    lines.append("OCR finds legible text, not every identifier: review images before sharing.")
+    return " ".join(lines)
+
+
+def _text_table(text: dict[str, Any]) -> list[str]:
+    header = ("modality", "sources", *TEXT_STATUSES, "regions")
+    rows = [
+        f"| {m} | " + " | ".join(str(c[k]) for k in header[1:]) + " |"
+        for m, c in text["by_modality"].items()
+    ]
+    return [
+        "Burned-in text check per modality (sources; regions masked):",
+        "",
+        "| " + " | ".join(h.replace("_", " ") for h in header) + " |",
+        "|" + "---|" * len(header),
+        *rows,
+        "",
+    ]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -132,6 +219,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         card["privacy"],
         "",
+        *_text_table(card["burned_in_text"]),
         "## How to cite",
         "",
         card["how_to_cite"],

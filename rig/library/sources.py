@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import sqlite_utils
 
 from rig.errors import InputError
 from rig.project import Project
@@ -39,3 +43,16 @@ def resolve_source(project: Project, source_id: int) -> SourceRef:
     row = rows[0]
     path = project.objects.verified_path(row["object_sha256"])
     return SourceRef(source_id, path, int(row["frame"]), str(row["kind"]))
+
+
+def burned_in_of(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
+    """The burned-in text check of every source that had one, by source id."""
+    if "burned_in" not in db.table_names():
+        return {}
+    out = {}
+    for row in db.query("SELECT * FROM burned_in"):
+        source_id = int(row.pop("source_id"))
+        row["regions"] = json.loads(row["regions"])
+        row["at_risk"] = bool(row["at_risk"])
+        out[source_id] = row
+    return out

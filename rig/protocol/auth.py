@@ -12,6 +12,7 @@ import hmac
 TAG_LEN = 16  # bytes of HMAC-SHA256 kept in a datagram (128-bit security against forgery)
 KEY_LEN = 32
 WINDOW_BITS = 64
+MAX_AHEAD = 2**40  # µs ≈ 12.7 days: how far ahead of the window an authentic seq may jump
 
 
 def datagram_tag(key: bytes, signed: bytes) -> bytes:
@@ -46,24 +47,45 @@ def hex_equal(a: str, b: str) -> bool:
 class ReplayWindow:
     """Sliding window over a peer's sequence numbers (§4.6), as in IPsec / DTLS.
 
-    ``check`` says whether a seq would be fresh; ``accept`` records it. Callers check before
-    verifying nothing else and accept only after the tag verified, so forged datagrams can
-    never advance the window.
+    ``verdict`` says whether a seq would be fresh (None) or why not (``replay`` / ``ahead``);
+    ``accept`` records it. Callers accept only after every receive check passed, so neither
+    forged nor malformed datagrams ever move the window.
+
+    ``floor`` is the receiver's own time-based seq (Unix µs) when it has a clock, else 0: a seq
+    more than ``MAX_AHEAD`` above ``max(highest, floor)`` is dropped as ``ahead``, so one keyed
+    datagram with seq 2^64-1 cannot lock the real peer out (v1.1).
     """
 
-    def __init__(self, highest: int = 0, bitmap: int = 0) -> None:
+    def __init__(self, highest: int = 0, bitmap: int = 0, floor: int = 0) -> None:
         self.highest = highest  # highest accepted seq (0 = none yet)
         self.bitmap = bitmap  # bit k set = seq (highest - k) was accepted, k in [0, 64)
+        self.floor = floor
+
+    @classmethod
+    def restored(cls, highest: int, floor: int = 0) -> ReplayWindow:
+        """The window after a restart from a persisted ``highest`` (§4.6).
+
+        Every seq up to ``highest`` counts as seen (the bitmap was not persisted). A persisted
+        value more than ``MAX_AHEAD`` above ``floor`` cannot come from an honest peer (whose
+        seqs follow its clock): it is re-based to an empty window.
+        """
+        if highest <= 0 or (floor and highest > floor + MAX_AHEAD):
+            return cls(0, 0, floor)
+        return cls(highest, (1 << WINDOW_BITS) - 1, floor)
+
+    def verdict(self, seq: int) -> str | None:
+        """None if ``seq`` is fresh; ``'replay'`` or ``'ahead'`` otherwise."""
+        if seq <= 0:
+            return "replay"
+        if seq > self.highest:
+            return "ahead" if seq - max(self.highest, self.floor) > MAX_AHEAD else None
+        offset = self.highest - seq
+        if offset >= WINDOW_BITS or (self.bitmap >> offset) & 1:
+            return "replay"
+        return None
 
     def check(self, seq: int) -> bool:
-        if seq <= 0:
-            return False
-        if seq > self.highest:
-            return True
-        offset = self.highest - seq
-        if offset >= WINDOW_BITS:
-            return False
-        return not (self.bitmap >> offset) & 1
+        return self.verdict(seq) is None
 
     def accept(self, seq: int) -> None:
         if seq > self.highest:

@@ -1,37 +1,40 @@
 """``DesktopEndpoint``: the async API the session engine calls to get one verified photo per item.
 
-Wires the sans-I/O ``DesktopMachine`` to a UDP socket (``MachineLink``) and to the HTTP upload
-server, persists what a restart needs (seq high-water mark, the phone's last address; stored
-photos are found on disk by name), and turns protocol events into a photo record or a
-``DeviceError``. In simulation, ``screen_tap`` returns the frame currently shown; the endpoint
-models the display latency when serving it to the phone (docs/protocol.md §5).
+Wiring only: the sans-I/O ``DesktopMachine`` on a UDP socket (``MachineLink``), the upload
+server on ``rig.protocol.httpd``, and ``StateFile`` for what a restart needs. Protocol events
+become a photo record or a ``DeviceError``. The screen tap of simulation sessions is a function
+handed in (the simulated display keeps the frames and models its latency, not this class).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
+import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiohttp import web
 
-from rig.atomic import write_text_atomic
-from rig.errors import CameraFailedError, LocalProtocolError, PhoneLostError
+from rig.errors import CameraFailedError, PhoneLostError, ProtocolError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
-from rig.protocol.desktop import IDLE, DesktopMachine
+from rig.protocol.desktop import CLOSED, OPEN_STATES, CaptureProgress, DesktopMachine
+from rig.protocol.httpd import HttpLimits, HttpServer
+from rig.protocol.netaddr import NetworkChoice, choose
 from rig.protocol.pairing import Pairing, qr_matrix, qr_to_text, save_qr_png
+from rig.protocol.statefile import SEQ_BLOCK, EndpointState, StateFile
 from rig.protocol.timers import Timers
 from rig.protocol.udp import MachineLink
 from rig.protocol.upload import PhotoRecord, UploadServer
+from rig.protocol.wiremap import WireMap
 
-SEQ_BLOCK = 100_000  # seqs reserved on disk ahead of use (§4.6)
-STATE_NAME = "protocol-state.json"
+BYE_WAIT_S = 1.0  # how long closing waits for the phone's BYE_ACK (RTTs are ms)
+
+ScreenTap = Callable[[float], np.ndarray | None]  # age_ms -> the frame visible then (simulation)
+ProgressFn = Callable[[CaptureProgress], None]
 
 
 def time_seq() -> int:
@@ -39,8 +42,31 @@ def time_seq() -> int:
     return time.time_ns() // 1000
 
 
+@dataclass(frozen=True)
+class ProtocolLimits:
+    """How long one capture may legitimately take (§6.2): a caller's deadline derives from it.
+
+    The machine ends every capture itself within these bounds (PhoneLost, CameraFailed); a
+    caller's own deadline is a backstop that must never be shorter.
+    """
+
+    phone_s: float  # the answer to CAPTURE: silence longer than this is PhoneLost
+    shot_s: float  # acknowledged to announced: ours, or the phone's camera timeout + margin
+    upload_s: float  # announced to stored, restarted whenever more bytes arrive
+    margin_s: float  # how late the machine's own verdict may come (a poll, a retransmission)
+
+    @classmethod
+    def of(cls, timers: Timers, shot_s: float | None = None) -> ProtocolLimits:
+        return cls(timers.phone_timeout_s, timers.shot_timeout_s if shot_s is None else shot_s,
+                   timers.upload_timeout_s, timers.poll_s + timers.rto_max_s)  # fmt: skip
+
+    @property
+    def total_s(self) -> float:
+        return self.phone_s + self.shot_s + self.upload_s + self.margin_s
+
+
 class DesktopEndpoint:
-    """``async with DesktopEndpoint(...) as ep: photo = await ep.capture(i, 0, tag, 30)``."""
+    """``async with DesktopEndpoint(...) as ep: photo = await ep.capture(i, 1, tag)``."""
 
     def __init__(
         self,
@@ -50,83 +76,96 @@ class DesktopEndpoint:
         udp_port: int,
         http_port: int,
         store_dir: Path | str,
-        screen_tap: Callable[[], np.ndarray] | None = None,
+        tap: ScreenTap | None = None,
         *,
         timers: Timers | None = None,
-        display_latency_ms: float = 0.0,
         camera_retries: int = 2,
         advertise_host: str | None = None,
         durable: bool = True,
+        http_limits: HttpLimits | None = None,
     ) -> None:
         self.durable = durable
         self.key, self.session = key, session_id
         self.host, self.udp_port, self.http_port = host, udp_port, http_port
-        self.advertise_host = advertise_host or host
+        self.network: NetworkChoice = choose(host, advertise_host or "")
         self.store_dir = Path(store_dir)
-        self.screen_tap = screen_tap
+        self.tap = tap
         self.timers = timers or Timers()
-        self.display_latency_s = display_latency_ms / 1000
         self.camera_retries = camera_retries
-        self.resyncs = 0
+        self.http_limits = http_limits
         self.events: list[ev.Event] = []  # every protocol event, for the operator log
-        self.listeners: list[Callable[[ev.Event], None]] = []  # e.g. the session's progress
-        self._frames: list[tuple[float, int, np.ndarray]] = []  # (visible_at, index, frame)
+        self.listeners: list[Callable[[ev.Event], None]] = []  # told of every event (tools)
         self._waiter: asyncio.Future[ev.Event] | None = None
-        self._seq_mark = 0
-        self._saved_peer: Any = None
+        self._on_progress: ProgressFn | None = None
+        self._told: tuple[int, int, float] | None = None  # the progress last handed on
+        self._closed: asyncio.Future[None] | None = None
+        self._state: EndpointState | None = None
+        self._statefile = StateFile(self.store_dir, session_id, key)
         self._state_save: asyncio.TimerHandle | None = None
+        self._saved_map = -1
         self.machine: DesktopMachine | None = None
         self.link: MachineLink | None = None
         self.server: UploadServer | None = None
+        self.http: HttpServer | None = None
         self._transport: asyncio.DatagramTransport | None = None
-        self._runner: web.AppRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> DesktopEndpoint:
         loop = asyncio.get_running_loop()
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        saved = self._load_state()
+        state = self._state = self._statefile.load()
+        wiremap = WireMap(state.wiremap)
         self.server = UploadServer(
-            self.key, self.session, self.store_dir, self._on_stored, self._tap, self.durable
-        )
+            self.key, self.session, self.store_dir, self._on_stored, self._serve_tap,
+            self.durable, wiremap.requested, self._on_upload_bytes,
+        )  # fmt: skip
         self.server.load_existing()
         nxt = 0
         while nxt in self.server.by_index:
             nxt += 1
-        seq = max(int(saved.get("seq_mark", 0)), time_seq())
-        peer = tuple(saved["peer"]) if saved.get("peer") else None
-        self.machine = DesktopMachine(self.key, self.session, seq, nxt, peer, self.timers)
+        floor = time_seq()
+        peer = tuple(state.peer) if state.peer else None
+        self.machine = DesktopMachine(self.key, self.session, max(state.seq_mark, floor), nxt,
+                                      peer, self.timers, wiremap)  # fmt: skip
         # Old genuine datagrams replayed after our restart must still count as replays (§4.6).
-        self.machine.codec.window = ReplayWindow(highest=int(saved.get("peer_highest", 0)))
-        self._reserve_seq()
-        link = MachineLink(self.machine, self._on_event, after_pump=self._reserve_seq)
+        self.machine.codec.window = ReplayWindow.restored(state.peer_highest, floor)
+        self._persist()
+        link = MachineLink(self.machine, self._on_event, before_send=self._persist)
         transport, _ = await loop.create_datagram_endpoint(
             lambda: link, local_addr=(self.host, self.udp_port)
         )
         self._transport, self.link = transport, link
         self.udp_port = transport.get_extra_info("sockname")[1]
-        self._runner = web.AppRunner(self.server.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.http_port)
-        await site.start()
-        if self.http_port == 0:
-            server = getattr(site, "_server", None)
-            sockets = getattr(server, "sockets", None) or []
-            self.http_port = sockets[0].getsockname()[1]
+        self.http = HttpServer(self.server.handle, self.http_limits)
+        self.http_port = await self.http.start(self.host, self.http_port)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.close(bye=exc[0] is None)
+
+    async def close(self, bye: bool = True, reason: str = "session finished") -> None:
+        """Stop; with ``bye`` tell a v1.1 phone the session is over and wait (bounded) for it."""
         if self._state_save is not None:
             self._state_save.cancel()
-        self._save_state()
+        if bye and self.machine is not None and self.link is not None:
+            self._closed = asyncio.get_running_loop().create_future()
+            self.machine.close(reason, self.link.now())
+            self.link.pump()
+            if self.machine.state != CLOSED:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._closed), BYE_WAIT_S)
+        self._persist()
         if self._transport is not None:
             self._transport.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+            self._transport = None
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
 
     # ------------------------------------------------------------------ API
     def pairing(self) -> Pairing:
-        return Pairing(self.advertise_host, self.udp_port, self.http_port, self.session, self.key)
+        advertise = self.network.advertise
+        return Pairing(advertise, self.udp_port, self.http_port, self.session, self.key)
 
     def pairing_payload(self) -> str:
         """The text of the pairing QR code (docs/protocol.md §3)."""
@@ -139,12 +178,35 @@ class DesktopEndpoint:
             save_qr_png(payload, Path(png_path))
         return qr_to_text(qr_matrix(payload))
 
-    def stored(self, index: int, min_attempt: int = 0) -> PhotoRecord | None:
-        """The verified photo of ``index`` from the lowest stored attempt >= ``min_attempt``."""
-        assert self.server is not None
-        attempts = self.server.by_index.get(index, {})
-        found = [a for a in attempts if a >= min_attempt]
-        return attempts[min(found)] if found else None
+    def network_line(self) -> str:
+        """Where the desktop listens and what the phone is told, and why (for the operator)."""
+        return self.network.describe(self.udp_port, self.http_port)
+
+    def stored(self, index: int, min_attempt: int = 1) -> PhotoRecord | None:
+        """The verified photo of item ``index`` from its lowest stored attempt >= ``min_attempt``
+        (in item terms, whatever wire pair carried it)."""
+        assert self.server is not None and self.machine is not None
+        wiremap = self.machine.wiremap
+        found: dict[int, PhotoRecord] = {}
+        for a, wire in wiremap.attempts_of(index).items():
+            record = self.server.stored.get(wire)
+            if record is not None and a >= min_attempt:
+                found[a] = replace(record, index=index, attempt=a)
+        for a, record in self.server.by_index.get(index, {}).items():  # named by item (v1.0)
+            if a >= min_attempt and a not in found and wiremap.item(index, a) == (index, a):
+                found[a] = record
+        return found[min(found)] if found else None
+
+    def limits(self) -> ProtocolLimits:
+        """The bounds of a capture now (the shot wait grows once a phone announced a slower
+        camera in its HELLO); before ``__aenter__``, those of our own timers."""
+        if self.machine is None:
+            return ProtocolLimits.of(self.timers)
+        return ProtocolLimits.of(self.machine.timers, self.machine.shot_timeout_s())
+
+    def progress(self) -> CaptureProgress | None:
+        """The open capture's progress (acknowledged, announced, upload bytes), or None."""
+        return self.machine.progress() if self.machine is not None else None
 
     def stats(self) -> dict[str, Any]:
         assert self.machine is not None and self.server is not None
@@ -153,40 +215,57 @@ class DesktopEndpoint:
             "rejected_datagrams": self.machine.rejected,
             "rejected_uploads": dict(self.server.rejected),
             "stale_messages": self.machine.stale,
-            "resyncs": self.resyncs,
+            "resyncs": self.machine.resyncs,
+            "replans": self.machine.replans,
+            "peer_minor": self.machine.peer_minor,
         }
 
+    @property
+    def resyncs(self) -> int:
+        return self.machine.resyncs if self.machine is not None else 0
+
     async def capture(
-        self, index: int, attempt: int = 0, tag: str = "", timeout_s: float | None = None
+        self,
+        index: int,
+        attempt: int = 1,
+        tag: str = "",
+        timeout_s: float | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> PhotoRecord:
-        """Get one verified photo of ``index`` (already on screen), from ``attempt`` or a later one.
+        """Get one verified photo of item ``index`` (already on screen), from ``attempt`` on.
 
         A stored (index, attempt) is never shot again: it is returned at once (resume). A retake
         asks for a higher attempt than any stored one. Camera failures are retried with
-        ``attempt + 1`` up to ``camera_retries`` times.
+        ``attempt + 1`` up to ``camera_retries`` times. ``on_progress`` hears each step the
+        phone makes (acknowledged, photo announced, more upload bytes), so a caller's own
+        deadline can follow the machine's (§6.2). However the wait ends — timeout,
+        cancellation by the caller, an error — the capture is closed in the protocol machine,
+        so the next call starts clean; protocol errors surface as ``PhoneLostError``.
         """
         done = self.stored(index, attempt)
         if done is not None:
             return done
-        coro = self._capture(index, attempt, tag)
+        self._on_progress, self._told = on_progress, None
         try:
-            return await asyncio.wait_for(coro, timeout_s)
+            return await asyncio.wait_for(self._capture(index, attempt, tag), timeout_s)
         except TimeoutError:
-            self._cancel()
             raise PhoneLostError(
                 f"capture of item {index} took longer than {timeout_s:g} s; check the phone"
             ) from None
+        except ProtocolError as exc:
+            raise PhoneLostError(f"capture of item {index}: {exc.message}") from exc
+        finally:
+            self._on_progress = None
+            self._cancel()
 
     async def _capture(self, index: int, attempt: int, tag: str) -> PhotoRecord:
-        assert self.machine is not None and self.link is not None
-        self._show(index)
-        if self.display_latency_s > 0:
-            await asyncio.sleep(self.display_latency_s)  # wait until the item is on screen
+        last = ""
         for a in range(attempt, attempt + self.camera_retries + 1):
             event = await self._run_attempt(index, a, tag)
             if isinstance(event, ev.PhotoVerified):
-                assert self.server is not None
-                return self.server.stored[(index, a)]
+                record = self.stored(index, a)
+                assert record is not None and record.attempt == a
+                return record
             if isinstance(event, ev.PhoneLost):
                 raise PhoneLostError(f"phone lost at item {index}: {event.reason}")
             assert isinstance(event, ev.CameraFailed)
@@ -198,8 +277,8 @@ class DesktopEndpoint:
 
     async def _run_attempt(self, index: int, attempt: int, tag: str) -> ev.Event:
         assert self.machine is not None and self.link is not None
-        if self.machine.state != IDLE:
-            raise LocalProtocolError("capture() called while another capture is open")
+        if self.machine.state in OPEN_STATES:
+            self._cancel()  # a capture abandoned without our knowing (never a crash, §6)
         self._waiter = asyncio.get_running_loop().create_future()
         self.machine.request_capture(index, attempt, tag, self.link.now())
         self.link.pump()
@@ -211,26 +290,19 @@ class DesktopEndpoint:
     # ------------------------------------------------------------------ callbacks
     def _on_event(self, event: ev.Event) -> None:
         self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
         if len(self.events) > 10_000:
             del self.events[:5_000]
-        if isinstance(event, ev.ResyncNeeded):
-            # The desktop's store is authoritative: an explicit, logged RESYNC (never silent).
-            self.resyncs += 1
-            asyncio.get_running_loop().call_soon(self._resync, event.index)
+        for listener in self.listeners:
+            listener(event)
+        self._tell_progress()
+        if isinstance(event, ev.ByeAcked) and self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
         elif (
             isinstance(event, ev.PhotoVerified | ev.PhoneLost | ev.CameraFailed)
             and self._waiter is not None
             and not self._waiter.done()
         ):
             self._waiter.set_result(event)
-
-    def _resync(self, index: int) -> None:
-        assert self.machine is not None and self.link is not None
-        if self.machine.state == "NEED_RESYNC":
-            self.machine.resync(index, self.link.now())
-            self.link.pump()
 
     def _on_stored(self, record: PhotoRecord) -> None:
         assert self.machine is not None and self.link is not None
@@ -240,62 +312,55 @@ class DesktopEndpoint:
         # between a verified photo and the next capture request).
         if self._state_save is None:
             loop = asyncio.get_running_loop()
-            self._state_save = loop.call_later(0.2, self._save_state_soon)
+            self._state_save = loop.call_later(0.2, self._save_soon)
 
-    def _save_state_soon(self) -> None:
+    def _on_upload_bytes(self, index: int, attempt: int, received: int) -> None:
+        if self.machine is not None and self.link is not None:
+            self.machine.upload_progressed(index, attempt, received, self.link.now())
+            self.link.pump()
+            self._tell_progress()
+
+    def _tell_progress(self) -> None:
+        """The open capture's progress to the caller, whenever the phone made some."""
+        progress = self.machine.progress() if self.machine is not None else None
+        if self._on_progress is None or progress is None:
+            return
+        step = (progress.item, progress.attempt, progress.last_progress_s)
+        if step != self._told:
+            self._told = step
+            self._on_progress(progress)
+
+    def _serve_tap(self, index: int, attempt: int, age_ms: float) -> np.ndarray | None:
+        return self.tap(age_ms) if self.tap is not None else None
+
+    def _save_soon(self) -> None:
         self._state_save = None
-        self._save_state(durable=False)
+        self._persist(durable=False)
 
     def _cancel(self) -> None:
-        if self.machine is not None and self.link is not None:
+        if self.machine is not None and self.link is not None and self.machine.state in OPEN_STATES:
             self.machine.cancel(self.link.now())
             self.link.pump()
 
-    # ------------------------------------------------------------------ screen tap (sim)
-    def _show(self, index: int) -> None:
-        if self.screen_tap is None or self.link is None:
-            return
-        frame = np.array(self.screen_tap(), dtype=np.uint8, copy=True)
-        self._frames.append((self.link.now() + self.display_latency_s, index, frame))
-        del self._frames[:-8]
-
-    def _tap(self, index: int, attempt: int, age_ms: float) -> np.ndarray | None:
-        if self.link is None or not self._frames:
-            return None
-        at = self.link.now() - age_ms / 1000
-        visible = [f for t, _, f in self._frames if t <= at]
-        return visible[-1] if visible else np.zeros_like(self._frames[0][2])
-
     # ------------------------------------------------------------------ persistence
-    def _load_state(self) -> dict[str, Any]:
-        try:
-            obj = json.loads((self.store_dir / STATE_NAME).read_text(encoding="utf-8"))
-            return obj if isinstance(obj, dict) and obj.get("session") == self.session.hex() else {}
-        except (OSError, ValueError):
-            return {}
-
-    def _reserve_seq(self) -> None:
-        assert self.machine is not None
-        if self.machine.next_seq >= self._seq_mark or self.machine.peer != self._saved_peer:
-            self._seq_mark = max(self._seq_mark, self.machine.next_seq + SEQ_BLOCK)
-            self._saved_peer = self.machine.peer
-            self._save_state()
-
-    def _save_state(self, durable: bool = True) -> None:
-        if self.machine is None:
+    def _persist(self, durable: bool = True) -> None:
+        """Save when the seq block runs out, the peer moved or the wire map changed — before
+        any datagram that depends on it is sent (MachineLink calls this first)."""
+        machine, state = self.machine, self._state
+        if machine is None or state is None:
             return
-        peer = self.machine.peer
-        window = self.machine.codec.window
-        state = {
-            "session": self.session.hex(),
-            "seq_mark": self._seq_mark,
-            "peer": peer,
-            "peer_highest": window.highest if window is not None else 0,
-        }
-        text = json.dumps(state) + os.linesep
-        if durable:
-            write_text_atomic(self.store_dir / STATE_NAME, text)
-        else:  # atomic against a process crash; fsync would double the per-photo disk cost
-            tmp = self.store_dir / f".{STATE_NAME}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, self.store_dir / STATE_NAME)
+        window = machine.codec.window
+        highest = window.highest if window is not None else 0
+        changed = (
+            machine.next_seq >= state.seq_mark
+            or list(machine.peer or []) != (state.peer or [])
+            or machine.wiremap.version != self._saved_map
+        )
+        if machine.next_seq >= state.seq_mark:
+            state.seq_mark = machine.next_seq + SEQ_BLOCK
+        state.peer = list(machine.peer) if machine.peer is not None else None
+        state.wiremap = machine.wiremap.entries()
+        if changed or not durable:
+            state.peer_highest = highest
+            self._statefile.save(state, durable=durable)
+            self._saved_map = machine.wiremap.version

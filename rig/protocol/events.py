@@ -59,6 +59,21 @@ class ResyncNeeded(Event):
     phone_cursor: int
 
 
+@dataclass(frozen=True)
+class Replanned(Event):
+    """The phone had passed the item: its capture travels as wire (index, wire_attempt)."""
+
+    item: int
+    attempt: int
+    index: int
+    wire_attempt: int
+
+
+@dataclass(frozen=True)
+class ByeAcked(Event):
+    pass
+
+
 # ---- both sides
 @dataclass(frozen=True)
 class Resynced(Event):
@@ -96,3 +111,10 @@ class UploadRequested(Event):
 class PhotoStored(Event):
     index: int
     attempt: int
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    """The desktop said BYE: no more keepalives until it asks again (v1.1, §7.5)."""
+
+    reason: str

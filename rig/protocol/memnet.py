@@ -2,8 +2,9 @@
 
 Used by the tests (the full fault matrix) and handy for exploring the protocol: no sockets,
 no threads, no wall clock; a run with a given seed is exactly reproducible. The "desktop
-driver" plays the session engine (capture 0..n-1, retry camera failures with attempt + 1,
-resync when asked); the "phone world" plays camera and uploader.
+driver" plays the session engine (capture 0..n-1 from attempt 1, retry camera failures with
+attempt + 1; GAPs are resolved inside the desktop machine); the "phone world" plays camera and
+uploader.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import itertools
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from rig.protocol.desktop import DesktopMachine
 from rig.protocol.faults import FaultSpec, plan_datagram
 from rig.protocol.phone import PhoneMachine, PhoneState
 from rig.protocol.timers import Timers
+from rig.protocol.wiremap import WireMap
 
 KEY = bytes(range(32))
 SESSION = bytes.fromhex("0123456789abcdef")
@@ -33,10 +36,12 @@ class MemResult:
     completed: list[int] = field(default_factory=list)
     stored: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # index -> [(a, sha)]
     saved: Counter[int] = field(default_factory=Counter)  # index -> photos saved on the phone
-    phone_sha: dict[tuple[int, int], str] = field(default_factory=dict)
+    phone_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # (item, attempt)
+    wire_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # what the phone saved
     lost: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     resyncs: int = 0
+    replans: int = 0
     retransmissions: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     end_s: float = 0.0
@@ -56,6 +61,8 @@ class MemConfig:
     timers: Timers = field(default_factory=Timers)
     phone_cursor: int = 0  # the phone's cursor at first start (-1 = fresh, unpaired phone)
     time_limit_s: float = 36_000.0
+    retakes: dict[int, int] = field(default_factory=dict)  # item -> retaken once this one is done
+    phone_factory: Callable[..., Any] = PhoneMachine  # (key, session, addr, seq, state, timers)
 
 
 class MemRun:
@@ -75,20 +82,25 @@ class MemRun:
         self.pending_phone_restarts = dict(cfg.phone_restarts)
         self.pending_desktop_restarts = set(cfg.desktop_restarts)
         self.phone_disk: dict[str, Any] = PhoneState(cursor=cfg.phone_cursor).to_json()
+        self.wire_entries: list[list[int]] = []
         self.phone = self._new_phone(initial_seq=1)
         self.desktop = self._new_desktop(initial_seq=1)
         self.index = 0
-        self.attempt = 0
+        self.attempt = 1
         self.driver_busy = False
+        self.retake: tuple[int, int] | None = None  # (item, attempt) to capture next
+        self.pending_retakes = dict(cfg.retakes)
+        self.last_attempt: dict[int, int] = {}
 
     # ------------------------------------------------------------------ construction
-    def _new_phone(self, initial_seq: int) -> PhoneMachine:
+    def _new_phone(self, initial_seq: int) -> Any:
         state = PhoneState.from_json(json.loads(json.dumps(self.phone_disk)))
-        return PhoneMachine(KEY, SESSION, "desktop", initial_seq, state, self.cfg.timers)
+        return self.cfg.phone_factory(KEY, SESSION, "desktop", initial_seq, state, self.cfg.timers)
 
     def _new_desktop(self, initial_seq: int) -> DesktopMachine:
         nxt = self._first_unstored()
-        return DesktopMachine(KEY, SESSION, initial_seq, nxt, None, self.cfg.timers)
+        wiremap = WireMap(self.wire_entries)  # the endpoint persists it with its state
+        return DesktopMachine(KEY, SESSION, initial_seq, nxt, None, self.cfg.timers, wiremap)
 
     def _first_unstored(self) -> int:
         i = 0
@@ -115,6 +127,7 @@ class MemRun:
                 self._on_phone_event(e)
             self.phone_disk = self.phone.snapshot()  # the adapter persists after every call
         if self.desktop_up:
+            self.wire_entries = self.desktop.wiremap.entries()  # persisted before sending
             for data, _ in self.desktop.datagrams_to_send():
                 self._transmit(data, "phone")
             for e in self.desktop.next_events():
@@ -140,7 +153,7 @@ class MemRun:
     def _photo(self, index: int, attempt: int) -> None:
         self.res.saved[index] += 1
         sha = hashlib.sha256(f"{index}/{attempt}/{self.phone_boot}".encode()).hexdigest()
-        self.res.phone_sha[(index, attempt)] = sha
+        self.res.wire_sha[(index, attempt)] = sha
         self.phone.photo_saved(index, attempt, sha, 1000 + index, self.now)
         self.phone_disk = self.phone.snapshot()
         if self.pending_phone_restarts.get(index) == "after_save":
@@ -155,10 +168,12 @@ class MemRun:
 
     def _upload(self, e: ev.UploadRequested, ok: bool) -> None:
         """The HTTP upload reaches the desktop's server (which is down while it restarts)."""
-        if ok and self.desktop_up:
-            stored = self.res.stored.setdefault(e.index, [])
-            if (e.attempt, e.sha256) not in stored:
-                stored.append((e.attempt, e.sha256))
+        item = self.desktop.wiremap.item(e.index, e.attempt) if self.desktop_up else None
+        if ok and item is not None:
+            stored = self.res.stored.setdefault(item[0], [])
+            if (item[1], e.sha256) not in stored:
+                stored.append((item[1], e.sha256))
+                self.res.phone_sha[item] = self.res.wire_sha[(e.index, e.attempt)]
             self.desktop.photo_stored(e.index, e.attempt, e.sha256, self.now)
         else:
             ok = False
@@ -166,29 +181,46 @@ class MemRun:
 
     # ------------------------------------------------------------------ desktop driver
     def _drive(self) -> None:
-        if self.driver_busy or not self.desktop_up or self.index >= self.cfg.n:
+        if self.driver_busy or not self.desktop_up:
             return
-        while self.index in self.res.stored and self.index < self.cfg.n:
-            self.index, self.attempt = self.index + 1, 0  # already stored: never asked again
+        if self.retake is not None:
+            self.driver_busy = True
+            item, attempt = self.retake
+            self.desktop.request_capture(item, attempt, f"s-{item:06d}", self.now)
+            return
         if self.index >= self.cfg.n:
             return
-        if self.index in self.pending_desktop_restarts and self.attempt == 0:
+        while self.index in self.res.stored and self.index < self.cfg.n:
+            self.index, self.attempt = self.index + 1, 1  # already stored: never asked again
+        if self.index >= self.cfg.n:
+            return
+        if self.index in self.pending_desktop_restarts and self.attempt == 1:
             self.pending_desktop_restarts.discard(self.index)
             self._crash_desktop()
             return
         self.driver_busy = True
+        self.last_attempt[self.index] = self.attempt
         self.desktop.request_capture(self.index, self.attempt, f"s-{self.index:06d}", self.now)
 
     def _on_desktop_event(self, e: ev.Event) -> None:
         if isinstance(e, ev.PhotoVerified):
             self.res.completed.append(e.index)
             self.driver_busy = False
-            self.index, self.attempt = e.index + 1, 0
+            if self.retake is not None and self.retake[0] == e.index:
+                self.retake = None  # the retake is done: carry on where the session was
+                return
+            self.index, self.attempt = e.index + 1, 1
+            for item, after in list(self.pending_retakes.items()):
+                if after == e.index:  # e.g. a registration rejection found late (issue 23)
+                    del self.pending_retakes[item]
+                    self.retake = (item, self.last_attempt.get(item, 1) + 1)
         elif isinstance(e, ev.CameraFailed):
             self.driver_busy = False
-            if self.attempt >= self.cfg.camera_retries:
+            if self.retake is not None:
+                self.retake = (self.retake[0], self.retake[1] + 1)
+            elif self.attempt > self.cfg.camera_retries:
                 self.res.failed.append(e.index)
-                self.index, self.attempt = self.index + 1, 0
+                self.index, self.attempt = self.index + 1, 1
             else:
                 self.attempt += 1
         elif isinstance(e, ev.PhoneLost):
@@ -196,7 +228,8 @@ class MemRun:
             self.driver_busy = False  # the operator would be told; the test retries once
         elif isinstance(e, ev.ResyncNeeded):
             self.res.resyncs += 1
-            self.desktop.resync(e.index, self.now)
+        elif isinstance(e, ev.Replanned):
+            self.res.replans += 1
 
     def _crash_desktop(self) -> None:
         self.res.retransmissions += self.desktop.retransmissions
@@ -258,7 +291,7 @@ class MemRun:
             self.desktop_up = True
             self.desktop = self._new_desktop(initial_seq=payload)
             self.driver_busy = False
-            self.index, self.attempt = self._first_unstored(), 0
+            self.index, self.attempt = self._first_unstored(), 1
         elif payload[0] != self.phone_boot or not self.phone_up:
             return  # camera / upload work of a phone process that has since crashed
         elif kind == "photo":

@@ -1,8 +1,9 @@
 """Capture-protocol datagrams: typed messages, canonical encoding, checked decoding.
 
 Byte layout, field types and the order of receive checks are specified in docs/protocol.md
-§4; this module is its executable form and ``tests/vectors/`` its golden output. Decoding
-never raises anything but ``Rejected`` (carrying the drop reason), whatever the input.
+§4 (version 1.1); this module is its executable form and ``tests/vectors/`` its golden output.
+Decoding never raises anything but ``Rejected`` (carrying the drop reason), whatever the input;
+encoding refuses (``ValueError``) anything a receiver would reject.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, ClassVar
 from rig.protocol.auth import TAG_LEN, ReplayWindow, datagram_tag, tags_equal
 
 MAGIC = b"RG"
-VERSION = 1
+VERSION = 1  # the major version: the header byte and the pairing URI's v
+MINOR = 1  # this implementation's minor version, negotiated in HELLO / HELLO_ACK (§7.4)
 HEADER = struct.Struct(
     ">2sBBBBH8sQ"
 )  # magic, version, type, flags, reserved, body_len, session, seq
@@ -38,10 +40,13 @@ ST_SHOOTING, ST_SAVED, ST_FAILED = 0, 1, 2
 
 REASONS = (
     "short", "oversize", "magic", "version", "malformed", "session", "mac", "role", "type",
-    "replay",
+    "replay", "ahead",
 )  # fmt: skip
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
+_SAFE_TAG_RE = re.compile(r"(?:[A-Za-z0-9_-][A-Za-z0-9._-]{0,127})?")
+MAX_TAG = 128
+MAX_REASON = 200
 
 
 class Rejected(Exception):
@@ -62,6 +67,8 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "size": (1, MAX_INDEX),
     "code": (0, 255),
     "state": (0, 255),
+    "minor": (0, 255),
+    "shot_s": (1, 3600),
 }
 
 
@@ -69,42 +76,63 @@ def _valid_str(name: str, value: str) -> bool:
     if name == "sha256":
         return _SHA_RE.fullmatch(value) is not None
     if name == "tag":
-        return len(value) <= 128 and all(32 <= ord(c) < 127 for c in value)
-    if name == "reason":
-        return len(value) <= 200
+        return len(value) <= MAX_TAG and all(32 <= ord(c) < 127 for c in value)
+    if name == "reason":  # code points, any Unicode scalar value (no lone surrogates)
+        return len(value) <= MAX_REASON and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
     return False
 
 
 def valid_tag(tag: str) -> bool:
-    """Whether ``tag`` may go in a CAPTURE (printable ASCII, at most 128 characters)."""
-    return _valid_str("tag", tag)
+    """Whether a v1.1 desktop may send ``tag`` in a CAPTURE (§4.2): empty, or up to 128
+    characters of ``A-Z a-z 0-9 . _ -`` not starting with ``.``, so it is a safe file name."""
+    return _SAFE_TAG_RE.fullmatch(tag) is not None
+
+
+def safe_tag(tag: str) -> str:
+    """A file-name-safe form of any received tag (§4.3): v1.0 desktops may send ``/`` or ``..``.
+
+    Every character outside ``A-Z a-z 0-9 . _ -`` becomes ``_``, and so does a leading ``.``;
+    an already safe tag is returned unchanged.
+    """
+    out = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in tag)
+    return ("_" + out[1:] if out.startswith(".") else out)[:MAX_TAG]
 
 
 @dataclass(frozen=True)
 class Message:
-    """Base of all message types; subclasses set TYPE and SENDER."""
+    """Base of all message types; subclasses set TYPE and SENDER.
+
+    Fields named in OPTIONAL were added in v1.1: None means absent (a v1.0 body), and they are
+    left out of the encoded body then, so a v1.0 peer sees exactly the v1.0 bytes.
+    """
 
     TYPE: ClassVar[int] = 0
     SENDER: ClassVar[int] = ROLE_DESKTOP
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     def body(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
 class Hello(Message):
     TYPE: ClassVar[int] = 0x01
     SENDER: ClassVar[int] = ROLE_PHONE
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"minor", "shot_s"})
     cursor: int
     nonce: int
+    minor: int | None = None  # v1.1: the phone's minor version
+    shot_s: int | None = None  # v1.1: the phone's camera timeout, s (the desktop waits longer)
 
 
 @dataclass(frozen=True)
 class HelloAck(Message):
     TYPE: ClassVar[int] = 0x02
     SENDER: ClassVar[int] = ROLE_DESKTOP
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"minor"})
     nonce: int
     next: int
+    minor: int | None = None  # v1.1: the agreed minor version (only to a HELLO that had one)
 
 
 @dataclass(frozen=True)
@@ -177,6 +205,23 @@ class ResyncAck(Message):
     next: int
 
 
+@dataclass(frozen=True)
+class Bye(Message):
+    """v1.1: the session is over (for now); the phone stops its keepalives (§7.5)."""
+
+    TYPE: ClassVar[int] = 0x0B
+    SENDER: ClassVar[int] = ROLE_DESKTOP
+    reason: str
+
+
+@dataclass(frozen=True)
+class ByeAck(Message):
+    """v1.1: the phone's answer to every BYE (empty body)."""
+
+    TYPE: ClassVar[int] = 0x0C
+    SENDER: ClassVar[int] = ROLE_PHONE
+
+
 MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
@@ -190,8 +235,11 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
         Error,
         Resync,
         ResyncAck,
+        Bye,
+        ByeAck,
     )
 }
+V11_TYPES = frozenset({Bye.TYPE, ByeAck.TYPE})  # never sent to a peer that did not say minor >= 1
 
 
 def canonical_json(obj: dict[str, Any]) -> bytes:
@@ -199,8 +247,21 @@ def canonical_json(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
+def _check_fields(msg: Message) -> None:
+    """Refuse to send what a receiver must reject (an encoder never emits a malformed body)."""
+    for name, value in msg.body().items():
+        ok = (
+            type(value) is int and _INT_RANGES[name][0] <= value <= _INT_RANGES[name][1]
+            if name in _INT_RANGES
+            else type(value) is str and _valid_str(name, value)
+        )
+        if not ok:
+            raise ValueError(f"{type(msg).__name__}: field '{name}' is invalid: {value!r:.40}")
+
+
 def encode(msg: Message, key: bytes, session: bytes, seq: int) -> bytes:
     """Serialise and authenticate ``msg`` as one datagram (§4.1)."""
+    _check_fields(msg)
     body = canonical_json(msg.body())
     if len(body) > MAX_BODY:
         raise ValueError(f"body of {type(msg).__name__} is {len(body)} bytes > {MAX_BODY}")
@@ -212,17 +273,54 @@ def encode(msg: Message, key: bytes, session: bytes, seq: int) -> bytes:
     return signed + datagram_tag(key, signed)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")  # §4.2: a repeated key is malformed (v1.1)
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN / Infinity: Python-only extensions
+
+
+def _no_lone_surrogate(value: Any) -> bool:
+    """Every string (keys too) is valid Unicode: no unpaired ``\\udXXX`` escapes."""
+    if isinstance(value, str):
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return all(_no_lone_surrogate(k) and _no_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_no_lone_surrogate(v) for v in value)
+    return True
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The strict RFC 8259 object of §4.2 (v1.1): UTF-8, no duplicate keys, no NaN/Infinity,
+    no lone surrogates; ``Rejected('malformed')`` otherwise."""
+    try:
+        obj = json.loads(
+            body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise Rejected("malformed") from None
+    if not isinstance(obj, dict) or not _no_lone_surrogate(obj):
+        raise Rejected("malformed")
+    return obj
+
+
 def decode_body(cls: type[Message], body: bytes) -> Message:
     """Parse and validate a body for message class ``cls``; ``Rejected('malformed')`` if bad."""
     try:
-        obj = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        obj = parse_body(body)
+    except RecursionError:
         raise Rejected("malformed") from None
-    if not isinstance(obj, dict):
-        raise Rejected("malformed")
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         value = obj.get(f.name)
+        if value is None and f.name in cls.OPTIONAL and f.name not in obj:
+            kwargs[f.name] = None
+            continue
         if f.name in _INT_RANGES:
             lo, hi = _INT_RANGES[f.name]
             if type(value) is not int or not lo <= value <= hi:
@@ -304,6 +402,7 @@ def open_datagram(
         raise Rejected("type")
     if sender != cls.SENDER:
         raise Rejected("role")
-    if window is not None and not window.check(seq):
-        raise Rejected("replay")
+    verdict = window.verdict(seq) if window is not None else None
+    if verdict is not None:
+        raise Rejected(verdict)  # replay, or too far ahead (§4.6)
     return decode_body(cls, data[HEADER_LEN : HEADER_LEN + body_len]), seq

@@ -44,33 +44,71 @@ class Pairing:
 
 
 def parse_pairing(text: str) -> Pairing:
-    """Parse a pairing URI; InputError naming the bad field otherwise."""
+    """Parse a pairing URI (§3); InputError naming the bad field otherwise."""
     text = text.strip()
     parts = urlsplit(text)
-    if parts.scheme != SCHEME:
-        raise InputError(f"pairing: expected a '{SCHEME}://' payload, got '{text[:24]}...'")
+    if parts.scheme.lower() != SCHEME:
+        raise InputError(
+            f"pairing: field 'scheme': expected a '{SCHEME}://' payload, got '{text[:24]}...'"
+        )
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    try:
-        version = int(query.get("v", "1"))
-        port = parts.port
-        http_port = int(query["http"])
-        session = bytes.fromhex(query["sid"])
-        key = base64.urlsafe_b64decode(query["key"] + "=" * (-len(query["key"]) % 4))
-    except KeyError as exc:
-        raise InputError(f"pairing: field '{exc.args[0]}' missing; rescan the QR code") from None
-    except (ValueError, binascii.Error) as exc:
-        raise InputError(f"pairing: malformed field ({exc}); rescan the QR code") from None
+    version = _int_field(query.get("v", "1"), "v", 1, 255)
     if version != VERSION:
-        raise InputError(f"pairing: protocol version {version} unsupported (this is {VERSION})")
-    if not parts.hostname or port is None:
-        raise InputError("pairing: field 'host:port' missing")
-    if len(session) != SESSION_LEN or len(key) != KEY_LEN:
-        raise InputError("pairing: field 'sid' must be 8 bytes and 'key' 32 bytes")
+        raise InputError(
+            f"pairing: field 'v': protocol version {version} unsupported (this is {VERSION}); "
+            "update the app or the desktop"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname:
+        raise InputError("pairing: field 'host' missing; rescan the QR code")
+    if port is None or not 1 <= port <= 65535:
+        raise InputError("pairing: field 'port' missing or out of range; rescan the QR code")
+    http_port = _int_field(_required(query, "http"), "http", 1, 65535)
+    session = _hex_field(_required(query, "sid"), "sid", SESSION_LEN)
+    key = _key_field(_required(query, "key"))
     return Pairing(parts.hostname, port, http_port, session, key, version)
 
 
+def _required(query: dict[str, str], name: str) -> str:
+    if name not in query:
+        raise InputError(f"pairing: field '{name}' missing; rescan the QR code")
+    return query[name]
+
+
+def _int_field(text: str, name: str, lo: int, hi: int) -> int:
+    if not text.isascii() or not text.isdigit() or not lo <= int(text) <= hi:
+        raise InputError(f"pairing: field '{name}' must be an integer in [{lo}, {hi}]")
+    return int(text)
+
+
+def _hex_field(text: str, name: str, size: int) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != size or len(text) != 2 * size:
+        raise InputError(f"pairing: field '{name}' must be {2 * size} hex digits")
+    return value
+
+
+def _key_field(text: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != KEY_LEN:
+        raise InputError(f"pairing: field 'key' must be {KEY_LEN} bytes in base64url")
+    return key
+
+
 def load_pairing(arg: str) -> Pairing:
-    """The payload itself, a text file holding it, or a PNG/JPEG of its QR code."""
+    """The payload itself, a pairing file, or a PNG/JPEG of its QR code (§3).
+
+    A pairing file is UTF-8 text whose first non-empty line is the URI (later lines ignored).
+    """
     if arg.startswith(f"{SCHEME}:"):
         return parse_pairing(arg)
     path = Path(arg)
@@ -78,7 +116,12 @@ def load_pairing(arg: str) -> Pairing:
         raise InputError(f"pairing: '{arg}' is neither a {SCHEME}:// payload nor a file")
     if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
         return parse_pairing(decode_qr_image(path))
-    return parse_pairing(path.read_text(encoding="utf-8"))
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the pairing file ({exc})") from None
+    first = next((line for line in lines if line.strip()), "")
+    return parse_pairing(first)
 
 
 def qr_matrix(text: str) -> np.ndarray:
@@ -116,7 +159,29 @@ def decode_qr_image(path: Path) -> str:
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise InputError(f"{path}: cannot read the image")
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
+    text = _decode_qr(img)
     if not text:
         raise InputError(f"{path}: no QR code found; photograph it straighter or pass the text")
     return str(text)
+
+
+def _decode_qr(img: np.ndarray) -> str:
+    """Try OpenCV's two QR detectors, then smaller scales of the image.
+
+    The classic detector misses about one random pairing code in thirty even on a perfect PNG
+    (its finder-pattern search trips on some module layouts); the ArUco-based one and a
+    downscaled image catch those, so one unlucky session key never blocks pairing.
+    """
+    import cv2
+
+    detectors = [cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()]
+    for scale in (1.0, 0.5, 0.25):
+        im = img if scale == 1.0 else cv2.resize(img, None, fx=scale, fy=scale,
+                                                 interpolation=cv2.INTER_AREA)  # fmt: skip
+        if min(im.shape[:2]) < 64:
+            break
+        for det in detectors:
+            text, _, _ = det.detectAndDecode(im)
+            if text:
+                return str(text)
+    return ""

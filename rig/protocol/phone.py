@@ -1,4 +1,4 @@
-"""The phone's side of the capture protocol as a sans-I/O state machine.
+"""The phone's side of the capture protocol as a sans-I/O state machine (v1.1).
 
 Rules / theory of operation (docs/protocol.md §6–§7):
 
@@ -6,20 +6,23 @@ Rules / theory of operation (docs/protocol.md §6–§7):
   socket or touches a file; the adapter calls ``receive_datagram``, ``handle_timer`` at
   ``get_timer()``, and reports the camera (``photo_saved`` / ``camera_failed``) and uploads
   (``upload_finished``). It persists ``snapshot()`` after every call that changed it.
-* The phone opens contact: HELLO until a HELLO_ACK, then HELLO as keepalive whenever the desktop
-  has been silent for ``keepalive_s``. CAPTUREs are served in every state.
+* The phone opens contact: HELLO (same nonce on every retransmission, RTO backed off) until a
+  HELLO_ACK echoing that nonce, then HELLO as keepalive (a new nonce each) whenever the desktop
+  has been silent for ``keepalive_s``; after BYE no keepalives at all (ENDED). The HELLO says
+  our minor version and camera timeout (v1.1). CAPTUREs are served in every state.
 * An attempt (index, attempt) is shot at most once, ever: finished attempts are remembered
   (and persisted) and a repeated CAPTURE only repeats their outcome; the photo is re-uploaded,
   never re-shot.
-* The phone shoots only the index it expects (``cursor``) or an explicit retake of the index it
-  just finished; anything else is answered ERROR GAP and changes nothing until the desktop sends
-  an explicit RESYNC (or a HELLO_ACK naming the next index).
+* The phone shoots only the index it expects (``cursor``) or a retake (a higher attempt) of an
+  index it finished before; anything else is answered ERROR GAP and changes nothing until the
+  desktop sends an explicit RESYNC — which always wins: the cursor becomes its ``next``.
 * Every wait is bounded: the camera by ``camera_timeout_s`` (then CAMERA_FAILED), the desktop by
   ``desktop_timeout_s`` (then ``DesktopLost``, back to CONNECTING).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +31,7 @@ from rig.protocol import events as ev
 from rig.protocol import messages as m
 from rig.protocol.timers import RtoEstimator, Timers
 
-CONNECTING, READY, SHOOTING = "CONNECTING", "READY", "SHOOTING"
+CONNECTING, READY, SHOOTING, ENDED = "CONNECTING", "READY", "SHOOTING", "ENDED"
 
 # (state, event) -> new state; any pair not listed is a bug on our side (LocalProtocolError).
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -41,6 +44,11 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (SHOOTING, "shot_done_lost"): CONNECTING,
     (READY, "desktop_timeout"): CONNECTING,
     (SHOOTING, "desktop_timeout"): SHOOTING,
+    (CONNECTING, "bye"): ENDED,
+    (READY, "bye"): ENDED,
+    (SHOOTING, "bye"): SHOOTING,  # the shot finishes first; ENDED when it is reported
+    (ENDED, "bye"): ENDED,
+    (ENDED, "reopen"): READY,  # the desktop asks again (a resumed session)
 }
 
 
@@ -103,12 +111,16 @@ class PhoneMachine:
         self.uploads: dict[tuple[int, int], _Upload] = {}
         self.stale = 0  # authenticated but irrelevant messages (late photos, old acks)
         self.version = 0  # bumped on every change of the persisted state: persist when it moves
+        self.desktop_minor = 0  # negotiated in HELLO_ACK (v1.1)
+        self.ended = False  # the desktop said BYE and has asked for nothing since
         self._events: list[ev.Event] = []
         self._out: list[tuple[bytes, Any]] = []
         self._rto = RtoEstimator(self.timers)
         self._nonce = initial_seq & 0xFFFFFFFF
         self._hello_due_s: float | None = None
-        self._hello_sent_s = 0.0
+        self._hello_sent_s = -1.0
+        self._hello_resent = False
+        self._nonce_acked = True  # no HELLO outstanding: the next one starts a new exchange
         self._last_heard_s: float | None = None
 
     # ------------------------------------------------------------------ plumbing
@@ -154,12 +166,34 @@ class PhoneMachine:
         if isinstance(msg, m.HelloAck):
             self._on_hello_ack(msg, now)
         elif isinstance(msg, m.Capture):
+            self._reopen(now)
             self._on_capture(msg, now)
         elif isinstance(msg, m.Stored):
             self._mark_stored(msg.index, msg.attempt, msg.sha256)
         elif isinstance(msg, m.Resync):
-            self._adopt_cursor(msg.next)
+            self._reopen(now)
+            self._adopt_cursor(msg.next)  # the desktop's cursor wins, always (§7.3)
             self._send(m.ResyncAck(next=msg.next))
+        elif isinstance(msg, m.Bye):
+            self._on_bye(msg)
+
+    def _on_bye(self, msg: m.Bye) -> None:
+        self._send(m.ByeAck())
+        if not self.ended:
+            self.ended = True
+            self._events.append(ev.SessionEnded(msg.reason))
+        self._go("bye")
+        self.connected = False
+        self._hello_due_s = None  # no keepalives: the session is over until asked again
+
+    def _reopen(self, now: float) -> None:
+        """A CAPTURE or RESYNC after BYE: the desktop resumed the session."""
+        if self.ended:
+            self.ended = False
+            self.connected = True
+            if self.state == ENDED:
+                self._go("reopen")
+            self._hello_due_s = now + self.timers.keepalive_s
 
     def photo_saved(self, index: int, attempt: int, sha256: str, size: int, now: float) -> None:
         """The camera produced a photo and it is saved durably on the phone."""
@@ -167,7 +201,8 @@ class PhoneMachine:
             self.stale += 1  # too late: the attempt already timed out and was reported failed
             return
         self._finish(index, attempt, Result(saved=True, sha256=sha256, size=size))
-        self.persist.cursor = max(self.persist.cursor, index + 1)
+        if self.persist.cursor == index:  # not a retake, and no RESYNC moved it meanwhile (§7.1)
+            self.persist.cursor = index + 1
         self.version += 1
         self._send(m.PhotoReady(index=index, attempt=attempt, sha256=sha256, size=size))
         self._request_upload(index, attempt, now)
@@ -180,8 +215,14 @@ class PhoneMachine:
         self._finish(index, attempt, Result(saved=False, reason=reason))
         self._send(m.CameraFailedMsg(index=index, attempt=attempt, reason=reason))
 
-    def upload_finished(self, index: int, attempt: int, ok: bool, now: float) -> None:
-        """The adapter's upload of (index, attempt) ended; failures are retried with backoff."""
+    def upload_finished(
+        self, index: int, attempt: int, ok: bool, now: float, refused: bool = False
+    ) -> None:
+        """The adapter's upload of (index, attempt) ended; failures are retried with backoff.
+
+        ``refused``: the desktop answered that retrying cannot help (§5.3: 401, 403, 412, 413):
+        the upload is dropped until a later CAPTURE poll asks for the photo again.
+        """
         up = self.uploads.get((index, attempt))
         result = self.persist.results.get((index, attempt))
         if up is None or result is None:
@@ -190,7 +231,7 @@ class PhoneMachine:
             self._mark_stored(index, attempt, result.sha256)
             return
         up.tries += 1
-        if up.tries >= self.timers.upload_retries:
+        if refused or up.tries >= self.timers.upload_retries:
             del self.uploads[(index, attempt)]  # a later CAPTURE poll restarts it
             return
         up.due_s = now + up.backoff_s
@@ -218,6 +259,7 @@ class PhoneMachine:
             self._events.append(ev.DesktopLost())
             self._rto = RtoEstimator(self.timers)
             self._hello_due_s = now
+            self._nonce_acked = True  # a new exchange: a new nonce
         if self._hello_due_s is not None and now >= self._hello_due_s:
             self._send_hello(now)
         for key, up in list(self.uploads.items()):
@@ -228,8 +270,17 @@ class PhoneMachine:
 
     # ------------------------------------------------------------------ internals
     def _send_hello(self, now: float) -> None:
-        self._nonce = (self._nonce + 1) & 0xFFFFFFFF
-        self._send(m.Hello(cursor=self.persist.cursor, nonce=self._nonce))
+        """HELLO: a retransmission keeps its nonce; a new exchange (start, keepalive, after
+        DesktopLost) takes a new one, so a late HELLO_ACK to an old one is recognised (§7.2)."""
+        retransmit = not self.connected and not self._nonce_acked
+        if not retransmit or self._hello_sent_s < 0:
+            self._nonce = (self._nonce + 1) & 0xFFFFFFFF
+            self._nonce_acked = False
+            self._hello_resent = False
+        else:
+            self._hello_resent = True
+        shot_s = max(1, min(3600, math.ceil(self.timers.camera_timeout_s)))
+        self._send(m.Hello(self.persist.cursor, self._nonce, minor=m.MINOR, shot_s=shot_s))
         self._hello_sent_s = now
         if self.connected:
             heard = self._last_heard_s if self._last_heard_s is not None else now
@@ -239,11 +290,17 @@ class PhoneMachine:
             self._rto.backoff()
 
     def _on_hello_ack(self, msg: m.HelloAck, now: float) -> None:
-        if msg.nonce == self._nonce and not self.connected:
-            self._rto.sample(now - self._hello_sent_s)
+        if msg.nonce != self._nonce or self._nonce_acked:
+            self.stale += 1  # a late answer to an earlier HELLO: its `next` may be stale
+            return
+        self._nonce_acked = True
+        if not self.connected and not self._hello_resent:
+            self._rto.sample(now - self._hello_sent_s)  # Karn: only from a HELLO sent once
+        self.desktop_minor = min(msg.minor, m.MINOR) if msg.minor is not None else 0
+        self.ended = False
         first = not self.connected
         self.connected = True
-        self._go("hello_ack")
+        self._go("reopen" if self.state == ENDED else "hello_ack")
         self._hello_due_s = now + self.timers.keepalive_s
         # The desktop is authoritative about what it holds, except that an index we already
         # finished will be served from our results, so it must not pull the cursor back.
@@ -288,8 +345,10 @@ class PhoneMachine:
             return False
         if index == cursor:
             return True
+        # A retake of any index finished before, with a higher attempt than every finished one:
+        # never a re-shot, and no RESYNC needed however far the cursor has moved on (v1.1).
         tried = [a for (i, a) in self.persist.results if i == index]
-        return index == cursor - 1 and bool(tried) and attempt > max(tried)
+        return index < cursor and bool(tried) and attempt > max(tried)
 
     def _repeat_outcome(self, msg: m.Capture, done: Result, now: float) -> None:
         state = m.ST_SAVED if done.saved else m.ST_FAILED
@@ -327,6 +386,8 @@ class PhoneMachine:
         self.version += 1
         self.shooting = None
         self._go("shot_done_connected" if self.connected else "shot_done_lost")
+        if self.ended:
+            self._go("bye")
         self._prune()
 
     def _prune(self) -> None:

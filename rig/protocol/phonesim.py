@@ -32,7 +32,7 @@ from rig.protocol.pairing import Pairing
 from rig.protocol.phone import PhoneMachine, PhoneState
 from rig.protocol.timers import Timers
 from rig.protocol.udp import MachineLink
-from rig.protocol.upload import fetch_tap, make_meta, upload_photo
+from rig.protocol.upload import UploadOutcome, fetch_tap, make_meta, upload_photo
 
 STATE_NAME = "phone-state.json"
 SHOTS_NAME = "shots.log"
@@ -44,6 +44,7 @@ class PhoneSimConfig:
     store: Path
     faults: FaultSpec
     shot_ms: float = 0.0
+    upload_ms: float = 0.0  # each upload's body is spread over this long (a slow link)
     camera_preset: str | None = None
     seed: int = 0
     idle_exit_s: float = 0.0  # exit after this long without hearing the desktop (0 = never)
@@ -87,13 +88,15 @@ class PhoneSim:
         p = self.cfg.pairing
         self.machine = PhoneMachine(p.key, p.session, (p.host, p.udp_port), seq, state,
                                     self.cfg.timers)  # fmt: skip
-        self.machine.codec.window = ReplayWindow(highest=int(disk.get("peer_highest", 0)))
+        floor = time_seq()
+        self.machine.codec.window = ReplayWindow.restored(int(disk.get("peer_highest", 0)), floor)
         self.seq_mark = 0
         self.saved_version = -1
         self.crash: asyncio.Future[None] = loop.create_future()
+        self.drained = asyncio.Event()  # set on BYE once nothing is left to upload
         self.tasks: set[asyncio.Task[None]] = set()
         self.link = MachineLink(self.machine, self._on_event, self.cfg.faults,
-                                self.rng.randrange(2**32), after_pump=self._persist)  # fmt: skip
+                                self.rng.randrange(2**32), before_send=self._persist)  # fmt: skip
         transport, _ = await loop.create_datagram_endpoint(
             lambda: self.link, remote_addr=None, local_addr=("0.0.0.0", 0)
         )
@@ -103,8 +106,11 @@ class PhoneSim:
             self.machine.start(self.link.now())
             self.link.pump()
             watchdog = asyncio.ensure_future(self._watch_idle())
-            done, _ = await asyncio.wait({self.crash, watchdog}, return_when="FIRST_COMPLETED")
+            bye = asyncio.ensure_future(self.drained.wait())
+            waiters: set[asyncio.Future[Any]] = {self.crash, watchdog, bye}
+            done, _ = await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
             watchdog.cancel()
+            bye.cancel()
             if self.crash in done:
                 raise _Restart
         finally:
@@ -132,6 +138,14 @@ class PhoneSim:
             self._spawn(self._upload(event.index, event.attempt))
         else:
             self._log(f"phone-sim: {event}")
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        """After BYE, exit (if asked to exit when idle) once every photo is uploaded."""
+        m = self.machine
+        if self.cfg.idle_exit_s > 0 and m.ended and not m.uploads and m.shooting is None:
+            self._log("phone-sim: the desktop ended the session; exiting")
+            self.drained.set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -165,7 +179,7 @@ class PhoneSim:
             log.write(f"{index} {attempt} {sha}\n")
         self.shot_ms[(index, attempt)] = (self.link.now() - started) * 1000
         self.machine.photo_saved(index, attempt, sha, len(jpeg), self.link.now())
-        self.link.pump()  # persists the state (after_pump) before anything else can happen
+        self.link.pump()  # persists the state (before_send) before PHOTO_READY goes out
         if index in self.cfg.faults.restart_at and index not in self.restarts_done:
             self.restarts_done.add(index)
             self._persist(force=True)
@@ -184,6 +198,7 @@ class PhoneSim:
 
     async def _upload(self, index: int, attempt: int) -> None:
         p = self.cfg.pairing
+        refused = False
         try:
             data = self._photo_path(index, attempt).read_bytes()
         except OSError:
@@ -193,9 +208,14 @@ class PhoneSim:
             meta = make_meta(p.key, p.session, index, attempt, data, shot_ms)
             broken = self.rng.random() < self.cfg.faults.upload_fail
             cut = max(1, len(data) // 2) if broken else None
-            ok = await upload_photo(self.http, self.base_url, meta, data, cut) and not broken
-        self.machine.upload_finished(index, attempt, ok, self.link.now())
+            outcome = await upload_photo(
+                self.http, self.base_url, meta, data, cut, self.cfg.upload_ms / 1000
+            )
+            ok = outcome is UploadOutcome.STORED and not broken
+            refused = outcome is UploadOutcome.REFUSED
+        self.machine.upload_finished(index, attempt, ok, self.link.now(), refused=refused)
         self.link.pump()
+        self._check_drained()
 
     # ------------------------------------------------------------------ persistence
     def _photo_path(self, index: int, attempt: int) -> Path:

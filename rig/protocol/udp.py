@@ -34,14 +34,16 @@ class MachineLink(asyncio.DatagramProtocol):
         on_event: Callable[[Event], None],
         faults: FaultSpec | None = None,
         seed: int = 0,
-        after_pump: Callable[[], None] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> None:
         self.machine = machine
         self.on_event = on_event
         self.faults = faults if faults is not None and not faults.network_clean else None
         self.rng = random.Random(seed)
-        self.after_pump = after_pump
+        self.before_send = before_send
         self.transport: asyncio.DatagramTransport | None = None
+        self.on_sent: Callable[[bytes, Any], None] | None = None  # sees every datagram sent
+        self.on_received: Callable[[bytes, Any], None] | None = None  # … and every one received
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self.loop = asyncio.get_running_loop()
@@ -70,17 +72,26 @@ class MachineLink(asyncio.DatagramProtocol):
 
     # ---- plumbing
     def _deliver(self, data: bytes, addr: Any) -> None:
+        if self.on_received is not None:
+            self.on_received(data, addr)
         self.machine.receive_datagram(data, addr, self.now())
         self.pump()
 
     def pump(self) -> None:
-        """Send what the machine queued, dispatch its events, re-arm its timer."""
+        """Persist (``before_send``), send what the machine queued, dispatch its events,
+        persist again if they changed anything, re-arm its timer.
+
+        Persisting first keeps the rule of §4.6 and §7: nothing a datagram announces (a seq, a
+        finished attempt, a wire pair) is sent before it is on disk.
+        """
+        if self.before_send is not None:
+            self.before_send()
         for data, addr in self.machine.datagrams_to_send():
             self._send(data, addr)
         for event in self.machine.next_events():
             self.on_event(event)
-        if self.after_pump is not None:
-            self.after_pump()
+        if self.before_send is not None:
+            self.before_send()
         when = self.machine.get_timer()
         if when != self._timer_at:
             if self._timer is not None:
@@ -103,3 +114,5 @@ class MachineLink(asyncio.DatagramProtocol):
     def _sendto(self, data: bytes, addr: Any) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, addr)
+            if self.on_sent is not None:
+                self.on_sent(data, addr)

@@ -2,30 +2,34 @@
 
 Server: authenticates every request (HMAC over session, index, attempt, sha256, size),
 accepts the photo in resumable pieces (``PUT /upload?offset=N``, ``GET /upload`` for the
-current offset), verifies the SHA-256, stores it atomically under a name that carries index,
-attempt and hash, and is idempotent per (session, index, attempt). In simulation it also serves
-the screen tap (``GET /tap``).
+current offset) only for a capture the desktop asked for, verifies the SHA-256, stores it
+atomically under a name that carries index, attempt and hash, and is idempotent per (session,
+index, attempt); every refusal is one of the statuses and JSON bodies of §5.3. In simulation it
+also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.httpd``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import hashlib
 import os
 import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 import numpy as np
-from aiohttp import web
 
 from rig.atomic import fsync_dir
 from rig.protocol.auth import hex_equal, tap_auth, upload_auth
+from rig.protocol.httpd import Body, Request, Response
+from rig.protocol.messages import MAX_INDEX
 
 MAX_PHOTO_BYTES = 64 * 1024 * 1024
 _NAME_RE = re.compile(r"(\d{6,})_a(\d+)_([0-9a-f]{64})\.jpg")
@@ -77,11 +81,58 @@ def make_meta(
     return UploadMeta(session.hex(), index, attempt, sha, len(data), auth, shot_ms)
 
 
-TapFn = Callable[[int, int, float], np.ndarray | None]
+TapFn = Callable[[int, int, float], np.ndarray | None]  # (index, attempt, age_ms) -> frame
+RequestedFn = Callable[[int, int], bool]  # whether the desktop sent a CAPTURE for this wire pair
+ProgressFn = Callable[[int, int, int], None]  # (index, attempt, bytes held) while a PUT runs
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,9}")  # at most 10 digits: 10^250 is malformed, not 500
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+class Refused(Exception):
+    """An upload request answered with a documented error (docs/protocol.md §5.3)."""
+
+    def __init__(self, status: int, error: str, **extra: object) -> None:
+        super().__init__(error)
+        self.status, self.error, self.extra = status, error, extra
+
+
+def _decimal(headers: dict[str, str], name: str, lo: int, hi: int) -> int:
+    text = headers.get(name.lower(), "")
+    if not _DECIMAL.fullmatch(text) or not lo <= int(text) <= hi:
+        raise Refused(400, "malformed", field=name)
+    return int(text)
+
+
+def parse_meta(headers: dict[str, str], key: bytes, session: bytes) -> UploadMeta:
+    """The upload headers, checked in the order of §5.3: auth present, session, fields, HMAC."""
+    auth = headers.get("x-rig-auth")
+    if not auth:
+        raise Refused(401, "auth")
+    if headers.get("x-rig-session") != session.hex():
+        raise Refused(403, "session")
+    index = _decimal(headers, "X-Rig-Index", 0, MAX_INDEX)
+    attempt = _decimal(headers, "X-Rig-Attempt", 0, MAX_INDEX)
+    size = _decimal(headers, "X-Rig-Size", 1, MAX_INDEX)
+    sha = headers.get("x-rig-sha256", "")
+    if not _SHA.fullmatch(sha):
+        raise Refused(400, "malformed", field="X-Rig-Sha256")
+    if not hex_equal(upload_auth(key, session, index, attempt, sha, size), auth):
+        raise Refused(401, "auth")
+    if size > MAX_PHOTO_BYTES:
+        raise Refused(413, "too_large", max_bytes=MAX_PHOTO_BYTES)
+    shot_ms = None
+    with contextlib.suppress(ValueError):
+        shot_ms = float(headers.get("x-rig-shot-ms", "x"))
+    return UploadMeta(session.hex(), index, attempt, sha, size, auth, shot_ms)
 
 
 class UploadServer:
-    """Stores verified photos in ``store_dir/photos``; calls ``on_stored`` once per new photo."""
+    """Stores verified photos in ``store_dir/photos``; calls ``on_stored`` once per new photo.
+
+    Accepts an upload only for a wire pair the desktop asked for (``requested``) or already
+    holds, with the statuses and JSON bodies of §5.3; serves the simulation tap if given one.
+    """
 
     def __init__(
         self,
@@ -91,6 +142,8 @@ class UploadServer:
         on_stored: Callable[[PhotoRecord], None],
         tap: TapFn | None = None,
         durable: bool = True,
+        requested: RequestedFn | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> None:
         self.key, self.session = key, session
         self.durable = durable  # fsync photo and folder (power-loss safe); off only for benches
@@ -98,6 +151,8 @@ class UploadServer:
         self.partial_dir = Path(store_dir) / "partial"
         self.on_stored = on_stored
         self.tap = tap
+        self.requested = requested or (lambda index, attempt: True)
+        self.on_progress = on_progress
         self.stored: dict[tuple[int, int], PhotoRecord] = {}
         self.by_index: dict[int, dict[int, PhotoRecord]] = {}  # index -> attempt -> record
         self.rejected: dict[str, int] = {}
@@ -118,89 +173,86 @@ class UploadServer:
         self.stored[(record.index, record.attempt)] = record
         self.by_index.setdefault(record.index, {})[record.attempt] = record
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_PHOTO_BYTES + 1024)
-        app.router.add_get("/upload", self._status)
-        app.router.add_put("/upload", self._put)
-        app.router.add_get("/tap", self._tap)
-        return app
-
-    # ---- request checks
-    def _reject(self, reason: str, status: int, **extra: Any) -> web.Response:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
-        return web.json_response({"error": reason, **extra}, status=status)
-
-    def _meta(self, request: web.Request) -> UploadMeta | web.Response:
-        h = request.headers
+    # ---- the HTTP application (rig.protocol.httpd calls it once per request)
+    async def handle(self, request: Request, body: Body) -> Response:
         try:
-            meta = UploadMeta(
-                h["X-Rig-Session"], int(h["X-Rig-Index"]), int(h["X-Rig-Attempt"]),
-                h["X-Rig-Sha256"], int(h["X-Rig-Size"]), h["X-Rig-Auth"],
-            )  # fmt: skip
-        except (KeyError, ValueError):
-            return self._reject("malformed", 400)
-        with contextlib.suppress(KeyError, ValueError):
-            meta = replace(meta, shot_ms=float(h["X-Rig-Shot-Ms"]))
-        if meta.session_hex != self.session.hex():
-            return self._reject("session", 403)
-        want = upload_auth(self.key, self.session, meta.index, meta.attempt, meta.sha256, meta.size)
-        if not hex_equal(want, meta.auth):
-            return self._reject("mac", 401)
-        if not 0 < meta.size <= MAX_PHOTO_BYTES or min(meta.index, meta.attempt) < 0:
-            return self._reject("size", 413)
-        if not re.fullmatch(r"[0-9a-f]{64}", meta.sha256):
-            return self._reject("malformed", 400)
-        return meta
+            if request.path == "/upload" and request.method in ("GET", "PUT"):
+                meta = parse_meta(request.headers, self.key, self.session)
+                if request.method == "GET":
+                    return await self._status(meta)
+                return await self._put(meta, request, body)
+            if request.path == "/tap" and request.method == "GET":
+                return self._tap(request)
+            raise Refused(404, "not_found")
+        except Refused as exc:
+            self.rejected[exc.error] = self.rejected.get(exc.error, 0) + 1
+            return Response.json(exc.status, {"error": exc.error, **exc.extra})
 
     def _partial(self, meta: UploadMeta) -> Path:
         return self.partial_dir / f"{meta.index:06d}_a{meta.attempt}_{meta.sha256}.part"
 
-    def _state(self, meta: UploadMeta) -> web.Response:
+    def _state(self, meta: UploadMeta) -> Response:
         done = self.stored.get((meta.index, meta.attempt))
         if done is not None:
-            if done.sha256 != meta.sha256:
-                return self._reject("conflict", 409, received=0, complete=False)
-            return web.json_response({"received": done.size, "complete": True})
+            if done.sha256 != meta.sha256:  # never overwritten; retrying cannot help
+                raise Refused(412, "conflict", stored_sha256=done.sha256)
+            return Response.json(200, {"received": done.size, "complete": True})
+        if not self.requested(meta.index, meta.attempt):
+            raise Refused(404, "not_requested")
         part = self._partial(meta)
         received = part.stat().st_size if part.exists() else 0
-        return web.json_response({"received": received, "complete": False})
+        return Response.json(200, {"received": received, "complete": False})
 
-    # ---- handlers
-    async def _status(self, request: web.Request) -> web.Response:
-        meta = self._meta(request)
-        return meta if isinstance(meta, web.Response) else self._state(meta)
+    async def _status(self, meta: UploadMeta) -> Response:
+        """GET: the current state; a partial file that already holds every byte (its connection
+        broke before the answer) is finished now, so no client is left waiting at ``size``."""
+        async with self._locks.setdefault((meta.index, meta.attempt), asyncio.Lock()):
+            state = self._state(meta)
+            part = self._partial(meta)
+            done = (meta.index, meta.attempt) in self.stored
+            if not done and part.exists() and part.stat().st_size >= meta.size:
+                return self._finish(meta, part)
+            return state
 
-    async def _put(self, request: web.Request) -> web.Response:
-        meta = self._meta(request)
-        if isinstance(meta, web.Response):
-            return meta
-        try:
-            offset = int(request.query.get("offset", "0"))
-        except ValueError:
-            return self._reject("malformed", 400)
+    async def _put(self, meta: UploadMeta, request: Request, body: Body) -> Response:
+        query = parse_qs(request.query)
+        offset_text = query.get("offset", ["0"])[-1]
+        if not _DECIMAL.fullmatch(offset_text) or int(offset_text) > meta.size:
+            raise Refused(400, "malformed", field="offset")
+        offset = int(offset_text)
         lock = self._locks.setdefault((meta.index, meta.attempt), asyncio.Lock())
         async with lock:
+            state = self._state(meta)  # stored / conflict / not requested
             if (meta.index, meta.attempt) in self.stored:
-                return self._state(meta)
+                return state
             part = self._partial(meta)
             received = part.stat().st_size if part.exists() else 0
             if offset != received:
-                return web.json_response({"received": received, "complete": False}, status=409)
-            body = await request.read()
-            if received + len(body) > meta.size:
-                return self._reject("size", 413)
-            with open(part, "ab") as handle:
-                handle.write(body)
-            received += len(body)
+                raise Refused(409, "offset", received=received, complete=False)
+            if request.content_length is not None and received + request.content_length > meta.size:
+                raise Refused(413, "too_large", max_bytes=meta.size - received)
+            received = await self._append(meta, part, received, body)
             if received < meta.size:
-                return web.json_response({"received": received, "complete": False})
+                return Response.json(200, {"received": received, "complete": False})
             return self._finish(meta, part)
 
-    def _finish(self, meta: UploadMeta, part: Path) -> web.Response:
+    async def _append(self, meta: UploadMeta, part: Path, received: int, body: Body) -> int:
+        """Write the body's chunks to the partial file; a broken connection keeps what came."""
+        with open(part, "ab") as handle:
+            async for chunk in body.chunks():
+                if received + len(chunk) > meta.size:
+                    raise Refused(413, "too_large", max_bytes=meta.size)
+                handle.write(chunk)
+                received += len(chunk)
+                if self.on_progress is not None:
+                    self.on_progress(meta.index, meta.attempt, received)
+        return received
+
+    def _finish(self, meta: UploadMeta, part: Path) -> Response:
         data = part.read_bytes()
         if hashlib.sha256(data).hexdigest() != meta.sha256:
             part.unlink(missing_ok=True)
-            return self._reject("sha256", 422)
+            raise Refused(422, "sha256")
         target = self.photos_dir / f"{meta.index:06d}_a{meta.attempt}_{meta.sha256}.jpg"
         if self.durable:
             with open(part, "rb+") as handle:
@@ -213,59 +265,88 @@ class UploadServer:
         )
         self._add(record)
         self.on_stored(record)
-        return web.json_response({"received": meta.size, "complete": True})
+        return Response.json(200, {"received": meta.size, "complete": True})
 
-    async def _tap(self, request: web.Request) -> web.Response:
-        try:
-            index, attempt = int(request.query["index"]), int(request.query["attempt"])
-            age_ms = float(request.query.get("age_ms", "0"))
-        except (KeyError, ValueError):
-            return self._reject("malformed", 400)
-        want = tap_auth(self.key, self.session, index, attempt)
-        if not hex_equal(want, request.headers.get("X-Rig-Auth", "")):
-            return self._reject("mac", 401)
-        frame = self.tap(index, attempt, age_ms) if self.tap is not None else None
+    def _tap(self, request: Request) -> Response:
+        """Simulation only (§5.5): the raw frame shown ``age_ms`` ago."""
+        h = request.headers
+        if not h.get("x-rig-auth"):
+            raise Refused(401, "auth")
+        if "x-rig-session" in h and h["x-rig-session"] != self.session.hex():
+            raise Refused(403, "session")
+        q = {k: v[-1] for k, v in parse_qs(request.query).items()}
+        index = _decimal({"index": q.get("index", "")}, "index", 0, MAX_INDEX)
+        attempt = _decimal({"attempt": q.get("attempt", "")}, "attempt", 0, MAX_INDEX)
+        age_ms = _decimal({"age_ms": q.get("age_ms", "0").split(".")[0]}, "age_ms", 0, 600_000)
+        if not hex_equal(tap_auth(self.key, self.session, index, attempt), h["x-rig-auth"]):
+            raise Refused(401, "auth")
+        frame = self.tap(index, attempt, float(age_ms)) if self.tap is not None else None
         if frame is None:
-            return web.Response(status=404, text="no screen tap in this session")
+            raise Refused(404, "no_tap")
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         shape = frame.shape if frame.ndim == 3 else (*frame.shape, 1)
-        headers = {"X-Rig-Shape": ",".join(map(str, shape))}
-        return web.Response(body=frame.tobytes(), headers=headers)
+        headers = {"X-Rig-Shape": ",".join(map(str, shape)),
+                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        return Response(200, frame.tobytes(), headers)
 
 
 # ---------------------------------------------------------------------------- client (phone)
+class UploadOutcome(enum.Enum):
+    """What a client makes of the desktop's answers (docs/protocol.md §5.3)."""
+
+    STORED = "stored"  # complete: true
+    RETRY = "retry"  # try again later (network, 404 not_requested, 422, 503, a partial upload)
+    REFUSED = "refused"  # retrying cannot help (400, 401, 403, 412, 413)
+
+
+_REFUSED = frozenset({400, 401, 403, 412, 413})
+
+
 async def upload_photo(
     http: aiohttp.ClientSession,
     base_url: str,
     meta: UploadMeta,
     data: bytes,
     break_after: int | None = None,
-) -> bool:
-    """Upload ``data`` (resuming where the server stopped); True once the desktop stored it.
+    duration_s: float = 0.0,
+) -> UploadOutcome:
+    """Upload ``data`` (resuming where the server stopped).
 
     ``break_after`` (fault injection) sends only that many bytes and gives up, leaving a partial
-    upload for the next try to resume.
+    upload for the next try to resume. ``duration_s`` (simulation) spreads the body over that
+    long in small pieces, as a slow link delivers it.
     """
     headers = meta.headers()
-    offset = 0  # optimistic first PUT; a 409 answer tells where the desktop stands
+    offset = 0  # optimistic first PUT; a 409 "offset" answer tells where the desktop stands
     try:
         for _ in range(3):
             end = len(data) if break_after is None else min(len(data), offset + break_after)
             async with http.put(
-                f"{base_url}/upload", params={"offset": str(offset)}, data=data[offset:end],
+                f"{base_url}/upload", params={"offset": str(offset)},
+                data=_paced(data[offset:end], duration_s) if duration_s > 0 else data[offset:end],
                 headers=headers,
             ) as resp:  # fmt: skip
+                if resp.status in _REFUSED:
+                    return UploadOutcome.REFUSED
                 if resp.status not in (200, 409):
-                    return False
+                    return UploadOutcome.RETRY
                 state = await resp.json()
             if state.get("complete"):
-                return True
+                return UploadOutcome.STORED
             if resp.status == 200 or int(state["received"]) == offset:
-                return False  # partial upload (fault injection) or no progress possible
+                return UploadOutcome.RETRY  # partial upload (fault injection), no progress
             offset = int(state["received"])
-        return False
+        return UploadOutcome.RETRY
     except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
-        return False
+        return UploadOutcome.RETRY
+
+
+async def _paced(data: bytes, duration_s: float, pieces: int = 16) -> AsyncIterator[bytes]:
+    """``data`` in ``pieces`` chunks, one every ``duration_s / pieces`` seconds."""
+    step = max(1, -(-len(data) // pieces))
+    for start in range(0, len(data), step):
+        await asyncio.sleep(duration_s / pieces)
+        yield data[start : start + step]
 
 
 async def fetch_tap(

@@ -14,7 +14,7 @@ failed shot (a new attempt); any other error during a capture is treated as lost
 
 Timeouts compose: a backend states its own ``limits`` (how long a shot and a transfer
 may take); the session's deadline for one capture is their sum plus a margin, and is
-extended when the backend reports that the capture moved on (``CapturePhase``).
+extended whenever the backend reports that the capture moved on (``CapturePhase``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ class CapturedPhoto:
 
 
 class CapturePhase(StrEnum):
-    """How far a capture got, as the backend reports it (each phase at most once)."""
+    """How far a capture got, as the backend reports it. Each report gives the capture the
+    whole of that phase's limit from now on: a transfer reported again as more bytes arrive
+    lives as long as its bytes keep coming (the protocol's upload wait does the same)."""
 
     SHOOTING = "shooting"  # the camera acknowledged the request and is taking the photo
     TRANSFERRING = "transferring"  # the photo exists; it is being uploaded / read out
@@ -103,16 +105,18 @@ async def capture_before_deadline(
     capturer: Capturer, request: CaptureRequest, clock: Clock, floor_s: float | None = None
 ) -> CapturedPhoto:
     """``capturer.capture`` bounded by the camera's own limits (never less than ``floor_s``),
-    the deadline extended as the camera reports each phase; ``TimeoutError`` past it."""
+    the deadline extended whenever the camera reports progress; ``TimeoutError`` past it.
+
+    The limits are read again at each report: a camera may learn its own (a phone announces
+    its camera timeout when it connects, possibly during the first capture).
+    """
     limits, start = capturer.limits, clock.now()
     deadline = start + max(floor_s or 0.0, limits.deadline_s())
-    seen: set[CapturePhase] = set()
 
     def progress(phase: CapturePhase) -> None:
-        nonlocal deadline
-        if phase not in seen:
-            seen.add(phase)
-            deadline = max(deadline, clock.now() + limits.deadline_s(phase))
+        nonlocal deadline, limits
+        limits = capturer.limits
+        deadline = max(deadline, clock.now() + limits.deadline_s(phase))
 
     task = asyncio.ensure_future(capturer.capture(request, progress))
     try:
@@ -184,9 +188,11 @@ class CapturerEnv:
 
     session_dir: Path  # the session's own folder (protocol uploads and state)
     pairing: dict[str, Any]  # the stored pairing record ({} when there is none)
-    screen_tap: Callable[[], np.ndarray | None] | None = None  # simulation: what is on screen
+    screen_tap: Callable[[float], np.ndarray | None] | None = None  # simulation: unix time ->
+    # the frame on screen then (rig.devices.display.Display.tap)
     on_pairing: Callable[[str, Any], None] | None = None  # (QR payload, PairingRecord)
     on_warning: Callable[[str], None] | None = None
+    on_paired: Callable[[str], None] | None = None  # (peer): whoever calls on_pairing calls it
 
 
 class CapturerSpec(Protocol):

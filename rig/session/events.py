@@ -102,6 +102,16 @@ class CameraLost(SessionEvent):
 
 
 @dataclass(frozen=True)
+class PhonePaired(SessionEvent):
+    """A phone said HELLO to the session's protocol endpoint (``peer``: its host:port).
+
+    Capturers that publish a pairing code (``CapturerEnv.on_pairing``) announce this once
+    per run, so a view can take the code down and let frames through."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
 class ItemFailed(SessionEvent):
     """No verified photo for the item after the plan's attempts (or its frame failed)."""
 

@@ -130,6 +130,10 @@ class PlanOverrides:
     sweeps: dict[str, list[str]] = field(default_factory=dict)
     sweep_every: int | None = None
     insecure_chexpeditor: bool = False
+    # Options set on the camera URL, e.g. --bind/--advertise/--udp-port/--http-port of
+    # --camera phone: stored with the plan (so resume keeps them) and checked by the camera's
+    # backend, like any option written in the URL, before a session exists.
+    camera_options: dict[str, str] = field(default_factory=dict)
 
     def apply(self, plan: CapturePlan, where: str = "command line") -> CapturePlan:
         """The plan with these settings on top, validated (a limit of 0 is an error, not 'all')."""
@@ -144,6 +148,9 @@ class PlanOverrides:
             changes["sweeps"] = self.sweeps
         if self.insecure_chexpeditor:
             changes["insecure_chexpeditor"] = True
+        if self.camera_options:
+            changes["camera"] = with_camera_options(changes.get("camera", plan.camera),
+                                                    self.camera_options)  # fmt: skip
         merged = replace(plan, **changes)
         merged.validate(where)
         return merged
@@ -155,6 +162,15 @@ def load_plan(path: Path) -> CapturePlan:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read plan ({exc})") from exc
     return CapturePlan.from_dict(data, str(path))
+
+
+def with_camera_options(camera: str, options: dict[str, str]) -> str:
+    """The camera URL with ``options`` set (replacing the URL's own values of the same keys)."""
+    from rig.devices.urls import CameraUrl, parse_camera_url
+
+    url = parse_camera_url(camera)
+    kept = tuple((k, v) for k, v in url.options if k not in options)
+    return str(CameraUrl(url.scheme, url.target, kept + tuple(options.items())))
 
 
 def split_camera(camera: str) -> tuple[str, dict[str, str]]:

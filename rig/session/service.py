@@ -26,7 +26,7 @@ from rig.project import Project
 from rig.session.capture import Capturer, CapturerEnv, CapturerSpec, DeviceCapturer, capturer_spec
 from rig.session.clock import Clock
 from rig.session.conditions import ConditionDriver
-from rig.session.events import EventBus
+from rig.session.events import EventBus, PhonePaired
 from rig.session.phone import PairingRecord
 from rig.session.plan import CapturePlan, expand_items, select_sources
 from rig.session.reconcile import Reconciliation
@@ -108,6 +108,7 @@ def make_runner(
             ctx.display.tap,
             _keep_pairing(project, session_id, ctx.on_pairing),
             ctx.on_warning,
+            lambda peer: ctx.bus.emit(PhonePaired(session_id, peer=peer)),
         )
         capturer = capturer_spec(plan).build(env)
     camera = capturer.camera if isinstance(capturer, DeviceCapturer) else None

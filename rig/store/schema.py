@@ -217,3 +217,23 @@ def m004_quality(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="m005_burned_in_text")
+def m005_burned_in_text(db: Database) -> None:
+    # Issue 23: what the burned-in text check did to each source. Sources imported
+    # before it have no row: they count as unchecked, never as clear.
+    db.executescript(
+        """
+        CREATE TABLE burned_in (
+            source_id INTEGER PRIMARY KEY REFERENCES sources(id),
+            mode TEXT NOT NULL,               -- rig import --burned-in: mask|exclude|keep
+            at_risk INTEGER NOT NULL,         -- 1: modality/SOP class/BurnedInAnnotation/raster
+            reason TEXT NOT NULL,             -- e.g. 'modality US', 'BurnedInAnnotation NO'
+            status TEXT NOT NULL,             -- not_at_risk|clear|masked|kept
+            regions TEXT NOT NULL,            -- JSON [[x, y, w, h], ...] masked in the pixel data
+            engine TEXT,                      -- OCR engine and version; NULL when not read
+            checked_at TEXT NOT NULL
+        );
+        """
+    )

@@ -177,7 +177,7 @@ def _datagrams(draw: st.DrawFn) -> bytes:
     msg = draw(st.sampled_from([
         m.Capture(i, i % 5, "t"), m.HelloAck(i, -1), m.Stored(i, 0, "0" * 64), m.Resync(i),
         m.Hello(-1, i), m.CaptureAck(i, 0, 2), m.Error(1, i, 0, -1), m.ResyncAck(i),
-        m.PhotoReady(i, 1, "f" * 64, 1 + i), m.CameraFailedMsg(i, 0, "é\n\u2603"),
+        m.PhotoReady(i, 1, "f" * 64, max(1, i)), m.CameraFailedMsg(i, 0, "é\n\u2603"),
     ]))  # fmt: skip
     data = m.encode(msg, KEY, SESSION, seq)
     if kind == "mutated":
@@ -240,7 +240,7 @@ class _Rig:
         session = random.Random(self.seed).randbytes(8)
         key = random.Random(self.seed + 1).randbytes(32)
         ep = DesktopEndpoint(key, session, "127.0.0.1", 0, 0, self.tmp / "desktop",
-                             lambda: _frame(self.showing))  # fmt: skip
+                             lambda age_ms: _frame(self.showing))  # fmt: skip
         async with ep:
             target = ("127.0.0.1", ep.udp_port)
             async with NetemProxy(("127.0.0.1", 0), target, self.faults, self.seed) as proxy:
@@ -265,7 +265,7 @@ class _Rig:
 
     async def capture(self, ep: DesktopEndpoint, index: int) -> PhotoRecord:
         self.showing = index
-        return await ep.capture(index, 0, f"jvm-{index:06d}", 40.0)
+        return await ep.capture(index, 1, f"jvm-{index:06d}", 40.0)
 
 
 def _check_exactly_one_verified_photo_each(tmp: Path, records: list[PhotoRecord], n: int) -> None:
@@ -412,3 +412,28 @@ def test_companion_headless_phone_serves_a_rig_session(jvm_build: JvmBuild, tmp_
     assert summary["reconciliation"]["clean"], summary["reconciliation"]
     shots = Counter(i for i, _, _ in read_shots(tmp_path / "phone"))
     assert max(shots.values()) == 1 and phone_summary["shots"] == sum(shots.values())
+
+
+# ------------------------------------------------------------------------------- 5. conformance
+# The scenarios the JVM phone runs in CI: those whose behaviour no other test here exercises
+# over sockets. Loss, duplication and reordering are the lossy-loopback test's faults, a
+# phone restart is the SIGKILL test; rig's phone-sim runs all twelve (tests/protocol).
+# RIG_FULL_CONFORMANCE=1 runs all twelve for the JVM phone too.
+JVM_SCENARIOS = ["pairing-and-version", "desktop-restart", "forged-datagrams",
+                 "replayed-datagrams", "upload-resume", "upload-conflict", "resync", "bye"]  # fmt: skip
+
+
+@needs_jdk
+@pytest.mark.slow
+def test_companion_headless_phone_passes_protocol_conformance(jvm_build: JvmBuild) -> None:
+    """`rig protocol conformance --phone "java … HeadlessPhone …"`: v1.1 scenarios pass."""
+    from rig.protocol.conformance import SCENARIOS, PhoneCommand, run_phone_suite
+
+    names = list(SCENARIOS) if os.environ.get("RIG_FULL_CONFORMANCE") == "1" else JVM_SCENARIOS
+    assert set(JVM_SCENARIOS) <= set(SCENARIOS)
+    cmd = (f"java -cp {_classes(jvm_build)} rig.companion.HeadlessPhone --pair {{pairing}} "
+           "--store {store} --idle-exit-s 30")  # fmt: skip
+    results = asyncio.run(run_phone_suite(PhoneCommand(cmd), names))
+    assert [r.name for r in results] == names
+    failed = {r.name: r.detail for r in results if not r.passed}
+    assert not failed, failed

@@ -43,9 +43,9 @@ def test_import_samples_with_labels(project: Project, samples: tuple[Path, Path]
         "SELECT l.value, s.id FROM labels l JOIN sources s ON s.id = l.source_id "
         "WHERE l.name = 'Cardiomegaly'"
     ):
-        assert row["value"] in (0.0, 1.0)
+        assert row["value"] in (0.0, 1.0, -1.0)  # the samples mark borderline cases uncertain
     assert (
-        sum(int(r["Cardiomegaly"]) for r in expected.values())
+        sum(r["Cardiomegaly"] == "1" for r in expected.values())
         == db.execute(
             "SELECT count(*) FROM labels WHERE name='Cardiomegaly' AND value=1"
         ).fetchone()[0]

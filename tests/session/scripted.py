@@ -42,6 +42,8 @@ class Step:
     ack_s: float = 0.0  # until the camera acknowledges (then SHOOTING is reported)
     shot_s: float = 0.0  # until the photo exists (then TRANSFERRING is reported)
     transfer_s: float = 0.0  # until it is handed over
+    transfer_every_s: float = 0.0  # report TRANSFERRING again this often (bytes arriving)
+    limits_on_ack: CaptureLimits | None = None  # limits the camera learns as it acknowledges
     report: bool = True  # report progress phases
     lost: bool = False  # raise PhoneLostError at the end instead of answering
     fail: bool = False  # raise CameraFailedError at the end instead of answering
@@ -80,6 +82,8 @@ class ScriptedCapturer:
             self.on_call(request)
         step = self.script.get((request.idx, call), Step())
         await asyncio.sleep(step.ack_s)
+        if step.limits_on_ack is not None:  # as a phone announces its camera timeout
+            self.limits = step.limits_on_ack
         if step.report:
             progress(CapturePhase.SHOOTING)
         await asyncio.sleep(step.shot_s)
@@ -91,7 +95,7 @@ class ScriptedCapturer:
             await asyncio.Event().wait()  # the photo is kept; the answer never comes
         if step.report:
             progress(CapturePhase.TRANSFERRING)
-        await asyncio.sleep(step.transfer_s)
+        await self._transfer(step, progress)
         if step.lost:
             raise PhoneLostError(f"no answer from the camera for item {request.idx}")
         if step.fail:
@@ -99,3 +103,13 @@ class ScriptedCapturer:
         if step.protocol_error:
             raise LocalProtocolError("capture() called while another capture is open")
         return made
+
+    @staticmethod
+    async def _transfer(step: Step, progress: ProgressCallback) -> None:
+        left = step.transfer_s
+        while 0 < step.transfer_every_s < left:
+            await asyncio.sleep(step.transfer_every_s)
+            left -= step.transfer_every_s
+            if step.report:
+                progress(CapturePhase.TRANSFERRING)
+        await asyncio.sleep(left)

@@ -19,7 +19,7 @@ from virtual_time import LoopClock, run_virtual
 from rig.project import Project
 from rig.session import events as ev
 from rig.session import service
-from rig.session.capture import Capturer
+from rig.session.capture import CaptureLimits, Capturer
 from rig.session.plan import CapturePlan
 from rig.session.reconcile import Reconciliation
 from rig.session.runner import SessionRunner
@@ -76,7 +76,9 @@ def test_the_shot_waits_exactly_the_settle_time(project: Project) -> None:
 
 # Limits 35 s shot + 60 s transfer + 5 s margin: 100 s from the request; an acknowledged
 # shot gets the whole 100 s again from its acknowledgement, an announced photo 65 s for
-# its transfer from the announcement (never less than it already had).
+# its transfer from the announcement and again from every later report of bytes arriving
+# (never less than it already had). Limits learnt at the acknowledgement (a phone's
+# announced camera timeout) count from then on.
 DEADLINE_CASES = {  # step, the deadline it runs into (None: it makes it)
     "silent camera just under 100 s": (Step(shot_s=99.9, report=False), None),
     "silent camera just over 100 s": (Step(shot_s=100.1, report=False), 100),
@@ -88,6 +90,18 @@ DEADLINE_CASES = {  # step, the deadline it runs into (None: it makes it)
     "upload past its own 65 s": (Step(ack_s=20, shot_s=34.9, transfer_s=65.2), 120),
     "acknowledged at 40 s, photo ready just in time": (Step(ack_s=40, shot_s=99.9), None),
     "acknowledged at 40 s, photo ready too late": (Step(ack_s=40, shot_s=100.1), 140),
+    # announced at 30 s (deadline stays 100), bytes at 94 (159), 158 (223); done at 180
+    "150 s upload, bytes every 64 s": (Step(shot_s=30, transfer_s=150, transfer_every_s=64), None),
+    # announced at 30 s (100), bytes at 96 (161); the next would come at 162
+    "150 s upload, bytes every 66 s": (Step(shot_s=30, transfer_s=150, transfer_every_s=66), 161),
+    "slower camera learnt at the ack, shot just in time": (
+        Step(shot_s=114.9, limits_on_ack=CaptureLimits(50.0, 60.0, 5.0)),
+        None,
+    ),
+    "slower camera learnt at the ack, shot too late": (
+        Step(shot_s=115.1, limits_on_ack=CaptureLimits(50.0, 60.0, 5.0)),
+        115,
+    ),
 }
 
 

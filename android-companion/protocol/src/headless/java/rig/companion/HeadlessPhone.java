@@ -25,9 +25,9 @@ import rig.companion.protocol.UploadClient;
  * {@code PhoneMachine} over a real UDP socket). Its "camera" fetches the desktop's screen tap at
  * shutter time (simulation sessions only, docs/protocol.md §5) and saves a JPEG of it; uploads
  * use java.net.http. The store has the layout of {@code rig phone-sim} (phone-state.json,
- * photos/, shots.log), so either phone can resume the other's run. Exits when the desktop has
- * asked for nothing for {@code --idle-exit-s} with nothing left to upload (the protocol has no
- * "session finished" message), printing a JSON summary on stdout.
+ * photos/, shots.log), so either phone can resume the other's run. With {@code --idle-exit-s}
+ * it exits once the desktop said BYE (v1.1) or has asked for nothing for that long, with nothing
+ * left to upload, printing a JSON summary on stdout.
  */
 public final class HeadlessPhone {
     private HeadlessPhone() {}
@@ -52,13 +52,13 @@ public final class HeadlessPhone {
 
     static PhoneLoop.Uploader uploader(UploadClient client, ExecutorService pool) {
         return (index, attempt, path, done) -> pool.execute(() -> {
-            boolean ok;
+            UploadClient.Outcome outcome;
             try {
-                ok = client.upload(index, attempt, Files.readAllBytes(path));
+                outcome = client.uploadOutcome(index, attempt, Files.readAllBytes(path));
             } catch (IOException e) {
-                ok = false; // photo unreadable: the machine retries, then the desktop re-asks
+                outcome = UploadClient.Outcome.RETRY; // photo unreadable: retried, then re-asked
             }
-            done.finished(ok);
+            done.finished(outcome);
         });
     }
 

@@ -83,10 +83,11 @@ public final class UploadWorker extends Worker {
         } catch (IOException e) {
             return Result.failure(); // the photo is gone; the desktop will ask again and get a retake
         }
-        boolean ok = new UploadClient(new UrlConnectionTransport(), pairing).upload(index, attempt, data);
-        if (!ok) return Result.retry();
+        UploadClient.Outcome outcome =
+                new UploadClient(new UrlConnectionTransport(), pairing).uploadOutcome(index, attempt, data);
+        if (outcome == UploadClient.Outcome.RETRY) return Result.retry();
         PhoneLoop.UploadCallback done = WAITING.remove(workName(pairing.sessionHex(), index, attempt));
-        if (done != null) done.finished(true);
-        return Result.success();
+        if (done != null) done.finished(outcome);
+        return outcome == UploadClient.Outcome.STORED ? Result.success() : Result.failure();
     }
 }

@@ -18,6 +18,7 @@ import rig.companion.protocol.PhoneEvent;
 import rig.companion.protocol.PhoneMachine;
 import rig.companion.protocol.PhoneState;
 import rig.companion.protocol.Timers;
+import rig.companion.protocol.UploadClient;
 
 /**
  * The thin adapter between {@link PhoneMachine} and the world, shared by the Android app and the
@@ -50,7 +51,7 @@ public final class PhoneLoop {
     }
 
     public interface UploadCallback {
-        void finished(boolean ok);
+        void finished(rig.companion.protocol.UploadClient.Outcome outcome);
     }
 
     /** What a UI shows; delivered on the loop thread after every step. */
@@ -114,7 +115,7 @@ public final class PhoneLoop {
         long seq = Math.max(saved.seqMark() + 1, unixMicros);
         SocketAddress desktop = new InetSocketAddress(pairing.host(), pairing.udpPort());
         machine = new PhoneMachine(pairing.key(), pairing.session(), desktop, seq, saved.state(), timers);
-        machine.restorePeerHighest(saved.peerHighest());
+        machine.restorePeerHighest(saved.peerHighest(), unixMicros); // our clock bounds seqs ahead
         peerHighest = saved.peerHighest();
         try (Selector sel = Selector.open(); DatagramChannel ch = DatagramChannel.open()) {
             selector = sel;
@@ -144,11 +145,13 @@ public final class PhoneLoop {
                     machine.handleTimer(now());
                     pump();
                 }
-                // Idle = no CAPTURE/RESYNC (HELLO_ACKs to keepalives do not count: a desktop that
-                // finished its session keeps answering them; the protocol has no "finished").
+                // Done: the desktop said BYE (v1.1) and nothing is left to upload. Idle = no
+                // CAPTURE/RESYNC for idleExitS (a v1.0 desktop never says BYE; HELLO_ACKs to
+                // keepalives do not count: a desktop that finished keeps answering them).
                 Double asked = machine.lastRequestS();
                 double idleS = now() - (asked == null ? started : asked);
-                if (idleExitS > 0 && idleS > idleExitS && machine.pendingUploads() == 0 && !machine.busyShooting()) {
+                boolean drained = machine.pendingUploads() == 0 && !machine.busyShooting();
+                if (idleExitS > 0 && drained && (machine.ended() || idleS > idleExitS)) {
                     break;
                 }
             }
@@ -193,7 +196,9 @@ public final class PhoneLoop {
             } else if (e instanceof PhoneEvent.UploadRequested u) {
                 try {
                     uploader.upload(u.index(), u.attempt(), store.photoPath(u.index(), u.attempt()),
-                            ok -> post(() -> machine.uploadFinished(u.index(), u.attempt(), ok, now())));
+                            outcome -> post(() -> machine.uploadFinished(u.index(), u.attempt(),
+                                    outcome == UploadClient.Outcome.STORED, now(),
+                                    outcome == UploadClient.Outcome.REFUSED)));
                 } catch (RuntimeException ex) {
                     post(() -> machine.uploadFinished(u.index(), u.attempt(), false, now()));
                 }

@@ -54,6 +54,11 @@ public final class Codec {
         window = ReplayWindow.restored(highest);
     }
 
+    /** Restore it with our clock ({@code floorMicros}, Unix µs) bounding seqs ahead (§4.6). */
+    public void restorePeerHighest(long highest, long floorMicros) {
+        window = ReplayWindow.restored(highest, floorMicros);
+    }
+
     public Map<String, Integer> rejected() {
         return new TreeMap<>(rejected);
     }
@@ -94,7 +99,7 @@ public final class Codec {
         if (body.length > MAX_BODY) {
             throw new IllegalArgumentException("body is " + body.length + " bytes > " + MAX_BODY);
         }
-        if (session.length != SESSION_LEN || seq == 0) {
+        if (session.length != SESSION_LEN || seq == 0) { // seq is unsigned: any other value
             throw new IllegalArgumentException("session must be 8 bytes and seq in [1, 2^64-1]");
         }
         ByteBuffer buf = ByteBuffer.allocate(HEADER_LEN + body.length + Auth.TAG_LEN); // big-endian
@@ -139,7 +144,8 @@ public final class Codec {
         if (typeSender < 0) throw new Rejected(Rejected.TYPE);
         if (typeSender != sender) throw new Rejected(Rejected.ROLE);
         long seq = buf.getLong(16);
-        if (window != null && !window.check(seq)) throw new Rejected(Rejected.REPLAY);
+        String verdict = window == null ? null : window.verdict(seq);
+        if (verdict != null) throw new Rejected(verdict); // replay, or too far ahead (§4.6)
         return new Opened(Messages.decodeBody(type, data, HEADER_LEN, bodyLen), seq);
     }
 }

@@ -13,11 +13,10 @@ import java.util.TreeMap;
  * <p>Writer: keys sorted by code point, no whitespace, ASCII only ({@code \\uXXXX} with lowercase
  * hex, as Python's {@code json.dumps(..., ensure_ascii=True)}), integers in plain decimal.
  *
- * <p>Reader: strict RFC 8259 plus the three literals Python's {@code json.loads} also accepts
- * (NaN, Infinity, -Infinity), so a body either side accepts the other accepts too. Objects keep
- * the last value of a repeated key (as Python). Integers become {@link BigInteger}, numbers with
- * a fraction or exponent {@link Double}, so "booleans are not integers" and "7.0 is not an
- * integer" hold by type.
+ * <p>Reader: strict RFC 8259, as §4.2 of protocol v1.1 requires: no NaN/Infinity, no repeated
+ * key in any object, no unpaired surrogate escape in any string. Integers become
+ * {@link BigInteger}, numbers with a fraction or exponent {@link Double}, so "booleans are not
+ * integers" and "7.0 is not an integer" hold by type.
  */
 public final class Json {
     /** The JSON {@code null} (a Java null would be ambiguous with "missing"). */
@@ -177,12 +176,7 @@ public final class Json {
                     return literal("false", Boolean.FALSE);
                 case 'n':
                     return literal("null", NULL);
-                case 'N':
-                    return literal("NaN", Double.NaN);
-                case 'I':
-                    return literal("Infinity", Double.POSITIVE_INFINITY);
                 default:
-                    if (s.startsWith("-Infinity", pos)) return literal("-Infinity", Double.NEGATIVE_INFINITY);
                     if (c == '-' || (c >= '0' && c <= '9')) return number();
                     throw fail("unexpected character");
             }
@@ -209,6 +203,7 @@ public final class Json {
                 skipWs();
                 expect(':');
                 skipWs();
+                if (map.containsKey(key)) throw fail("repeated key");
                 map.put(key, value(depth + 1));
                 skipWs();
                 if (pos >= s.length()) throw fail("unterminated object");
@@ -248,7 +243,7 @@ public final class Json {
             while (true) {
                 if (pos >= s.length()) throw fail("unterminated string");
                 char c = s.charAt(pos++);
-                if (c == '"') return out.toString();
+                if (c == '"') return checkSurrogates(out.toString());
                 if (c < 0x20) throw fail("control character in string");
                 if (c != '\\') {
                     out.append(c);
@@ -269,6 +264,20 @@ public final class Json {
                     default -> throw fail("bad escape");
                 }
             }
+        }
+
+        /** Every high surrogate followed by a low one and no low one alone (valid Unicode). */
+        String checkSurrogates(String text) throws JsonException {
+            for (int i = 0; i < text.length(); i++) {
+                char c = text.charAt(i);
+                if (Character.isHighSurrogate(c) && i + 1 < text.length()
+                        && Character.isLowSurrogate(text.charAt(i + 1))) {
+                    i++;
+                } else if (Character.isSurrogate(c)) {
+                    throw fail("unpaired surrogate");
+                }
+            }
+            return text;
         }
 
         char hex4() throws JsonException {

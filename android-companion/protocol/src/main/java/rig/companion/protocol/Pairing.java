@@ -46,10 +46,10 @@ public record Pairing(String host, int udpPort, int httpPort, byte[] session, by
     }
 
     public static Pairing parse(String text) throws PairingException {
-        String t = text.trim();
+        String t = firstLine(text).trim();
         String prefix = SCHEME + "://";
         if (!t.regionMatches(true, 0, prefix, 0, prefix.length())) {
-            throw new PairingException("pairing: expected a 'rig1://' payload; rescan the QR code");
+            throw new PairingException("pairing: field 'scheme': expected a 'rig1://' payload; rescan the QR code");
         }
         String rest = t.substring(prefix.length());
         int hashAt = rest.indexOf('#');
@@ -64,27 +64,39 @@ public record Pairing(String host, int udpPort, int httpPort, byte[] session, by
 
         int version = intField(fields, "v", "1");
         if (version != VERSION) {
-            throw new PairingException("pairing: protocol version " + version
+            throw new PairingException("pairing: field 'v': protocol version " + version
                     + " unsupported (this phone speaks " + VERSION + "); update the app or rig");
         }
-        int udpPort = port(hostPort[1], "host:port");
+        int udpPort = port(hostPort[1], "port");
         int httpPort = port(require(fields, "http"), "http");
+        String sid = require(fields, "sid");
         byte[] session;
         try {
-            session = Hex.decode(require(fields, "sid"));
+            session = sid.matches("[0-9a-fA-F]{16}") ? Hex.decode(sid) : new byte[0];
         } catch (IllegalArgumentException e) {
-            throw new PairingException("pairing: field 'sid' is not hex; rescan the QR code");
+            session = new byte[0];
+        }
+        if (session.length != Codec.SESSION_LEN) {
+            throw new PairingException("pairing: field 'sid' must be 16 hex digits; rescan the QR code");
         }
         byte[] key;
         try {
             key = Base64.getUrlDecoder().decode(require(fields, "key"));
         } catch (IllegalArgumentException e) {
-            throw new PairingException("pairing: field 'key' is not base64url; rescan the QR code");
+            key = new byte[0];
         }
-        if (session.length != Codec.SESSION_LEN || key.length != Auth.KEY_LEN) {
-            throw new PairingException("pairing: field 'sid' must be 8 bytes and 'key' 32 bytes");
+        if (key.length != Auth.KEY_LEN) {
+            throw new PairingException("pairing: field 'key' must be 32 bytes in base64url; rescan the QR code");
         }
         return new Pairing(hostPort[0], udpPort, httpPort, session, key, version);
+    }
+
+    /** A pairing file is UTF-8 text whose first non-empty line is the URI (§3). */
+    private static String firstLine(String text) {
+        for (String line : text.split("\\r?\\n|\\r")) {
+            if (!line.trim().isEmpty()) return line;
+        }
+        return "";
     }
 
     private static String[] splitHostPort(String authority) throws PairingException {
@@ -95,17 +107,18 @@ public record Pairing(String host, int udpPort, int httpPort, byte[] session, by
         if (authority.startsWith("[")) {
             int end = authority.indexOf(']');
             if (end < 0 || !authority.startsWith(":", end + 1)) {
-                throw new PairingException("pairing: field 'host:port' missing");
+                throw new PairingException("pairing: field 'port' missing");
             }
             host = authority.substring(1, end);
             port = authority.substring(end + 2);
         } else {
             int colon = authority.lastIndexOf(':');
-            if (colon < 0) throw new PairingException("pairing: field 'host:port' missing");
+            if (colon < 0) throw new PairingException("pairing: field 'port' missing");
             host = authority.substring(0, colon);
             port = authority.substring(colon + 1);
         }
-        if (host.isEmpty() || port.isEmpty()) throw new PairingException("pairing: field 'host:port' missing");
+        if (host.isEmpty()) throw new PairingException("pairing: field 'host' missing");
+        if (port.isEmpty()) throw new PairingException("pairing: field 'port' missing");
         return new String[] {host.toLowerCase(Locale.ROOT), port};
     }
 
@@ -138,17 +151,16 @@ public record Pairing(String host, int udpPort, int httpPort, byte[] session, by
 
     private static int intField(Map<String, String> fields, String name, String dflt) throws PairingException {
         String v = fields.getOrDefault(name, dflt);
-        try {
+        if (v.matches("[0-9]{1,3}") && Integer.parseInt(v) >= 1 && Integer.parseInt(v) <= 255) {
             return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new PairingException("pairing: field '" + name + "' is not a number; rescan the QR code");
         }
+        throw new PairingException("pairing: field '" + name + "' must be an integer in [1, 255]; rescan the QR code");
     }
 
     private static int port(String text, String name) throws PairingException {
         try {
             int p = Integer.parseInt(text);
-            if (p >= 0 && p <= 65535 && text.chars().allMatch(Character::isDigit)) return p;
+            if (p >= 1 && p <= 65535 && text.chars().allMatch(Character::isDigit)) return p;
         } catch (NumberFormatException e) {
             // fall through
         }

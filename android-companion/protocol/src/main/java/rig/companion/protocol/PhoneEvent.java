@@ -19,4 +19,7 @@ public interface PhoneEvent {
 
     /** The desktop confirmed it stored the photo (HTTP answer or STORED). */
     record PhotoStored(int index, int attempt) implements PhoneEvent {}
+
+    /** The desktop said BYE (v1.1): no keepalives until it asks again. */
+    record SessionEnded(String reason) implements PhoneEvent {}
 }

@@ -10,8 +10,8 @@ import rig.companion.protocol.PhoneState.Key;
 import rig.companion.protocol.PhoneState.Result;
 
 /**
- * The phone's side of the capture protocol as a sans-I/O state machine (docs/protocol.md §6–§7),
- * the Java twin of rig.protocol.phone.PhoneMachine.
+ * The phone's side of the capture protocol as a sans-I/O state machine (docs/protocol.md §6–§7,
+ * v1.1), the Java twin of rig.protocol.phone.PhoneMachine.
  *
  * <p>Rules / theory of operation:
  * <ul>
@@ -20,18 +20,21 @@ import rig.companion.protocol.PhoneState.Result;
  *       {@link #receiveDatagram}, {@link #handleTimer} at {@link #getTimer}, reports the camera
  *       ({@link #photoSaved}/{@link #cameraFailed}) and uploads ({@link #uploadFinished}), and
  *       persists {@link #snapshot} after every call that changed it.
- *   <li>The phone opens contact: HELLO until a HELLO_ACK, then HELLO as keepalive whenever the
- *       desktop has been silent for keepalive_s. CAPTUREs are served in every state.
+ *   <li>The phone opens contact: HELLO (same nonce on every retransmission) until a HELLO_ACK
+ *       echoing that nonce, then HELLO as keepalive (a new nonce each) whenever the desktop has
+ *       been silent for keepalive_s; none after BYE (ENDED). The HELLO carries our minor version
+ *       and camera timeout. CAPTUREs are served in every state.
  *   <li>An attempt is shot at most once, ever: finished attempts are persisted and a repeated
  *       CAPTURE only repeats their outcome (the photo is re-uploaded, never re-shot).
- *   <li>Only the expected index (cursor) or an explicit retake of the index just finished is
- *       shot; anything else is ERROR GAP until the desktop sends RESYNC (or HELLO_ACK).
+ *   <li>Only the expected index (cursor) or a retake (higher attempt) of an index finished
+ *       before is shot; anything else is ERROR GAP until the desktop sends RESYNC, which always
+ *       wins: the cursor becomes its next.
  *   <li>Every wait is bounded: camera_timeout_s (then CAMERA_FAILED), desktop_timeout_s (then
  *       DesktopLost, back to CONNECTING).
  * </ul>
  */
 public final class PhoneMachine {
-    public enum State { CONNECTING, READY, SHOOTING }
+    public enum State { CONNECTING, READY, SHOOTING, ENDED }
 
     /** (state, event) → new state; a pair not listed is a bug on our side. */
     private static final Map<String, State> TRANSITIONS = new java.util.HashMap<>();
@@ -46,6 +49,11 @@ public final class PhoneMachine {
         TRANSITIONS.put("SHOOTING/shot_done_lost", State.CONNECTING);
         TRANSITIONS.put("READY/desktop_timeout", State.CONNECTING);
         TRANSITIONS.put("SHOOTING/desktop_timeout", State.SHOOTING);
+        TRANSITIONS.put("CONNECTING/bye", State.ENDED);
+        TRANSITIONS.put("READY/bye", State.ENDED);
+        TRANSITIONS.put("SHOOTING/bye", State.SHOOTING); // ENDED once the shot is reported
+        TRANSITIONS.put("ENDED/bye", State.ENDED);
+        TRANSITIONS.put("ENDED/reopen", State.READY); // the desktop asks again (resumed session)
     }
 
     /** A datagram to send and the opaque address it goes to. */
@@ -73,9 +81,13 @@ public final class PhoneMachine {
     private RtoEstimator rto;
     private long nonce;
     private Double helloDueS;
-    private double helloSentS;
+    private double helloSentS = -1;
+    private boolean helloResent;
+    private boolean nonceAcked = true; // no HELLO outstanding: the next one starts an exchange
     private Double lastHeardS;
     private Double lastRequestS;
+    private int desktopMinor;
+    private boolean ended;
 
     public PhoneMachine(byte[] key, byte[] session, Object desktopAddr, long initialSeq,
             PhoneState state, Timers timers) {
@@ -89,6 +101,10 @@ public final class PhoneMachine {
 
     // ------------------------------------------------------------------ plumbing
     public State state() { return state; }
+    /** The minor version agreed with the desktop (HELLO_ACK, §7.4); 0 for a v1.0 desktop. */
+    public int desktopMinor() { return desktopMinor; }
+    /** The desktop said BYE and has asked for nothing since. */
+    public boolean ended() { return ended; }
     public boolean connected() { return connected; }
     public int cursor() { return persist.cursor; }
     public int stale() { return stale; }
@@ -98,6 +114,10 @@ public final class PhoneMachine {
     public long peerHighest() { return codec.peerHighest(); }
     /** Restore {@link #peerHighest} after a restart, before {@link #start}. */
     public void restorePeerHighest(long highest) { codec.restorePeerHighest(highest); }
+    /** The same, with our clock (Unix µs) bounding how far ahead a seq may jump (§4.6). */
+    public void restorePeerHighest(long highest, long floorMicros) {
+        codec.restorePeerHighest(highest, floorMicros);
+    }
     public PhoneState persistent() { return persist; }
     /** When an authenticated datagram was last received (null: never). */
     public Double lastHeardS() { return lastHeardS; }
@@ -149,14 +169,34 @@ public final class PhoneMachine {
             onHelloAck(m, now);
         } else if (msg instanceof Messages.Capture m) {
             lastRequestS = now;
+            reopen(now);
             onCapture(m, now);
         } else if (msg instanceof Messages.Stored m) {
             markStored(m.index(), m.attempt(), m.sha256());
         } else if (msg instanceof Messages.Resync m) {
             lastRequestS = now;
-            adoptCursor(m.next());
+            reopen(now);
+            adoptCursor(m.next()); // the desktop's cursor wins, always (§7.3)
             send(new Messages.ResyncAck(m.next()));
+        } else if (msg instanceof Messages.Bye m) {
+            send(new Messages.ByeAck());
+            if (!ended) {
+                ended = true;
+                events.add(new PhoneEvent.SessionEnded(m.reason()));
+            }
+            go("bye");
+            connected = false;
+            helloDueS = null; // no keepalives: the session is over until asked again
         }
+    }
+
+    /** A CAPTURE or RESYNC after BYE: the desktop resumed the session. */
+    private void reopen(double now) {
+        if (!ended) return;
+        ended = false;
+        connected = true;
+        if (state == State.ENDED) go("reopen");
+        helloDueS = now + timers.keepaliveS();
     }
 
     /** The camera produced a photo and it is saved durably on the phone. */
@@ -166,7 +206,7 @@ public final class PhoneMachine {
             return;
         }
         finish(index, attempt, Result.saved(sha256, size));
-        persist.cursor = Math.max(persist.cursor, index + 1);
+        if (persist.cursor == index) persist.cursor = index + 1; // not a retake, no RESYNC since
         send(new Messages.PhotoReady(index, attempt, sha256, size));
         requestUpload(index, attempt);
     }
@@ -183,6 +223,14 @@ public final class PhoneMachine {
 
     /** The adapter's upload of (index, attempt) ended; failures are retried with backoff. */
     public void uploadFinished(int index, int attempt, boolean ok, double now) {
+        uploadFinished(index, attempt, ok, now, false);
+    }
+
+    /**
+     * As above; {@code refused}: the desktop answered that retrying cannot help (§5.3: 400,
+     * 401, 403, 412, 413), so the upload is dropped until a later CAPTURE poll asks again.
+     */
+    public void uploadFinished(int index, int attempt, boolean ok, double now, boolean refused) {
         Key key = new Key(index, attempt);
         Upload up = uploads.get(key);
         Result result = persist.results.get(key);
@@ -192,7 +240,7 @@ public final class PhoneMachine {
             return;
         }
         up.tries++;
-        if (up.tries >= timers.uploadRetries()) {
+        if (refused || up.tries >= timers.uploadRetries()) {
             uploads.remove(key); // a later CAPTURE poll restarts it
             return;
         }
@@ -226,6 +274,7 @@ public final class PhoneMachine {
             events.add(new PhoneEvent.DesktopLost());
             rto = new RtoEstimator(timers);
             helloDueS = now;
+            nonceAcked = true; // a new exchange: a new nonce
         }
         if (helloDueS != null && now >= helloDueS) sendHello(now);
         for (Map.Entry<Key, Upload> e : uploads.entrySet()) {
@@ -240,9 +289,19 @@ public final class PhoneMachine {
     }
 
     // ------------------------------------------------------------------ internals
+    /**
+     * HELLO: a retransmission keeps its nonce; a new exchange (start, keepalive, after
+     * DesktopLost) takes a new one, so a late HELLO_ACK to an old one is recognised (§7.2).
+     */
     private void sendHello(double now) {
-        nonce = (nonce + 1) & 0xFFFFFFFFL;
-        send(new Messages.Hello(persist.cursor, nonce));
+        boolean retransmit = !connected && !nonceAcked && helloSentS >= 0;
+        if (!retransmit) {
+            nonce = (nonce + 1) & 0xFFFFFFFFL;
+            nonceAcked = false;
+        }
+        helloResent = retransmit;
+        int shotS = (int) Math.max(1, Math.min(3600, Math.ceil(timers.cameraTimeoutS())));
+        send(new Messages.Hello(persist.cursor, nonce, Messages.MINOR, shotS));
         helloSentS = now;
         if (connected) {
             double heard = lastHeardS != null ? lastHeardS : now;
@@ -254,10 +313,17 @@ public final class PhoneMachine {
     }
 
     private void onHelloAck(Messages.HelloAck msg, double now) {
-        if (msg.nonce() == nonce && !connected) rto.sample(now - helloSentS);
+        if (msg.nonce() != nonce || nonceAcked) {
+            stale++; // a late answer to an earlier HELLO: its next may be stale
+            return;
+        }
+        nonceAcked = true;
+        if (!connected && !helloResent) rto.sample(now - helloSentS); // Karn
+        desktopMinor = msg.minor() == null ? 0 : Math.min(msg.minor(), Messages.MINOR);
+        ended = false;
         boolean first = !connected;
         connected = true;
-        go("hello_ack");
+        go(state == State.ENDED ? "reopen" : "hello_ack");
         helloDueS = now + timers.keepaliveS();
         // The desktop is authoritative about what it holds, except that an index we already
         // finished will be served from our results, so it must not pull the cursor back.
@@ -304,7 +370,9 @@ public final class PhoneMachine {
         for (Key k : persist.results.keySet()) {
             if (k.index() == index) maxTried = Math.max(maxTried, k.attempt());
         }
-        return index == cursor - 1 && maxTried >= 0 && attempt > maxTried;
+        // A retake of any index finished before, with a higher attempt than every finished one:
+        // never a re-shot, and no RESYNC needed however far the cursor has moved on (v1.1).
+        return index < cursor && maxTried >= 0 && attempt > maxTried;
     }
 
     private void repeatOutcome(Messages.Capture msg, Result done) {
@@ -351,6 +419,7 @@ public final class PhoneMachine {
         persist.results.put(new Key(index, attempt), result);
         shooting = null;
         go(connected ? "shot_done_connected" : "shot_done_lost");
+        if (ended) go("bye");
         prune();
     }
 

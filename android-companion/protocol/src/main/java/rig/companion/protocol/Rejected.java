@@ -13,6 +13,7 @@ public final class Rejected extends Exception {
     public static final String ROLE = "role";
     public static final String TYPE = "type";
     public static final String REPLAY = "replay";
+    public static final String AHEAD = "ahead";
 
     public final String reason;
 

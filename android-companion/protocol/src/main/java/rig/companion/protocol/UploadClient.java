@@ -38,33 +38,55 @@ public final class UploadClient {
         return h;
     }
 
-    /**
-     * Upload {@code data}, resuming where the desktop stopped; true once the desktop answered
-     * {@code complete: true}. Any failure (network, 4xx/5xx, bad answer) returns false: the
-     * machine retries with backoff, and a later try resumes from the desktop's offset.
-     */
+    /** What a client makes of the desktop's answers (docs/protocol.md §5.3). */
+    public enum Outcome {
+        /** complete: true. */
+        STORED,
+        /** Try again later: network, 404 not_requested, 422, 503, a broken transfer. */
+        RETRY,
+        /** Retrying cannot help: 400, 401, 403, 412 (another photo holds the attempt), 413. */
+        REFUSED
+    }
+
+    /** True once the desktop answered {@code complete: true} (see {@link #uploadOutcome}). */
     public boolean upload(int index, int attempt, byte[] data) {
+        return uploadOutcome(index, attempt, data) == Outcome.STORED;
+    }
+
+    /**
+     * Upload {@code data}, resuming where the desktop stopped (GET, then PUTs of at most
+     * CHUNK_BYTES from its offset; a 409 "offset" answer names the offset to continue at).
+     */
+    public Outcome uploadOutcome(int index, int attempt, byte[] data) {
         Map<String, String> h = headers(index, attempt, Auth.sha256Hex(data), data.length);
         try {
-            Answer state = answer(http.get(base + "/upload", h));
-            while (state != null && !state.complete) {
+            HttpTransport.Response r = http.get(base + "/upload", h);
+            for (int step = 0; step < data.length / CHUNK_BYTES + 4; step++) {
+                int status = r.status();
+                if (status == 400 || status == 401 || status == 403 || status == 412 || status == 413) {
+                    return Outcome.REFUSED;
+                }
+                Answer state = status == 200 || status == 409 ? answer(r) : null;
+                if (state == null) return Outcome.RETRY;
+                if (state.complete) return Outcome.STORED;
                 long offset = state.received;
-                if (offset < 0 || offset >= data.length) return false;
+                // offset == length: every byte arrived but the answer was lost; an empty PUT
+                // there lets the desktop finish (§5.2)
+                if (offset < 0 || offset > data.length) return Outcome.RETRY;
                 int end = (int) Math.min(data.length, offset + CHUNK_BYTES);
                 byte[] piece = Arrays.copyOfRange(data, (int) offset, end);
-                state = answer(http.put(base + "/upload?offset=" + offset, h, piece));
+                r = http.put(base + "/upload?offset=" + offset, h, piece);
             }
-            return state != null;
+            return Outcome.RETRY;
         } catch (IOException e) {
-            return false;
+            return Outcome.RETRY;
         }
     }
 
     private record Answer(long received, boolean complete) {}
 
-    /** The {"received": N, "complete": bool} of a 200 answer, or null for anything else. */
+    /** The {"received": N, "complete": bool} of an answer, or null for anything else. */
     private static Answer answer(HttpTransport.Response r) {
-        if (r.status() != 200) return null;
         try {
             Object o = Json.parse(new String(r.body(), StandardCharsets.UTF_8));
             if (!(o instanceof Map<?, ?> m)) return null;

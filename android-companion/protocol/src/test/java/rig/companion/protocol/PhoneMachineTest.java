@@ -71,7 +71,9 @@ public class PhoneMachineTest {
         // rto_initial_s 0.2, ×2 backoff, capped at rto_max_s 2.0 (§6 table)
         double[] gaps = {0.2, 0.4, 0.8, 1.6, 2.0, 2.0};
         double t = 0;
-        long lastNonce = ((Messages.Hello) first.get(0)).nonce();
+        long firstNonce = ((Messages.Hello) first.get(0)).nonce();
+        assertEquals(Integer.valueOf(Messages.MINOR), ((Messages.Hello) first.get(0)).minor());
+        assertEquals(Integer.valueOf(20), ((Messages.Hello) first.get(0)).shotS()); // camera_timeout_s
         for (double gap : gaps) {
             assertEquals(t + gap, phone.getTimer(), 1e-9);
             t += gap;
@@ -79,8 +81,7 @@ public class PhoneMachineTest {
             List<Message> out = sent();
             assertEquals(1, out.size());
             long nonce = ((Messages.Hello) out.get(0)).nonce();
-            assertTrue("a fresh nonce per HELLO", nonce != lastNonce);
-            lastNonce = nonce;
+            assertEquals("a retransmission keeps its nonce (v1.1, §7.2)", firstNonce, nonce);
         }
         assertEquals(PhoneMachine.State.CONNECTING, phone.state());
     }
@@ -326,5 +327,79 @@ public class PhoneMachineTest {
         phone.cameraFailed(0, 0, "\u00e9\ud83d\ude00".repeat(300), 1.1); // would be 3.6 kB escaped
         Messages.CameraFailed f = (Messages.CameraFailed) sent().get(0);
         assertTrue(f.reason().length() <= 200);
+    }
+
+    // ------------------------------------------------------------------ v1.1 (docs/protocol.md)
+    @Test
+    public void byeEndsKeepalivesIsAnsweredAndACaptureReopens() {
+        connect(0, 0);
+        deliver(new Messages.Bye("session finished"), 1);
+        assertEquals(List.of(new Messages.ByeAck()), sent());
+        assertEquals(List.of(new PhoneEvent.SessionEnded("session finished")), phone.nextEvents());
+        assertEquals(PhoneMachine.State.ENDED, phone.state());
+        assertNull("no keepalive, no DesktopLost after BYE", phone.getTimer());
+        deliver(new Messages.Bye("session finished"), 2); // a retransmitted BYE: answered again
+        assertEquals(List.of(new Messages.ByeAck()), sent());
+        assertTrue(phone.nextEvents().isEmpty());
+        deliver(new Messages.Capture(0, 1, "again"), 100); // the session was resumed
+        assertEquals(List.of(new Messages.CaptureAck(0, 1, Messages.ST_SHOOTING)), sent());
+        assertEquals(PhoneMachine.State.SHOOTING, phone.state());
+        assertNotNull(phone.getTimer());
+    }
+
+    @Test
+    public void aHelloAckToAnEarlierNonceIsStaleAndChangesNothing() {
+        phone.start(0);
+        Messages.Hello h = (Messages.Hello) sent().get(0);
+        deliver(new Messages.HelloAck(h.nonce() + 7, 42), 0.1);
+        assertEquals(PhoneMachine.State.CONNECTING, phone.state());
+        assertEquals(-1, phone.cursor());
+        assertEquals(1, phone.stale());
+        deliver(new Messages.HelloAck(h.nonce(), 3, 1), 0.2);
+        assertEquals(PhoneMachine.State.READY, phone.state());
+        assertEquals(3, phone.cursor());
+        assertEquals(1, phone.desktopMinor());
+    }
+
+    @Test
+    public void aRetakeOfAnyEarlierFinishedIndexIsShotWithoutResync() {
+        connect(0, 0);
+        for (int i = 0; i < 5; i++) {
+            deliver(new Messages.Capture(i, 1, "t"), i);
+            phone.photoSaved(i, 1, SHA, 10, i + 0.5);
+            sent();
+            phone.nextEvents();
+        }
+        assertEquals(5, phone.cursor());
+        deliver(new Messages.Capture(2, 2, "retake"), 10); // two behind the cursor (issue 23)
+        assertEquals(List.of(new Messages.CaptureAck(2, 2, Messages.ST_SHOOTING)), sent());
+        phone.photoSaved(2, 2, SHA2, 11, 10.5);
+        sent();
+        assertEquals(5, phone.cursor()); // a retake does not move the cursor
+        deliver(new Messages.Capture(2, 1, "old"), 11); // not a retake: attempt 1 is finished
+        assertEquals(Messages.ST_SAVED, ((Messages.CaptureAck) sent().get(0)).state());
+        deliver(new Messages.Capture(9, 1, "gap"), 12); // never seen, not the cursor: GAP echoes it
+        assertEquals(List.of(new Messages.Error(Messages.ERR_GAP, 9, 1, 5)), sent());
+    }
+
+    @Test
+    public void aResyncDuringAShotWinsAndTheShotDoesNotMoveTheCursorBack() {
+        connect(3, 0);
+        deliver(new Messages.Capture(3, 1, "t"), 1);
+        sent();
+        deliver(new Messages.Resync(8), 1.1);
+        assertEquals(List.of(new Messages.ResyncAck(8)), sent());
+        phone.photoSaved(3, 1, SHA, 10, 1.5);
+        assertEquals(8, phone.cursor());
+    }
+
+    @Test
+    public void aRefusedUploadIsDroppedUntilTheDesktopAsksAgain() {
+        connect(0, 0);
+        deliver(new Messages.Capture(0, 1, "t"), 1);
+        phone.photoSaved(0, 1, SHA, 10, 1.5);
+        assertEquals(1, phone.pendingUploads());
+        phone.uploadFinished(0, 1, false, 2, true); // 412: another photo holds the attempt
+        assertEquals(0, phone.pendingUploads());
     }
 }

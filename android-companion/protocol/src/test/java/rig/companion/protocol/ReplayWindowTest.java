@@ -12,10 +12,15 @@ import org.junit.Test;
 
 /** The anti-replay window (docs/protocol.md §4.6) against a direct model of its definition. */
 public class ReplayWindowTest {
-    /** §4.6 read literally: accepted iff seq > H, or H − 64 < seq ≤ H and never accepted. */
-    private static boolean model(Set<BigInteger> seen, BigInteger highest, BigInteger seq) {
+    /**
+     * §4.6 read literally: accepted iff H < seq ≤ max(H, F) + 2^40, or H − 64 < seq ≤ H and
+     * never accepted (F: the receiver's clock floor).
+     */
+    private static boolean model(Set<BigInteger> seen, BigInteger highest, BigInteger floor, BigInteger seq) {
         if (seq.signum() == 0) return false;
-        if (seq.compareTo(highest) > 0) return true;
+        if (seq.compareTo(highest) > 0) {
+            return seq.compareTo(highest.max(floor).add(BigInteger.ONE.shiftLeft(40))) <= 0;
+        }
         return seq.compareTo(highest.subtract(BigInteger.valueOf(64))) > 0 && !seen.contains(seq);
     }
 
@@ -25,19 +30,20 @@ public class ReplayWindowTest {
 
     private void runRandom(long base, long seed) {
         Random rng = new Random(seed);
-        ReplayWindow w = new ReplayWindow();
+        ReplayWindow w = new ReplayWindow(base);
         Set<BigInteger> seen = new HashSet<>();
         BigInteger highest = BigInteger.ZERO;
         long cursor = base;
         for (int n = 0; n < 5000; n++) {
-            long seq = switch (rng.nextInt(4)) {
+            long seq = switch (rng.nextInt(5)) {
                 case 0 -> cursor += 1 + rng.nextInt(3);
                 case 1 -> cursor - rng.nextInt(80);
                 case 2 -> cursor + rng.nextInt(200);
-                default -> cursor - 60 - rng.nextInt(10); // around the window's edge
+                case 3 -> cursor - 60 - rng.nextInt(10); // around the window's edge
+                default -> cursor + (1L << 40) - 5 + rng.nextInt(10); // around the bound ahead
             };
             BigInteger s = unsigned(seq);
-            boolean want = model(seen, highest, s);
+            boolean want = model(seen, highest, unsigned(base), s);
             assertEquals("seq " + Long.toUnsignedString(seq), want, w.check(seq));
             if (want && rng.nextInt(10) > 0) { // sometimes the tag fails: checked, not accepted
                 w.accept(seq);
@@ -68,6 +74,17 @@ public class ReplayWindowTest {
         for (long seq = 900; seq <= 1000; seq++) assertFalse("seq " + seq, w.check(seq));
         assertTrue(w.check(1001));
         assertTrue(ReplayWindow.restored(0).check(1)); // nothing persisted: a fresh window
+    }
+
+    @Test
+    public void aSeqFarAheadIsDroppedAndABogusRestoredMarkIsRebased() {
+        long floor = 1_700_000_000_000_000L;
+        ReplayWindow w = new ReplayWindow(floor);
+        assertEquals(Rejected.AHEAD, w.verdict(-1L)); // 2^64 - 1: the bricking datagram of issue 23
+        assertEquals(null, w.verdict(floor + ReplayWindow.MAX_AHEAD));
+        ReplayWindow bogus = ReplayWindow.restored(-1L, floor);
+        assertEquals(0L, bogus.highest());
+        assertTrue(bogus.check(floor + 7));
     }
 
     @Test

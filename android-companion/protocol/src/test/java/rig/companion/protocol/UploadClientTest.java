@@ -153,4 +153,49 @@ public class UploadClientTest {
         };
         assertNull("no tap: not a simulation session", new UploadClient(none, p).fetchTap(7, 1, 0));
     }
+
+    /** The answers of §5.3 (tests/vectors/upload.json) and what the client makes of them. */
+    @Test
+    public void outcomesFollowTheDocumentedStatuses() throws Exception {
+        Pairing p = pairing();
+        byte[] photo = new byte[100];
+        for (int status : new int[] {400, 401, 403, 412, 413}) {
+            assertEquals("status " + status, UploadClient.Outcome.REFUSED,
+                    new UploadClient(fixed(status, "{\"error\":\"x\"}"), p).uploadOutcome(1, 1, photo));
+        }
+        for (int status : new int[] {404, 422, 500, 503}) {
+            assertEquals("status " + status, UploadClient.Outcome.RETRY,
+                    new UploadClient(fixed(status, "{\"error\":\"x\"}"), p).uploadOutcome(1, 1, photo));
+        }
+        // 409 "offset" names where to continue: the client PUTs from there
+        List<String> urls = new ArrayList<>();
+        HttpTransport resume = new HttpTransport() {
+            @Override
+            public Response get(String url, Map<String, String> h) {
+                return new Response(409, Map.of(), "{\"complete\":false,\"error\":\"offset\",\"received\":40}".getBytes(StandardCharsets.UTF_8));
+            }
+
+            @Override
+            public Response put(String url, Map<String, String> h, byte[] body) {
+                urls.add(url + " " + body.length);
+                return new Response(200, Map.of(), "{\"complete\":true,\"received\":100}".getBytes(StandardCharsets.UTF_8));
+            }
+        };
+        assertEquals(UploadClient.Outcome.STORED, new UploadClient(resume, p).uploadOutcome(1, 1, photo));
+        assertEquals(List.of("http://127.0.0.1:8080/upload?offset=40 60"), urls);
+    }
+
+    private static HttpTransport fixed(int status, String body) {
+        return new HttpTransport() {
+            @Override
+            public Response get(String url, Map<String, String> h) {
+                return new Response(status, Map.of(), body.getBytes(StandardCharsets.UTF_8));
+            }
+
+            @Override
+            public Response put(String url, Map<String, String> h, byte[] b) {
+                return new Response(status, Map.of(), body.getBytes(StandardCharsets.UTF_8));
+            }
+        };
+    }
 }
