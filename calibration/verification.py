@@ -11,6 +11,21 @@ Content consistency compares the aligned photo with the ground truth tile by
 tile after a band-pass (difference of Gaussians), which removes glare, tone and
 vignetting but keeps the structure; a textured tile whose correlation collapses
 shows other pixels than the frame although every code copy is right.
+
+Only tiles that carry information are judged. Real radiographs have wide flat
+regions (collimation, black or white surrounds) where the photo's band-pass is
+noise, moiré or nothing at all (highlights clipped by a phone's tone curve);
+correlating those is noise against noise and false-rejects good photos. A tile
+is judged when its ground truth has texture (band-pass std >= MIN_TRUTH_TEXTURE
+display levels) and the photo shows structure above the noise expected there
+(band-pass std >= MIN_PHOTO_SNR x noise). The noise is measured on the photo
+itself, per ground-truth level, over pixels whose truth is locally flat
+(``noise_floor``), and weighted by the tile's share of each level; levels with
+no flat truth take the median of the tiles' residuals after the best fit to the
+truth. A matched tile that passes both gates has an expected correlation >= 0.75,
+far above the rejection threshold; a tile showing other textured content still has
+structure and a correlation near 0, so it is still caught. The frame code and
+marker geometry remain the primary proof (wrong item, stale frame, tears).
 """
 
 from __future__ import annotations
@@ -114,24 +129,95 @@ def _band_pass(image: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(img, (0, 0), 1.5) - cv2.GaussianBlur(img, (0, 0), 6.0))
 
 
+MIN_TRUTH_TEXTURE = 1.0  # band-pass std of the truth tile, display levels
+# Photo band-pass std over the noise expected there. A matched tile at the gate has
+# its truth-explained part >= 1.1 x noise, i.e. an expected correlation >= 0.75.
+MIN_PHOTO_SNR = 1.5
+_MIN_VALID = 0.8  # fraction of a tile the photo must cover
+_FLAT_RMS = 0.5  # truth band-pass RMS (9x9) below which a truth pixel is flat
+_LEVEL_BINS = 8  # ground-truth levels 0..255 in bins of 32 for the noise floor
+_MIN_FLAT_PIXELS = 1000  # per level bin
+_MIN_NOISE = 0.5  # photo levels: JPEG quantisation leaves about this much
+
+
+@dataclass(frozen=True)
+class TileStats:
+    """One tile's band-passed statistics (photo levels for the photo, display for truth)."""
+
+    corr: float
+    truth_std: float
+    photo_std: float
+    level_share: np.ndarray  # (_LEVEL_BINS,) fraction of the tile's pixels per truth level
+
+    @property
+    def residual_std(self) -> float:
+        """Photo structure the truth does not explain (best linear fit)."""
+        return self.photo_std * float(np.sqrt(max(0.0, 1.0 - self.corr**2)))
+
+
+def noise_floor(
+    aligned_bp: np.ndarray, truth_bp: np.ndarray, truth: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Photo band-pass noise per truth level bin (NaN where no flat truth to measure on).
+
+    Measured where the truth is locally flat, so whatever the photo shows there
+    (sensor noise, moiré, JPEG) is what a flat region looks like at that level.
+    """
+    local_rms = np.sqrt(np.maximum(cv2.blur(truth_bp * truth_bp, (9, 9)), 0.0))
+    flat = mask & (local_rms < _FLAT_RMS)
+    bins = _level_bins(truth)
+    out = np.full(_LEVEL_BINS, np.nan)
+    for level in range(_LEVEL_BINS):
+        values = aligned_bp[flat & (bins == level)]
+        if values.size >= _MIN_FLAT_PIXELS:
+            # The plain std, not a robust one: clipped highlights leave mostly equal
+            # values with a tail, and a noise floor must not be underestimated.
+            out[level] = max(_MIN_NOISE, float(values.std()))
+    return out
+
+
+def _level_bins(truth: np.ndarray) -> np.ndarray:
+    return truth.astype(np.int32) * _LEVEL_BINS // 256
+
+
+def _tile_stats(
+    a: np.ndarray, t: np.ndarray, truth: np.ndarray, mask: np.ndarray
+) -> TileStats | None:
+    if mask.mean() < _MIN_VALID:
+        return None
+    av, tv = a[mask], t[mask]
+    av, tv = av - av.mean(), tv - tv.mean()
+    den = float(np.sqrt((av * av).sum() * (tv * tv).sum()))
+    corr = float((av * tv).sum() / den) if den > 0 else 0.0
+    share = np.bincount(_level_bins(truth[mask]), minlength=_LEVEL_BINS) / max(1, mask.sum())
+    return TileStats(corr, float(tv.std()), float(av.std()), share)
+
+
 def tile_correlations(
     aligned: np.ndarray, truth: np.ndarray, mask: np.ndarray, tiles: int = 4
 ) -> np.ndarray:
-    """Band-passed correlation per tile (tiles, tiles); NaN where the truth is flat or masked."""
+    """Band-passed correlation per tile (tiles, tiles); NaN where the tile is not judged
+    (masked, flat truth, or no photo structure above the noise expected there)."""
     a, t = _band_pass(aligned), _band_pass(truth)
     height, width = truth.shape
-    out = np.full((tiles, tiles), np.nan)
+    grid: dict[tuple[int, int], TileStats] = {}
     for i in range(tiles):
         for j in range(tiles):
             ys = slice(i * height // tiles, (i + 1) * height // tiles)
             xs = slice(j * width // tiles, (j + 1) * width // tiles)
-            m = mask[ys, xs]
-            if m.mean() < 0.8:
-                continue
-            av, tv = a[ys, xs][m], t[ys, xs][m]
-            if tv.std() < 1.0:  # flat truth (e.g. black letterbox): nothing to compare
-                continue
-            av, tv = av - av.mean(), tv - tv.mean()
-            den = float(np.sqrt((av * av).sum() * (tv * tv).sum()))
-            out[i, j] = float((av * tv).sum() / den) if den > 0 else np.nan
+            found = _tile_stats(a[ys, xs], t[ys, xs], truth[ys, xs], mask[ys, xs])
+            if found is not None:
+                grid[(i, j)] = found
+    # Levels with no flat truth to measure on: the median of the tiles' unexplained
+    # structure (noise plus model error; a minority of tiles with other content does
+    # not move a median).
+    residuals = [s.residual_std for s in grid.values() if s.truth_std >= MIN_TRUTH_TEXTURE]
+    fallback = max(_MIN_NOISE, float(np.median(residuals)) if residuals else _MIN_NOISE)
+    floor = noise_floor(a, t, truth, mask)
+    variance = np.where(np.isfinite(floor), floor, fallback) ** 2  # per level bin
+    out = np.full((tiles, tiles), np.nan)
+    for (i, j), stats in grid.items():
+        noise = float(np.sqrt(stats.level_share @ variance))  # at this tile's levels
+        if stats.truth_std >= MIN_TRUTH_TEXTURE and stats.photo_std >= MIN_PHOTO_SNR * noise:
+            out[i, j] = stats.corr
     return out

@@ -22,13 +22,28 @@ T = TypeVar("T")
 class DisplayConfig:
     """The monitor the rig shows images on."""
 
+    # The screen size sessions use unless their plan or the GUI says otherwise
+    # (rig.imaging.compositor.resolve_screen).
     screen_width: int = 1920
     screen_height: int = 1080
-    # "1:1" keeps image pixels = screen pixels (cropping nothing: the image must fit);
-    # "integer" scales by the largest whole factor that fits; "fit" letterboxes with
-    # nearest-neighbour sampling at a recorded non-integer scale.
-    placement: str = "1:1"
+    # "auto": 1:1 when the image fits, else the smallest integer reduction (box filter)
+    # that fits, else "fit"; "1:1" keeps image pixels = screen pixels (the image must
+    # fit); "integer" scales by a whole factor (up, or down by a box filter); "fit"
+    # letterboxes with nearest-neighbour sampling at a recorded non-integer scale.
+    # Used by every command and the GUI unless the command line or the plan says
+    # otherwise (rig.imaging.compositor.resolve_placement).
+    placement: str = "auto"
     border_px: int = 0
+
+    @property
+    def screen_wh(self) -> tuple[int, int]:
+        return (self.screen_width, self.screen_height)
+
+    def validate(self, where: str) -> None:
+        from rig.imaging.compositor import check_placement, check_screen
+
+        check_placement(f"{where} [display]: placement", self.placement, InputError)
+        check_screen(f"{where} [display]: screen", self.screen_wh, InputError)
 
 
 @dataclass(frozen=True)
@@ -117,7 +132,9 @@ def load_config(path: Path) -> ProjectConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read settings ({exc}); fix or recreate it") from exc
-    return _build(ProjectConfig, data, str(path))
+    config = _build(ProjectConfig, data, str(path))
+    config.display.validate(str(path))
+    return config
 
 
 def dump_config(config: ProjectConfig) -> str:

@@ -26,7 +26,7 @@ from rig.library.samples import write_samples
 from rig.project import Project, init_project
 from rig.session import events as ev
 from rig.session import service
-from rig.session.plan import CapturePlan
+from rig.session.plan import CapturePlan, PlanOverrides
 
 Say = Callable[[str], None]
 
@@ -44,6 +44,7 @@ class DemoConfig:
     classifier_steps: int = 150  # batch 16
     # Held-out patients need both classes: a larger test share than the default export.
     split: str = "train=0.6,valid=0.2,test=0.2"
+    placement: str | None = None  # None: rig.toml [display], else auto
 
     @classmethod
     def quick(cls) -> DemoConfig:
@@ -70,10 +71,11 @@ def choose_project_dir(option: Path | None, env: str | None) -> Path:
 
 
 def run_demo(root: Path, config: DemoConfig, say: Say = lambda _s: None) -> DemoResult:
+    plan = demo_plan(config)  # a bad --placement is a usage error before anything is made
     project = init_project(root)
     result = DemoResult(project=project.root)
     _import_samples(project, config, result, say)
-    session_id = _capture(project, config, result, say)
+    session_id = _capture(project, plan, config, result, say)
     data_dir = _export(project, session_id, config, result, say)
     run_dir = _train(
         data_dir, project.root / "runs" / f"{config.model}-{session_id}", config, result, say
@@ -102,8 +104,16 @@ def _import_samples(project: Project, config: DemoConfig, result: DemoResult, sa
     )
 
 
-def _capture(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> str:
+def demo_plan(config: DemoConfig) -> CapturePlan:
+    """The demo's capture plan; screen size and placement unset unless ``--placement``
+    (rig.toml decides, as for ``rig session start``)."""
     plan = CapturePlan(camera=f"sim?preset={config.preset}&seed={config.seed}", settle_ms=20)
+    return PlanOverrides(placement=config.placement).apply(plan)
+
+
+def _capture(
+    project: Project, plan: CapturePlan, config: DemoConfig, result: DemoResult, say: Say
+) -> str:
     session_id = service.create(project, plan)
     say(f"session {session_id}: simulated phone ({config.preset}) over loopback UDP/HTTP")
     bus = ev.EventBus()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from rig.demo import DemoConfig, run_demo
+import pytest
+
+from rig.cli import main
+from rig.demo import DemoConfig, demo_plan, run_demo
 from rig.library.samples import FAKE_NAME_PREFIX
 
 
@@ -23,6 +26,8 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
     with manifest.open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8
+    # 4 patients at the default 0.8/0.1/0.1: every split gets one (README: --split test).
+    assert {row["split"] for row in rows} == {"train", "valid", "test"}
     # Pseudonymous patients only: the samples' fictitious identifiers never reach the export.
     for path in manifest.parent.rglob("*"):
         assert FAKE_NAME_PREFIX not in path.name
@@ -39,3 +44,15 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
         assert Path(path).is_file(), path
     assert result.report is not None and result.report.is_file()
     assert any("verified" in line for line in said)
+
+
+def test_demo_placement_is_checked_before_anything_is_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    assert main(["demo", "--quick", "--placement", "2:1", "--project", str(root)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and "placement '2:1' unknown" in errors[0]
+    assert not root.exists()
+    assert demo_plan(DemoConfig(placement="fit")).placement == "fit"
+    assert demo_plan(DemoConfig()).placement == ""  # rig.toml decides when the session is made

@@ -180,6 +180,9 @@ def cmd_demo(
     images: int | None = typer.Option(None, "--images", help="Number of sample images."),
     seed: int = typer.Option(0, "--seed", help="Seed for samples, camera and training."),
     train_min: float | None = typer.Option(None, "--train-min", help="Training budget, minutes."),
+    placement: str | None = typer.Option(
+        None, "--placement", help="auto | 1:1 | integer | fit (default: rig.toml, else auto)."
+    ),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -197,6 +200,7 @@ def cmd_demo(
         seed=seed,
         images=images or config.images,
         train_budget_min=train_min or config.train_budget_min,
+        placement=placement,
     )
     result = run_demo(root, config, say=lambda s: console.print(s, markup=False))
     if json_out:

@@ -18,7 +18,7 @@ from rig.atomic import write_bytes_atomic, write_text_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import InputError, UsageError
 from rig.imaging import codec
-from rig.imaging.compositor import PLACEMENTS
+from rig.imaging.compositor import resolve_placement
 from rig.imaging.screen import read_photo, write_png
 
 EXIT_REJECTED = 3
@@ -114,8 +114,13 @@ def compose_command(
     session: Annotated[int, typer.Option("--session", help="Session number (0-65535).")] = 0,
     attempt: Annotated[int, typer.Option("--attempt", help="Attempt number (0-15).")] = 0,
     placement: Annotated[
-        str, typer.Option("--placement", help="Placement: 1:1, integer or fit.")
-    ] = "1:1",
+        str | None,
+        typer.Option(
+            "--placement",
+            help="auto | 1:1 | integer | fit (default: rig.toml [display] of the project, "
+            "else auto).",
+        ),
+    ] = None,
     layout_path: LayoutOption = None,
     json_out: JsonOption = False,
     project: ProjectOption = None,
@@ -124,8 +129,7 @@ def compose_command(
     from rig.imaging.screen import compose_screen_frame, encode_screen_png
 
     screen_wh = parse_screen(screen)
-    if placement not in PLACEMENTS:
-        raise UsageError(f"--placement '{placement}': use one of {', '.join(PLACEMENTS)}")
+    placement = resolve_placement(placement, None, _configured_placement(project))
     try:
         code = FrameCode(session, index, attempt, 0)
     except ValueError as exc:
@@ -140,8 +144,21 @@ def compose_command(
         p = frame.placement
         console.print(
             f"wrote {output} ({screen_wh[0]}x{screen_wh[1]}; image {p.width}x{p.height} at "
-            f"({p.offset_x},{p.offset_y}) scale {p.scale:g}; code index {index})"
+            f"({p.offset_x},{p.offset_y}) scale {p.scale:g} ({p.mode}"
+            f"{f', reduced {p.reduction}x' if p.reduction > 1 else ''}); code index {index})"
         )
+
+
+def _configured_placement(project: Path | None) -> str | None:
+    """``[display] placement`` of the project's rig.toml, if there is a project."""
+    from rig.project import locate_project
+
+    try:
+        return locate_project(project).config.display.placement
+    except UsageError:
+        if project is not None:
+            raise
+        return None  # composing outside any project: the default applies
 
 
 # --- register-photo --------------------------------------------------------------------
@@ -357,13 +374,33 @@ def bench_registration_command(
         list[str] | None, typer.Option("--preset", help="Camera preset (repeatable; default all).")
     ] = None,
     refine: Annotated[bool, typer.Option("--refine/--no-refine", help="ECC refinement.")] = False,
+    corpus: Annotated[
+        bool,
+        typer.Option(
+            "--corpus", help="The conformance matrix: real-like corpus x presets x seeds."
+        ),
+    ] = False,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per preset (--corpus).")] = 3,
+    workers: Annotated[int, typer.Option("--workers", help="Processes (--corpus).")] = 2,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="Corpus image by name (repeatable; default all)."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Registration accuracy, code decode and rejection rates, time per photo, per preset."""
+    """Registration accuracy, code decode and rejection rates, time per photo, per preset.
+
+    With --corpus: every corpus image (generated hospital-like files plus the real public
+    files installed packages ship) through compose -> every preset x seeds -> verify, and
+    wrong / stale / half-refreshed / torn photos through rejection.
+    """
     from rig.bench.registration_bench import run_registration_bench
 
-    if n < 1:
-        raise UsageError("--n must be >= 1")
+    if n < 1 or seeds < 1 or workers < 1:
+        raise UsageError("--n, --seeds and --workers must be >= 1")
+    if corpus:
+        _bench_corpus(preset or None, image or None, seeds, workers, json_out)
+        return
     result = run_registration_bench(n=n, presets=preset or None, refine=refine)
     if json_out:
         print_json(result)
@@ -374,3 +411,61 @@ def bench_registration_command(
             f"{row['decode_rate']:.0%}, good accepted {row['good_accept_rate']:.0%}, wrong "
             f"rejected {row['wrong_reject_rate']:.0%}, {row['time_s_median']:.2f} s/photo"
         )
+
+
+def _bench_corpus(
+    presets: list[str] | None,
+    images: list[str] | None,
+    seeds: int,
+    workers: int,
+    json_out: bool,
+) -> None:
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from rig.bench.conformance import run_conformance
+    from rig.camsim import preset_names
+    from rig.library.corpus import public_files, write_corpus
+
+    with tempfile.TemporaryDirectory(prefix="rig-corpus-") as folder:
+        files = [*write_corpus(Path(folder), names=images), *public_files()]
+        if images:
+            unknown = sorted(set(images) - {f.name for f in files})
+            if unknown:
+                raise UsageError(
+                    f"--image {unknown[0]}: not in the corpus; known: "
+                    + ", ".join(f.name for f in files)
+                )
+            files = [f for f in files if f.name in images]
+        names = presets or preset_names()
+        if unknown_presets := sorted(set(names) - set(preset_names())):
+            raise UsageError(
+                f"--preset {unknown_presets[0]}: use one of {', '.join(preset_names())}"
+            )
+        with Progress(
+            "conformance", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+        ) as progress:
+            task = progress.add_task("cells", total=len(names) * seeds)
+            result = run_conformance(
+                files,
+                names,
+                seeds,
+                workers=workers,
+                on_cell=lambda done, _total, _rows: progress.update(task, completed=done),
+            )
+    if json_out:
+        print_json(result)
+        return
+    for name, row in result["by_image"].items():
+        console.print(
+            f"{name:34s} {row['modality']:4s} {row['placement']:20s} accepted first "
+            f"{row['accepted_first']}/{row['photos']}, wrong rejected {row['wrong_rejected']}/"
+            f"{row['wrong_total']}, rms {_fmt(row['rms_px_median'])} px"
+        )
+    console.print(
+        f"{result['images']} images x {result['presets']} presets x {result['seeds']} seeds: "
+        f"accepted first {result['accepted_first']}/{result['photos']}, false rejects "
+        f"{result['false_rejects']}, wrong rejected {result['wrong_rejected']}/"
+        f"{result['wrong_total']}, rms median {_fmt(result['rms_px_median'])} px"
+    )

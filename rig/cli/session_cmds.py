@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
 from rig.errors import UsageError
@@ -145,6 +145,11 @@ def cmd_start(
         [], "--sweep", help="Condition sweep, e.g. lights=off,on,dim (repeatable)."
     ),
     sweep_every: int = typer.Option(0, "--sweep-every", help="Items per sweep step."),
+    placement: str | None = typer.Option(
+        None,
+        "--placement",
+        help="auto | 1:1 | integer | fit (default: the plan's, else rig.toml [display], else auto).",
+    ),
     insecure_chexpeditor: bool = typer.Option(
         False,
         "--insecure-chexpeditor",
@@ -176,6 +181,7 @@ def cmd_start(
         sweeps=parse_sweeps(sweep) if sweep else {},
         sweep_every=sweep_every or None,
         insecure_chexpeditor=insecure_chexpeditor,
+        placement=placement,
         camera_options=_network_options(bind, advertise, udp_port, http_port),
     )
     plan = overrides.apply(load_plan(plan_file) if plan_file else CapturePlan())
@@ -241,7 +247,9 @@ def cmd_list(json_out: JsonOption = False, project: ProjectOption = None) -> Non
     if json_out:
         print_json({"sessions": [r.to_dict() for r in rows]})
         return
-    table = Table("id", "state", "camera", "items", "verified", "created", "reason")
+    # ids are what the other commands take: never shortened, whatever the terminal width
+    id_column = Column("id", no_wrap=True, min_width=max((len(r.id) for r in rows), default=2))
+    table = Table(id_column, "state", "camera", "items", "verified", "created", "reason")
     for r in rows:
         table.add_row(
             r.id,

@@ -17,7 +17,7 @@ from typing import Any
 from rig.errors import UsageError
 from rig.export.card import build_card, card_markdown
 from rig.export.layouts import LAYOUTS
-from rig.export.pairs import select_pairs, stratum
+from rig.export.pairs import SessionChoice, choose_sessions, select_pairs, stratum
 from rig.export.splits import load_or_assign, parse_split, scheme_name
 from rig.project import Project
 
@@ -28,13 +28,14 @@ class ExportOptions:
     fmt: str = "chexphoto"
     split: str = "train=0.8,valid=0.1,test=0.1"
     seed: int = 0
-    sessions: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()  # empty: the finished capture sessions
     include_unverified: bool = False
     force: bool = False
+    include_replays: bool = False  # with no sessions named: QA replays too
 
 
 def export(project: Project, options: ExportOptions) -> dict[str, Any]:
-    """Write the dataset; return its card."""
+    """Write the dataset; return its card (``warnings`` lists empty splits, skipped sessions)."""
     if options.fmt not in LAYOUTS:
         raise UsageError(f"--format '{options.fmt}' unknown; use one of {', '.join(LAYOUTS)}")
     fractions = parse_split(options.split)
@@ -43,18 +44,28 @@ def export(project: Project, options: ExportOptions) -> dict[str, Any]:
         raise UsageError(f"{out} exists and is not empty; choose a new folder or pass --force")
     db = project.db()
     try:
-        pairs = select_pairs(db, options.sessions, options.include_unverified)
+        choice = choose_sessions(db, options.sessions, options.include_replays)
+        pairs = (
+            select_pairs(db, choice.sessions, options.include_unverified) if choice.sessions else []
+        )
         if not pairs:
-            raise UsageError("nothing to export: no verified pairs in the chosen sessions")
+            raise UsageError(_nothing_to_export(choice))
         strata = _patient_strata(pairs)
         assignment = load_or_assign(db, strata, fractions, options.seed)
         for pair in pairs:
             pair.split = assignment[pair.patient]
+        warnings = _warnings(pairs, fractions, choice)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
-            files = LAYOUTS[options.fmt]().write(tmp, pairs, project.objects.get)
+            files = LAYOUTS[options.fmt]().write(tmp, pairs, project.objects.get, list(fractions))
             card = build_card(db, pairs, options.fmt, scheme_name(fractions, options.seed), files)
+            card["split_sizes"] = {
+                name: card["split_sizes"].get(name, {"pairs": 0, "patients": 0})
+                for name in fractions
+            }
+            card["skipped_sessions"] = list(choice.skipped)
+            card["warnings"] = warnings
             (tmp / "dataset.json").write_text(json.dumps(card, indent=2, sort_keys=True))
             (tmp / "dataset.md").write_text(card_markdown(card))
             _replace_dir(tmp, out)
@@ -64,6 +75,37 @@ def export(project: Project, options: ExportOptions) -> dict[str, Any]:
     finally:
         db.close()
     return card
+
+
+def _nothing_to_export(choice: SessionChoice) -> str:
+    if choice.sessions:
+        return "nothing to export: no verified pairs in the chosen sessions"
+    skipped = f" (left out: {', '.join(choice.skipped[:5])})" if choice.skipped else ""
+    return (
+        f"nothing to export: no finished capture session{skipped}; name sessions "
+        "(rig export ID… or --sessions ID,…) or pass --include-replays"
+    )
+
+
+def _warnings(
+    pairs: Sequence[Any], fractions: dict[str, float], choice: SessionChoice
+) -> list[str]:
+    """One line per empty split and for sessions left out of a default export."""
+    used = {pair.split for pair in pairs}
+    patients = len({pair.patient for pair in pairs})
+    out = [
+        f"split '{name}' is empty ({patients} patient(s) for {len(fractions)} splits at "
+        f"{name}={frac:g}); its file holds the header only"
+        for name, frac in fractions.items()
+        if name not in used
+    ]
+    if choice.skipped:
+        out.append(
+            f"left out {len(choice.skipped)} session(s) that are not finished capture sessions: "
+            f"{', '.join(choice.skipped[:5])}{' …' if len(choice.skipped) > 5 else ''} "
+            "(name them, or --include-replays)"
+        )
+    return out
 
 
 def _patient_strata(pairs: Sequence[Any]) -> dict[str, str]:

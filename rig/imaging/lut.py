@@ -80,13 +80,23 @@ def apply_lut(values: np.ndarray, lut: Lut) -> np.ndarray:
 
 
 def apply_rescale(stored: np.ndarray, slope: float, intercept: float) -> np.ndarray:
-    """Modality values from Rescale Slope/Intercept (C.11.1.1.2): m = slope*x + b."""
+    """Modality values from Rescale Slope/Intercept (C.11.1.1.2): m = slope*x + b,
+    held as integers truncated toward zero.
+
+    C.11.1 defines real outputs, but DCMTK's dcmimgle keeps the Modality LUT output
+    in an integer buffer (its type chosen from the output range) filled by a C cast
+    of ``slope*x + b``, i.e. truncation toward zero, before the VOI window. The
+    display frame must be what the oracle shows, so rig does the same; integer
+    slopes and intercepts are unaffected, fractional ones (e.g. an MR slope of
+    3.774114) move some pixels by one level, and tiny slopes (PET) posterise
+    exactly as in DCMTK (docs/rendering.md).
+    """
     x = stored.astype(np.float64)
     if slope == 1.0 and intercept == 0.0:
         return x
     if slope == 1.0:
-        return x + intercept
-    return x * slope + intercept
+        return np.trunc(x + intercept)
+    return np.trunc(x * slope + intercept)
 
 
 def window_linear(

@@ -24,7 +24,7 @@ from calibration.framecode import FrameCode
 from rig.atomic import write_bytes_atomic
 from rig.errors import InputError
 from rig.imaging import codec
-from rig.imaging.compositor import Placement, compose
+from rig.imaging.compositor import DEFAULT_PLACEMENT, Placement, compose
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 META_KEY = b"rig-frame"
@@ -54,7 +54,7 @@ def compose_screen(
     screen_wh: tuple[int, int],
     layout: FiducialLayout,
     code: FrameCode,
-    mode: str = "1:1",
+    mode: str = DEFAULT_PLACEMENT,
 ) -> tuple[np.ndarray, Placement]:
     """Screen canvas and placement; ``code.frame_hash`` is replaced by the canvas's own hash."""
     frame = compose_screen_frame(image, screen_wh, layout, code, mode)
@@ -66,7 +66,7 @@ def compose_screen_frame(
     screen_wh: tuple[int, int],
     layout: FiducialLayout,
     code: FrameCode,
-    mode: str = "1:1",
+    mode: str = DEFAULT_PLACEMENT,
 ) -> ScreenFrame:
     """Like ``compose_screen`` but returning the final code and layout too."""
     try:
@@ -75,6 +75,13 @@ def compose_screen_frame(
         return ScreenFrame(draw_border(canvas, layout, final), placement, layout, final)
     except LayoutError as exc:
         raise InputError(f"fiducial layout: {exc}") from exc
+
+
+def displayed_image(frame: ScreenFrame) -> np.ndarray:
+    """The image as the screen shows it (placed size; RGB if in colour, like ground truth)."""
+    p = frame.placement
+    placed = frame.canvas[p.offset_y : p.offset_y + p.height, p.offset_x : p.offset_x + p.width]
+    return np.ascontiguousarray(codec.to_rgb(placed, codec.BGR))
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from calibration.fiducials import FiducialLayout
 from calibration.framecode import SESSION_BITS, FrameCode
 from rig.imaging import codec
-from rig.imaging.screen import ScreenFrame, compose_screen_frame
-from rig.library.frames import GroundTruth, ensure_frame
+from rig.imaging.screen import ScreenFrame, compose_screen_frame, displayed_image
+from rig.library.frames import GroundTruth, ensure_displayed_frame, ensure_frame
 from rig.project import Project
 
 
@@ -39,11 +39,17 @@ def prepare_item(
     screen_wh: tuple[int, int],
     placement: str,
 ) -> PreparedItem:
-    """Ground truth (rendered once, stored) and the exact screen frame for one attempt."""
+    """Ground truth (rendered once, stored) and the exact screen frame for one attempt.
+
+    ``screen_wh`` and ``placement`` are a settled plan's (``CapturePlan.settled``: the
+    rig.toml defaults were resolved when the session was created). The item's ground
+    truth is the image as displayed (reduced, when the placement reduced it:
+    ``ensure_displayed_frame``)."""
     truth = ensure_frame(project, source_id)
     pixels = codec.to_bgr(truth.pixels, codec.RGB)  # screen frames are in OpenCV order
     code = FrameCode(session=session_code(session_id), index=idx, attempt=attempt, frame_hash=0)
     screen = compose_screen_frame(pixels, screen_wh, layout, code, placement)
+    truth = ensure_displayed_frame(project, truth, displayed_image(screen), screen.placement)
     return PreparedItem(idx, attempt, truth, screen)
 
 

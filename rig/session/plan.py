@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from rig.config import DisplayConfig
 from rig.errors import UsageError
 
 CONDITION_KEYS = (
@@ -36,9 +37,11 @@ class CapturePlan:
     repeats: int = 1
     limit: int | None = None
     camera: str = "sim"
-    screen_width: int = 1920
-    screen_height: int = 1080
-    placement: str = "1:1"
+    # Unset (None / ""): rig.toml [display] decides when the session is created
+    # (``settled``), else the defaults (rig.imaging.compositor.resolve_screen, _placement).
+    screen_width: int | None = None
+    screen_height: int | None = None
+    placement: str = ""
     layout: dict[str, Any] = field(default_factory=dict)  # calibration.fiducials.FiducialLayout
     settle_ms: int = 120
     max_attempts: int = 4
@@ -68,9 +71,33 @@ class CapturePlan:
         plan.validate(where)
         return plan
 
+    @property
+    def chosen_screen(self) -> tuple[int, int] | None:
+        """The screen size the plan sets, or None (rig.toml decides)."""
+        if self.screen_width is None or self.screen_height is None:
+            return None
+        return (self.screen_width, self.screen_height)
+
+    @property
+    def screen_wh(self) -> tuple[int, int]:
+        """The screen size of a settled plan (an unsettled one gets the default)."""
+        from rig.imaging.compositor import resolve_screen
+
+        return resolve_screen(None, self.chosen_screen)
+
+    def settled(self, display: DisplayConfig) -> CapturePlan:
+        """The plan with what it leaves unset (screen size, placement) taken from
+        rig.toml's ``[display]``, else the defaults. This is what a session stores and
+        runs, so resume and replay use exactly what ran even if rig.toml changes."""
+        from rig.imaging.compositor import resolve_placement, resolve_screen
+
+        width, height = resolve_screen(None, self.chosen_screen, display.screen_wh)
+        placement = resolve_placement(None, self.placement, display.placement)
+        return replace(self, screen_width=width, screen_height=height, placement=placement)
+
     def validate(self, where: str = "plan") -> None:
         """Usage errors naming the setting, before anything is stored."""
-        from rig.imaging.compositor import PLACEMENTS
+        from rig.imaging.compositor import check_placement, check_screen
 
         if self.order not in ("listed", "shuffled"):
             raise UsageError(f"{where}: order must be 'listed' or 'shuffled'")
@@ -78,18 +105,16 @@ class CapturePlan:
             raise UsageError(f"{where}: repeats >= 1 and 1 <= max_attempts <= 15")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"{where}: limit must be >= 1, got {self.limit}")
-        if self.placement not in PLACEMENTS:
-            raise UsageError(
-                f"{where}: placement '{self.placement}': use one of {', '.join(PLACEMENTS)}"
-            )
+        if self.placement:
+            check_placement(f"{where}: placement", self.placement)
         if self.settle_ms < 0 or (
             self.capture_timeout_s is not None and self.capture_timeout_s <= 0
         ):
             raise UsageError(f"{where}: settle_ms >= 0 and capture_timeout_s > 0")
-        if self.screen_width < 64 or self.screen_height < 64:
-            raise UsageError(
-                f"{where}: screen {self.screen_width}x{self.screen_height} is too small"
-            )
+        if (self.screen_width is None) != (self.screen_height is None):
+            raise UsageError(f"{where}: set both screen_width and screen_height, or neither")
+        if self.chosen_screen is not None:
+            check_screen(f"{where}: screen", self.chosen_screen)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def replay_plan(project: Project, session_id: str, faults: str) -> CapturePlan:
     """The plan of the replay (validate it before ``create_replay`` stores anything)."""
     with SessionStore.open(project) as store:
         plan = store.session(session_id).plan
-    return replace(plan, camera=replay_camera(plan.camera, faults), replay_of=session_id)
+    replay = replace(plan, camera=replay_camera(plan.camera, faults), replay_of=session_id)
+    return replay.settled(project.config.display)  # a no-op for plans stored settled
 
 
 def create_replay(project: Project, plan: CapturePlan) -> str:

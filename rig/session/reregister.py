@@ -49,8 +49,8 @@ def verify_capture(
 ) -> RegistrationOutcome:
     """Register a stored photo of ``capture`` and record the verdict (``refuse`` overrides
     an acceptance with that reason, e.g. when the item already has a verified photo)."""
+    plan = plan.settled(project.config.display)  # a no-op for a plan stored by service.create
     layout = FiducialLayout.from_dict(plan.layout)
-    screen_wh = (plan.screen_width, plan.screen_height)
     prepared = prepare_item(
         project,
         capture.session_id,
@@ -58,7 +58,7 @@ def verify_capture(
         capture.attempt,
         capture.source_id,
         layout,
-        screen_wh,
+        plan.screen_wh,
         plan.placement,
     )
     outcome = register_prepared(prepared, jpeg, layout)

@@ -95,6 +95,8 @@ class SessionRunner:
         pause_limit_s: float = 600.0,
         retry_delay_s: float = 2.0,
     ) -> None:
+        # Settled already when stored (service.create); settling again is a no-op then.
+        plan = plan.settled(project.config.display)
         self.project, self.session_id, self.plan = project, session_id, plan
         self.capturer, self.display = capturer, display
         self.bus = bus or ev.EventBus()
@@ -102,7 +104,7 @@ class SessionRunner:
         self.conditions = conditions
         self.pause_limit_s, self.retry_delay_s = pause_limit_s, retry_delay_s
         self.layout = FiducialLayout.from_dict(plan.layout)
-        self.screen_wh = (plan.screen_width, plan.screen_height)
+        self.screen_wh = plan.screen_wh
         self._holds = Holds()  # why the session is paused: operator and camera apart
         self._operator_free = asyncio.Event()
         self._operator_free.set()

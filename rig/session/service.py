@@ -2,7 +2,7 @@
 
 They own no I/O of their own beyond what they are handed (display, event listeners).
 Everything that can be checked is checked before a session row exists (``validate``:
-plan, placement, fiducial layout, camera URL through the one registry of camera URLs,
+plan, placement and screen size (settled against rig.toml), fiducial layout, camera URL through the one registry of camera URLs,
 controller URL, sources query), so a bad request leaves nothing behind.
 
 Camera URLs (rig.devices.urls.CAMERA_BACKENDS):
@@ -64,9 +64,7 @@ def validate(plan: CapturePlan) -> CapturerSpec:
 
     plan.validate()
     try:
-        validate_layout(
-            FiducialLayout.from_dict(plan.layout), (plan.screen_width, plan.screen_height)
-        )
+        validate_layout(FiducialLayout.from_dict(plan.layout), plan.screen_wh)
     except (LayoutError, TypeError) as exc:
         raise UsageError(f"plan: fiducial layout {plan.layout or 'default'}: {exc}") from exc
     spec = capturer_spec(plan)
@@ -75,7 +73,12 @@ def validate(plan: CapturePlan) -> CapturerSpec:
 
 
 def create(project: Project, plan: CapturePlan) -> str:
-    """Store a new session with its items; return its id (nothing is shown yet)."""
+    """Store a new session with its items; return its id (nothing is shown yet).
+
+    The stored plan is settled: what it left unset (screen size, placement) is taken
+    from rig.toml now, so a resume or replay shows exactly what this session showed.
+    """
+    plan = plan.settled(project.config.display)
     spec = validate(plan)
     with SessionStore.open(project) as store:
         items = expand_items(plan, select_sources(store.db, plan.sources))

@@ -2,69 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
+from export_records import record_session
 
-from rig.library.frames import encode_png, ensure_frame
 from rig.library.importer import import_paths
 from rig.library.samples import SampleSpec, write_samples
 from rig.project import Project, init_project
-from rig.session.plan import CapturePlan
-from rig.session.store import SessionStore
-from rig.session.verify import RegistrationOutcome
-
-
-def _jpeg(pixels: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return data.tobytes()
-
-
-def record_session(project: Project, source_ids: list[int], seed: int) -> str:
-    """A finished session written through the session store, as the engine does.
-
-    Item 0 is rejected once (wrong frame) then verified; the last item fails for good.
-    """
-    rng = np.random.default_rng(seed)
-    store = SessionStore.open(project)
-    truths = [ensure_frame(project, s) for s in source_ids]
-    plan = CapturePlan(
-        sources="ids:" + ",".join(map(str, source_ids)),
-        camera="sim:paper-lcd-iphone",
-        conditions={"room_light": "on", "preset": "paper-lcd-iphone"},
-    )
-    sid = store.create_session(plan, [(t.source_id, t.frame_id) for t in truths])
-    store.transition(sid, "start")
-    for idx, truth in enumerate(truths):
-        attempts = 2 if idx == 0 else 1
-        for attempt in range(1, attempts + 1):
-            cap = store.request_capture(sid, idx, attempt, {"distance_mm": 500 + idx})
-            noisy = np.clip(truth.pixels + rng.normal(0, 8, truth.pixels.shape), 0, 255).astype(
-                np.uint8
-            )
-            store.store_photo(cap, project.objects.put(_jpeg(noisy)), {"model": "sim"})
-            last = idx == len(truths) - 1
-            accepted = attempt == attempts and not last
-            outcome = RegistrationOutcome(
-                accepted,
-                "torn frame" if last else None if accepted else "frame code shows item 7, expected 0",
-                psnr_db=30.0 + idx,
-                ssim=0.9,
-                reproj_err_px=0.2,
-                residual_px=0.1,
-            )
-            mask = np.full(truth.pixels.shape[:2], 255, np.uint8)
-            store.record_registration(
-                cap,
-                outcome,
-                project.objects.put(encode_png(noisy)),
-                project.objects.put(encode_png(mask)),
-            )
-    store.give_up_item(sid, len(truths) - 1, "no verified photo after 1 attempt")
-    store.transition(sid, "fail", "1 of 12 items not verified")
-    store.close()
-    return sid
 
 
 @pytest.fixture(scope="module")

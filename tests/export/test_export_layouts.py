@@ -25,8 +25,8 @@ def test_chexphoto_layout(exported_project: tuple[Project, list[str]], out_dir: 
     card = export(project, ExportOptions(out_dir, "chexphoto"))
     rows = {split: read_csv(out_dir / f"{split}.csv") for split in ("train", "valid", "test")}
     all_rows = [r for rs in rows.values() for r in rs]
-    # 2 sessions × 12 items, minus the failed last item of each: 22 verified pairs.
-    assert len(all_rows) == card["counts"]["pairs"] == 22
+    # 2 finished sessions × 12 items, each verified once: 24 verified pairs.
+    assert len(all_rows) == card["counts"]["pairs"] == 24
     for row in all_rows:
         assert (out_dir / row["Path"]).is_file() and (out_dir / row["GroundTruthPath"]).is_file()
         assert row["Path"].startswith(row["split"] + "/" + row["Patient"] + "/" + row["Study"])
@@ -48,7 +48,7 @@ def test_folders_layout_and_unverified(
     project, sessions = exported_project
     export(project, ExportOptions(tmp_path / "a", "folders", sessions=(sessions[0],)))
     rows = read_csv(tmp_path / "a" / "manifest.csv")
-    assert len(rows) == 11
+    assert len(rows) == 12
     for row in rows:
         for column in ("photo", "ground_truth", "aligned", "mask"):
             assert (tmp_path / "a" / row[column]).is_file()
@@ -56,7 +56,7 @@ def test_folders_layout_and_unverified(
         project,
         ExportOptions(tmp_path / "b", "folders", sessions=(sessions[0],), include_unverified=True),
     )
-    assert len(read_csv(tmp_path / "b" / "manifest.csv")) == 13  # + rejected + failed photo
+    assert len(read_csv(tmp_path / "b" / "manifest.csv")) == 14  # + the two rejected photos
 
 
 def _digest(folder: Path) -> str:
@@ -80,7 +80,7 @@ def test_webdataset_is_reproducible(
         with tarfile.open(shard) as tar:
             names += [m.name for m in tar.getmembers()]
     keys = {n.split(".")[0] for n in names}
-    assert len(keys) == 22
+    assert len(keys) == 24
     assert all(f"{k}.json" in names and f"{k}.jpg" in names for k in keys)
 
 
@@ -123,4 +123,4 @@ def test_cli_errors(
     err = capsys.readouterr().err
     assert "Traceback" not in err and "train=0.8" in err and "nosuchsession" in err
     assert main(["export", "-o", str(tmp_path / "ok"), "--json", *p]) == 0
-    assert json.loads(capsys.readouterr().out)["counts"]["pairs"] == 22
+    assert json.loads(capsys.readouterr().out)["counts"]["pairs"] == 24

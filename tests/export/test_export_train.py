@@ -25,10 +25,10 @@ def test_train_from_project_exports_verified_pairs_into_the_run(
     assert main(_train(project.root, run)) == 0, capsys.readouterr().err
     out, err = capsys.readouterr()
     assert json.loads(out)["epochs_done"] == 1
-    assert "exported 22 verified pairs" in err  # 2 sessions x 12 items, one failed in each
+    assert "exported 24 verified pairs" in err  # 2 finished sessions x 12 items
     with (run / "data" / "manifest.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 22 and {r["split"] for r in rows} <= {"train", "valid", "test"}
+    assert len(rows) == 24 and {r["split"] for r in rows} <= {"train", "valid", "test"}
     config = json.loads((run / "config.json").read_text())
     assert Path(config["data"]) == run / "data"
     # A resumed run trains on the pairs exported the first time (not a fresh export).

@@ -364,29 +364,90 @@ def _item(**attrs: object) -> pydicom.Dataset:
     return item
 
 
+# Float Rescale Slope/Intercept: DCMTK holds the Modality LUT output as an integer
+# (truncated toward zero) before the VOI window; rig does the same (docs/rendering.md).
+FLOAT_RESCALE = {
+    # The real MR that was 1 level off on 3.4 % of its pixels: slope 3.774114,
+    # intercept 0.000061, window 1000/2000 (values as the file writes them, DS strings).
+    "mr_float_slope": lambda: mono_dataset(
+        ramp(96, 96, 0, 4095, 21),
+        12,
+        RescaleSlope="3.774114",
+        RescaleIntercept="0.000061",
+        WindowCenter="1000",
+        WindowWidth="2000",
+    ),
+    "negative_fractional": lambda: mono_dataset(
+        _twelve_bit(),
+        12,
+        RescaleSlope=0.37,
+        RescaleIntercept=-10.25,
+        WindowCenter=500.3,
+        WindowWidth=700.7,
+    ),
+    "fractional_minmax": lambda: mono_dataset(
+        ramp(64, 64, 0, 4095, 22), 12, RescaleSlope="0.37", RescaleIntercept="-100.25"
+    ),
+    "signed_fractional_mono1": lambda: mono_dataset(
+        ramp(64, 64, -2048, 2047, 23),
+        12,
+        signed=True,
+        photometric="MONOCHROME1",
+        RescaleSlope="1.5",
+        RescaleIntercept="-0.5",
+        WindowCenter=-40,
+        WindowWidth=900,
+    ),
+    # A PET-like tiny slope: DCMTK posterises it to a handful of levels, and so must rig.
+    "tiny_slope": lambda: mono_dataset(
+        ramp(64, 64, 0, 65535, 24),
+        16,
+        RescaleSlope="0.0001",
+        RescaleIntercept="0",
+        WindowCenter=3.2,
+        WindowWidth=6.5,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FLOAT_RESCALE))
+def test_float_rescale_is_bit_exact(case: str, tmp_path: Path) -> None:
+    path = save(FLOAT_RESCALE[case](), tmp_path / f"{case}.dcm")
+    rendered = render_path(path)
+    assert rendered.facts["rescale_slope"] != int(rendered.facts["rescale_slope"]) or (
+        rendered.facts["rescale_intercept"] != int(rendered.facts["rescale_intercept"])
+    )
+    assert max_diff(rendered.pixels, dcmtk_render(path, rendered.facts)) == 0
+    if rendered.facts["voi_source"] == "minmax":  # the min-max window too is DCMTK's +Wm
+        facts = {"voi_source": "none", "transfer_syntax": rendered.facts["transfer_syntax"]}
+        assert max_diff(rendered.pixels, dcmtk_render(path, facts, 0, extra=("+Wm",))) == 0
+
+
+def test_float_slope_through_dcm2pnm_plain(tmp_path: Path) -> None:
+    # The exact oracle command: dcm2pnm +Wi 1 (the file's first window).
+    path = save(FLOAT_RESCALE["mr_float_slope"](), tmp_path / "mr.dcm")
+    out = tmp_path / "mr.pgm"
+    proc = subprocess.run(["dcm2pnm", "+Wi", "1", str(path), str(out)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    from PIL import Image
+
+    with Image.open(out) as image:
+        reference = np.asarray(image).copy()
+    assert max_diff(render_path(path).pixels, reference) == 0
+
+
 def test_dcmtk_differences_are_bounded(tmp_path: Path) -> None:
-    # Documented exceptions (docs/rendering.md): DCMTK truncates modality values
-    # to integers, and maps an inverted VOI LUT onto 255..1 instead of 255..0.
-    cases = {
-        "fractional_rescale": mono_dataset(
-            _twelve_bit(),
-            12,
-            RescaleSlope=0.37,
-            RescaleIntercept=-10.25,
-            WindowCenter=500.3,
-            WindowWidth=700.7,
-        ),
-        "voi_lut_inverse": mono_dataset(
-            _twelve_bit(),
-            12,
-            photometric="MONOCHROME1",
-            VOILUTSequence=sequence(lut_item(0, 16, _sqrt_lut(4096, 16))),
-        ),
-    }
-    for name, ds in cases.items():
-        path = save(copy.deepcopy(ds), tmp_path / f"{name}.dcm")
-        rendered = render_path(path)
-        assert max_diff(rendered.pixels, dcmtk_render(path, rendered.facts)) <= 1, name
+    # Documented exception (docs/rendering.md): DCMTK maps an inverted VOI LUT onto
+    # 255..1 instead of 255..0.
+    ds = mono_dataset(
+        _twelve_bit(),
+        12,
+        photometric="MONOCHROME1",
+        VOILUTSequence=sequence(lut_item(0, 16, _sqrt_lut(4096, 16))),
+    )
+    path = save(copy.deepcopy(ds), tmp_path / "voi_lut_inverse.dcm")
+    rendered = render_path(path)
+    assert max_diff(rendered.pixels, dcmtk_render(path, rendered.facts)) <= 1
 
 
 @pytest.mark.parametrize("bits", [8, 16])
@@ -482,3 +543,21 @@ def test_jpeg2000_lossy_ybr_ict_is_shown_as_rgb(tmp_path: Path) -> None:
     reference = dcmtk_render(_ref("examples_rgb_color.dcm"), rendered.facts).astype(np.int64)
     # ~0.5 levels here; treating the samples as YBR again would give ~55.
     assert np.abs(rendered.pixels.astype(np.int64) - reference).mean() < 2
+
+
+# Real-world-like files: the generated conformance corpus and the real public files that
+# installed packages ship (NEMA WG04 CR 1841x1955 15-bit MONOCHROME1, the MR with slope
+# 3.774114, US palette/RGB, CT, a 3072x2614 DX). Every one must render as DCMTK does.
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from rig.library.corpus import public_files, write_corpus
+
+    files = [*write_corpus(tmp_path_factory.mktemp("corpus")), *public_files()]
+    return {f.name: f.path for f in files if f.path.suffix == ".dcm"}
+
+
+def test_real_world_files_are_bit_exact(corpus_files: dict[str, Path]) -> None:
+    assert len(corpus_files) >= 12
+    for name, path in sorted(corpus_files.items()):
+        rendered = render_path(path)
+        assert max_diff(rendered.pixels, dcmtk_render(path, rendered.facts)) == 0, name

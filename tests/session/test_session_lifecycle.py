@@ -47,6 +47,7 @@ BAD_STARTS = {
     "missing source": (["--sources", "ids:999"], "no source with id 999"),
     "bad controller": (["--controller", "tcp:x"], "unknown scheme 'tcp'"),
     "chexpeditor without the flag": (["--camera", "chexpeditor://127.0.0.1:1"], "unauthenticated"),
+    "unknown placement": (["--placement", "2:1"], "placement '2:1' unknown"),
 }
 
 

@@ -23,6 +23,8 @@ def test_config_roundtrip(tmp_path: Path) -> None:
         ("nmae = 'typo'\n", "unknown setting 'nmae'"),
         ("[display]\nscreen_width = 'wide'\n", "'screen_width' must be int"),
         ("[display\n", "cannot read settings"),
+        ('[display]\nplacement = "fitt"\n', "placement 'fitt' unknown"),
+        ("[display]\nscreen_width = 10\n", "screen 10x1080 is too small"),
     ],
 )
 def test_bad_config_names_the_field(tmp_path: Path, text: str, match: str) -> None:
@@ -51,3 +53,12 @@ def test_secret_is_private(tmp_path: Path) -> None:
     project = init_project(tmp_path / "p")
     assert (project.root / "secret.key").stat().st_mode & 0o077 == 0
     assert len(project.secret) == 32
+
+
+def test_display_placement_defaults_to_auto_and_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text(dump_config(ProjectConfig()))
+    assert load_config(path).display.placement == "auto"
+    assert 'placement = "auto"' in path.read_text()  # written out, so users see it
+    path.write_text('[display]\nplacement = "fit"\n')
+    assert load_config(path).display.placement == "fit"
