@@ -1,5 +1,6 @@
 """Commands of the image-quality area: ``rig quality grade|rate|import-ratings|agreement|
-simulate|baselines|export`` (docs/quality.md)."""
+simulate|baselines|score|export``, ``rig train quality``, ``rig eval quality`` and
+``rig bench quality`` (docs/quality.md)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     quality.command("simulate")(simulate_command)
     quality.command("baselines")(baselines_command)
     app.add_typer(quality, name="quality")
+    from rig.cli.ml_cmds import _group
+
+    _group(app, "train", "Train models on paired datasets.").command("quality")(train_quality_command)
+    _group(app, "eval", "Evaluate trained models.").command("quality")(eval_quality_command)
+    bench_app.command("quality")(bench_quality_command)
 
 
 def _progress(label: str) -> Progress:
@@ -327,3 +333,155 @@ def baselines_command(
         console.print(f"  {name}: AUC {t['auc']:.3f} ({t['auc_ci'][0]:.3f}-{t['auc_ci'][1]:.3f}), "
                       f"sens {t['sensitivity']:.3f}, spec {t['specificity']:.3f}, "
                       f"PPV {t['ppv']:.3f}, NPV {t['npv']:.3f}")
+
+
+def _quality_data(project: Path | None, data: Path | None, labels: str, run_dir: Path) -> Path:
+    """The label set to train on: ``--data``, or the project's pairs exported into the run."""
+    from rig.quality.project_labels import export_project_labels
+    from rig.quality.training import LABEL_MODES
+
+    if labels not in LABEL_MODES:
+        raise UsageError(f"--labels {labels}: use auto, human or both")
+    if data is not None:
+        if project is not None:
+            raise UsageError("give --data or --project, not both")
+        return data
+    out = run_dir / "data"
+    if (out / "labels.jsonl").is_file():
+        console.print(f"training on the photos exported earlier to {out}", markup=False)
+        return out
+    summary = export_project_labels(project_from(project), labels, out)
+    console.print(f"exported {summary['photos']} graded photos of {summary['patients']} "
+                  f"patients ({labels} labels) to {out}", markup=False)
+    return out
+
+
+def train_quality_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="vgg16, resnet18, efficientnet_b0 or tiny.")],
+    run_dir: Annotated[Path, typer.Option("--output", "-o", help="Run folder to write.")],
+    project: ProjectOption = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Label set (rig quality simulate, or a run's data/).")] = None,
+    labels: Annotated[str, typer.Option("--labels", help="Project grades: auto, human (rater consensus) or both.")] = "auto",
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs.")] = 6,
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per epoch (fixed work by default).")] = 50,
+    batch: Annotated[int, typer.Option("--batch", help="Photos (bags) per step.")] = 4,
+    bag: Annotated[int, typer.Option("--bag", help="Tiles per training bag.")] = 16,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights and bags.")] = 0,
+    split_seed: Annotated[int, typer.Option("--split-seed", help="Seed of the patient split.")] = 0,
+    min_grade: Annotated[int, typer.Option("--min-grade", help="Bad = grade below this.")] = 3,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Stop after this many minutes (a quick look).")] = None,
+    patience: Annotated[int, typer.Option("--patience", help="Early stopping: epochs without a validation gain.")] = 5,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    json_out: JsonOption = False,
+) -> None:
+    """Train the no-reference quality model (MIL + CORN) with patient-level splits."""
+    import os
+
+    from rig.cli.ml_cmds import _progress as train_progress
+    from rig.cli.ml_cmds import _ProgressView
+    from rig.quality.training import QualityRun, QualityTrainConfig, train_quality
+
+    cfg = QualityTrainConfig(backbone=model, epochs=epochs, steps_per_epoch=steps, batch=batch,
+                             bag_size=bag, lr=lr, seed=seed, split_seed=split_seed,
+                             budget_min=budget_min, patience=patience, min_grade=min_grade,
+                             device=device)
+    cfg.check()
+    source = _quality_data(project, data, labels, run_dir)
+    with train_progress() as progress:
+        result = train_quality(source, run_dir, cfg, labels, resume, _ProgressView(progress))
+    if os.environ.get("RANK", "0") != "0":
+        return
+    point = QualityRun.load(run_dir).operating_point
+    facts = {**result.to_json(), "operating_point": point}
+    if json_out:
+        print_json(facts)
+        return
+    qwk = result.best.get("val_qwk", float("nan"))
+    console.print(f"quality-{model}: {result.epochs_done} epoch(s), {result.steps_done} steps, "
+                  f"best validation QWK {qwk:.3f}; operating point k*={point['k']} "
+                  f"threshold {point['threshold']:.3f}; run in {run_dir}", markup=False)
+
+
+def eval_quality_command(
+    run: Annotated[Path, typer.Option("--run", help="Run folder from 'rig train quality'.")],
+    split: Annotated[str, typer.Option("--split", help="Split to report (test or valid).")] = "test",
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Write report.md, metrics.json, scores.csv and PNGs here.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    pristine: Annotated[int, typer.Option("--pristine", help="Ground truths NIQE's model is fitted on (0: no NIQE).")] = 8,
+    json_out: JsonOption = False,
+) -> None:
+    """The study's table (AUC + 95 % CI, sensitivity, specificity, PPV, NPV) with baselines."""
+    from rig.quality.model_eval import evaluate_quality, table_lines, to_json, write_quality_report
+
+    if split not in ("test", "valid", "train"):
+        raise UsageError(f"--split {split}: use test, valid or train")
+    with _progress("score") as progress:
+        task = progress.add_task("score", total=None)
+        result = evaluate_quality(run, split, seed, pristine_images=pristine,
+                                  on_photo=lambda: progress.advance(task))
+    if report_dir is not None:
+        write_quality_report(result, report_dir)
+    if json_out:
+        print_json(to_json(result))
+        return
+    o = result["ordinal"]
+    console.print(f"{result['photos']} {split} photos of {result['patients']} patients "
+                  f"({result['bad']} bad); grade MAE {o['mae']:.3f}, QWK {o['qwk']:.3f}",
+                  markup=False)
+    for line in table_lines(result):
+        console.print(line, markup=False)
+    if report_dir is not None:
+        console.print(f"report: {report_dir / 'report.md'}", markup=False)
+
+
+def bench_quality_command(
+    patients: Annotated[int, typer.Option("--patients", help="Simulated patients (x 7 presets photos).")] = 60,
+    seeds: Annotated[int, typer.Option("--seeds", help="Training seeds (0 .. n-1).")] = 3,
+    model: Annotated[str, typer.Option("--model", "-m", help="Backbone.")] = "resnet18",
+    steps: Annotated[int, typer.Option("--steps", help="Optimiser steps per seed.")] = 300,
+    batch: Annotated[int, typer.Option("--batch", help="Photos per step.")] = 4,
+    bag: Annotated[int, typer.Option("--bag", help="Tiles per training bag.")] = 12,
+    quick: Annotated[bool, typer.Option("--quick", help="Tiny photos, tiny model, few steps (plumbing, not numbers).")] = False,
+    budget_min: Annotated[float | None, typer.Option("--budget-min", help="Minutes per seed instead of fixed steps (a quick look).")] = None,
+    work: Annotated[Path | None, typer.Option("--work", help="Folder for the label set and runs (kept; reused).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """The quality model vs the study's table and the baselines: fixed steps, several seeds."""
+    import tempfile
+
+    from rig.cli.ml_cmds import _print_bench_meta, _ProgressView
+    from rig.cli.ml_cmds import _progress as train_progress
+    from rig.ml.benchkit import seeds_of
+    from rig.quality.bench import QualityBenchPlan, run_quality_bench, with_budget
+    from rig.quality.training import BACKBONES
+
+    seed_list = seeds_of(seeds)
+    if quick:
+        plan = QualityBenchPlan.quick_plan(seed_list)
+    else:
+        if patients < 5 or steps < 1 or batch < 1 or bag < 1:
+            raise UsageError("--patients must be >= 5, --steps, --batch and --bag >= 1")
+        if model not in BACKBONES:
+            raise UsageError(f"--model {model}: use {', '.join(BACKBONES)}")
+        plan = QualityBenchPlan(seed_list, patients, model, steps, batch, bag)
+    plan = with_budget(plan, budget_min)
+    folder = work or Path(tempfile.gettempdir()) / ("rig-bench-quality" + ("-quick" if quick else ""))
+    with train_progress() as progress:
+        results = run_quality_bench(folder, plan,
+                                    on_status=lambda m: progress.console.print(m, markup=False),
+                                    on_event=_ProgressView(progress))
+    if json_out:
+        print_json(results)
+        return
+    meta = results.pop("bench")
+    ci = results["auc_ci"] or [float("nan")] * 2
+    console.print(f"{results['model']}: AUC {results['auc']:.3f} ({ci[0]:.3f}-{ci[1]:.3f}) ± "
+                  f"{results['auc_spread']['sd'] or 0:.3f} over seeds, sens "
+                  f"{results['sensitivity']:.3f}, spec {results['specificity']:.3f}, PPV "
+                  f"{results['ppv']:.3f}, NPV {results['npv']:.3f}; best baseline "
+                  f"{results['best_baseline']} {results['baseline_auc']:.3f}; "
+                  f"{results['photos']} photos, {results['infer_photos_per_s']:.2f} photos/s",
+                  markup=False)
+    _print_bench_meta(meta)

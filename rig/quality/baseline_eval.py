@@ -58,6 +58,44 @@ def _read(path: Path) -> np.ndarray:
     return image
 
 
+def score_baselines(
+    folder: Path,
+    rows: Sequence[LabelRow],
+    pristine_images: int = 8,
+    on_photo: Callable[[], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every baseline's score (higher = worse) of every row, on the photo the model sees."""
+    first = _read(photo_path(folder, rows[0]))
+    scorers = baseline_scores(pristine_niqe(pristine_images, (first.shape[1], first.shape[0]))
+                              if pristine_images > 0 else None)
+    scores: dict[str, list[float]] = {name: [] for name in scorers}
+    for row in rows:
+        photo, mask = _read(photo_path(folder, row)), _read(mask_path(folder, row)) > 127
+        for name, fn in scorers.items():
+            scores[name].append(fn(photo, mask))
+        if on_photo is not None:
+            on_photo()
+    return {name: np.asarray(values, np.float64) for name, values in scores.items()}
+
+
+def baseline_tables(
+    scores: dict[str, np.ndarray],
+    bad: np.ndarray,
+    valid: np.ndarray,
+    patients: Sequence[str],
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict[str, dict[str, Any]]:
+    """The study's table per baseline on the non-``valid`` photos, each threshold chosen
+    by Youden's J on the ``valid`` photos only."""
+    test_groups = [p for p, v in zip(patients, valid, strict=True) if not v]
+    out = {}
+    for name, s in scores.items():
+        threshold, _ = ev.youden_threshold(bad[valid], s[valid])
+        out[name] = ev.score_table(bad[~valid], s[~valid], threshold, test_groups, seed, n_boot)
+    return out
+
+
 def evaluate_baselines(
     folder: Path,
     rows: Sequence[LabelRow],
@@ -73,16 +111,7 @@ def evaluate_baselines(
     graded = [r for r in rows if r.grade is not None]
     if not graded:
         raise InputError(f"{folder}: no graded photo in the label set")
-    first = _read(photo_path(folder, graded[0]))
-    scorers = baseline_scores(pristine_niqe(pristine_images, (first.shape[1], first.shape[0]))
-                              if pristine_images > 0 else None)
-    scores: dict[str, list[float]] = {name: [] for name in scorers}
-    for row in graded:
-        photo, mask = _read(photo_path(folder, row)), _read(mask_path(folder, row)) > 127
-        for name, fn in scorers.items():
-            scores[name].append(fn(photo, mask))
-        if on_photo is not None:
-            on_photo()
+    scores = score_baselines(folder, graded, pristine_images, on_photo)
     grades = np.array([r.grade for r in graded])
     patients = [r.patient for r in graded]
     valid_patients = split_patients(patients, valid_fraction, seed)
@@ -90,18 +119,12 @@ def evaluate_baselines(
     bad = grades < min_grade
     out: dict[str, Any] = {"photos": len(graded), "bad": int(bad.sum()),
                            "valid_photos": int(valid.sum()), "test_photos": int((~valid).sum()),
-                           "min_grade": min_grade, "baselines": {}}
-    curves = {}
-    for name, values in scores.items():
-        s = np.asarray(values)
-        threshold, _ = ev.youden_threshold(bad[valid], s[valid])
-        test_groups = [p for p, v in zip(patients, valid, strict=True) if not v]
-        out["baselines"][name] = ev.score_table(bad[~valid], s[~valid], threshold, test_groups,
-                                                seed, n_boot)
-        curves[name] = (bad[~valid], s[~valid])
+                           "min_grade": min_grade,
+                           "baselines": baseline_tables(scores, bad, valid, patients, seed, n_boot)}
     best = max(out["baselines"], key=lambda n: out["baselines"][n]["auc"])
     out["best_baseline"], out["baseline_auc"] = best, out["baselines"][best]["auc"]
     out["grades"] = grade_distribution(rows)
     if roc_png is not None:
+        curves = {name: (bad[~valid], s[~valid]) for name, s in scores.items()}
         ev.plot_roc(curves, roc_png, f"baselines, test patients (bad = grade < {min_grade})")
     return out

@@ -7,10 +7,13 @@ as the positive class (sensitivity = good photos accepted, PPV = accepted photos
 are good): the gate accepts a photo when its score is below the threshold.
 
 * AUC: the Mann-Whitney statistic, ties counted one half (equal to the area under the
-  empirical ROC curve).
-* 95 % CI: percentile bootstrap, resampling *patients* with replacement when patient
-  ids are given (photos of one patient are not independent), photos otherwise;
-  resamples with one class only are drawn again. Reproducible by ``seed``.
+  empirical ROC curve) — ``rig.ml.stats.auroc``, the classifier's own.
+* 95 % CI: percentile bootstrap (``rig.ml.stats.bootstrap_auroc_ci``), resampling
+  *patients* with replacement when patient ids are given (photos of one patient are
+  not independent), photos otherwise. Reproducible by ``seed``.
+* Youden's threshold here returns J too and breaks ties towards the *highest*
+  threshold (fewest retakes), which a gate wants; ``rig.ml.stats.youden_threshold``
+  (the classifier's) takes the lowest.
 * Operating point: Youden's J = sensitivity + specificity − 1, maximised on the
   *validation* split only, over the ordinal cut k* (bad = grade ≤ k*) and the threshold.
 """
@@ -25,30 +28,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from rig.ml import stats
 from rig.quality.ratings import quadratic_weighted_kappa
 
 
 def auc(is_bad: np.ndarray, score: np.ndarray) -> float:
-    """P(score of a random bad photo > score of a random good one), ties one half."""
-    y = np.asarray(is_bad, bool)
-    s = np.asarray(score, np.float64)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = _average_ranks(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties sharing their mean rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_vals = values[order]
-    ranks = np.empty(len(values), np.float64)
-    starts = np.flatnonzero(np.r_[True, sorted_vals[1:] != sorted_vals[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    for a, b in zip(starts, ends, strict=True):
-        ranks[order[a:b]] = (a + b + 1) / 2.0
-    return ranks
+    """P(score of a random bad photo > score of a random good one), ties one half
+    (``rig.ml.stats.auroc`` with bad as the positive class); NaN with one class only."""
+    return stats.auroc(np.asarray(is_bad, bool).astype(np.int8), score)
 
 
 def roc_curve(is_bad: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,26 +56,12 @@ def bootstrap_auc_ci(
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the AUC, resampling ``groups`` (patients) if given."""
-    y = np.asarray(is_bad, bool)
-    s = np.asarray(score, np.float64)
-    keys = np.arange(len(y)) if groups is None else np.unique(np.asarray(groups),
-                                                             return_inverse=True)[1]
-    members = [np.flatnonzero(keys == g) for g in range(int(keys.max()) + 1)]
-    rng = np.random.default_rng(seed)
-    values: list[float] = []
-    tries = 0
-    while len(values) < n_boot and tries < 20 * n_boot:
-        tries += 1
-        pick = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
-        value = auc(y[pick], s[pick])
-        if np.isfinite(value):
-            values.append(value)
-    if not values:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(values, [tail, 100 - tail])
-    return float(lo), float(hi)
+    """Percentile bootstrap CI of the AUC, resampling ``groups`` (patients) if given,
+    photos otherwise (``rig.ml.stats.bootstrap_auroc_ci``); NaNs when undefined."""
+    y = np.asarray(is_bad, bool).astype(np.int8)
+    clusters = np.arange(len(y)).astype(str) if groups is None else np.asarray(groups)
+    ci = stats.bootstrap_auroc_ci(y, score, clusters, n_boot, seed, level)
+    return (float("nan"), float("nan")) if isinstance(ci, stats.Undefined) else ci
 
 
 @dataclass(frozen=True)

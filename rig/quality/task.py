@@ -3,8 +3,7 @@
 ``QualityTask`` has the shape of the shared trainer's ``Task`` protocol (``kind``,
 ``fingerprint``, ``build``, ``prepare``, ``train_data``, ``forward``, ``loss``,
 ``validate``, ``describe``), so ``rig train quality`` is the trainer called with it.
-Its ``LossOut`` and ``ModelBuild`` have the trainer's field names; when the trainer
-lands they become imports of its classes.
+It returns the trainer's own ``LossOut`` and ``ModelBuild``.
 
 Training samples are bags of a *fixed* number of tiles (``bag_size``, drawn from the
 photo's tiles with replacement only when it has fewer): fixed-size bags stack into
@@ -32,6 +31,7 @@ from rig.ml.models.quality import (
     cumulative_le,
     predicted_grade,
 )
+from rig.ml.trainer import LossOut, ModelBuild
 from rig.quality import evaluation
 
 
@@ -43,20 +43,6 @@ class BagSource:
     patient: str
     grade: int
     load: Callable[[], np.ndarray]
-
-
-@dataclass(frozen=True)
-class LossOut:  # the shared trainer's LossOut (same fields)
-    per_sample: torch.Tensor  # (B,)
-    weight: torch.Tensor  # (B,)
-    logs: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelBuild:  # the shared trainer's ModelBuild (same fields)
-    model: nn.Module
-    name: str
-    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
