@@ -71,6 +71,8 @@ def _run_with_progress(
                 progress.update(task, total=event.items)
             elif isinstance(event, ev.Progressed):
                 progress.update(task, completed=event.verified, rate=f"{event.rate_per_h:.0f}/h")
+            elif isinstance(event, ev.CaptureScored):
+                progress.console.print(describe_scores(event), markup=False)
             elif isinstance(event, WARNINGS):
                 progress.console.print(f"[yellow]{describe_event(event)}[/]")
 
@@ -91,6 +93,12 @@ def describe_event(event: ev.SessionEvent) -> str:
     """One line for the terminal: the event's name and its fields, numbers rounded."""
     fields = {k: v for k, v in event.to_dict().items() if k not in ("kind", "session_id", "ts")}
     return f"{event.kind}: " + ", ".join(f"{k}={fmt_number(v)}" for k, v in fields.items())
+
+
+def describe_scores(event: ev.CaptureScored) -> str:
+    """'item 3 a1 quality: p_bad 0.12, grade 4' (or the reason it has no scores)."""
+    cells = event.error or ", ".join(f"{k} {fmt_number(v)}" for k, v in event.scores.items())
+    return f"item {event.idx} a{event.attempt} {event.model}: {cells}"
 
 
 def fmt_number(value: Any) -> str:
@@ -163,6 +171,18 @@ def cmd_start(
     ),
     udp_port: int | None = typer.Option(None, "--udp-port", help="Fixed UDP control port."),
     http_port: int | None = typer.Option(None, "--http-port", help="Fixed HTTP upload port."),
+    min_grade: int | None = typer.Option(
+        None, "--min-grade", help="Quality gate: retake photos graded below this (1: off; "
+        "default: the plan's, else rig.toml [quality])."
+    ),
+    quality_gate: Path | None = typer.Option(
+        None, "--quality-gate", help="Run of 'rig train quality': P(bad) of every verified "
+        "photo, scored in the background and shown."
+    ),
+    classifier: Path | None = typer.Option(
+        None, "--classifier", help="Run of 'rig train classify': P(label) of every verified "
+        "photo, scored in the background and shown."
+    ),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -183,12 +203,24 @@ def cmd_start(
         insecure_chexpeditor=insecure_chexpeditor,
         placement=placement,
         camera_options=_network_options(bind, advertise, udp_port, http_port),
+        min_grade=min_grade,
+        quality_gate=_run_folder(quality_gate, "--quality-gate", "quality_run.json"),
+        classifier=_run_folder(classifier, "--classifier", "best.pt"),
     )
     plan = overrides.apply(load_plan(plan_file) if plan_file else CapturePlan())
     session_id = service.create(proj, plan)
     console.print(f"session {session_id}: {plan.camera}, sources {plan.sources}")
     rec = _run_with_progress(proj, session_id, pairing_file)
     _finish(proj, session_id, rec, json_out)
+
+
+def _run_folder(run: Path | None, flag: str, marker: str) -> str | None:
+    """A model run given on the command line, checked before the session exists."""
+    if run is None:
+        return None
+    if not (run / marker).is_file():
+        raise UsageError(f"{flag} {run}: not a run folder (no {marker}); train one first")
+    return str(run.resolve())
 
 
 def _network_options(
@@ -299,7 +331,21 @@ def cmd_show(
             console.print(f"{key:>15}: {value}")
     for reason, n in summary.rejections.items():
         console.print(f"{'rejected':>15}: {n} × {reason}")
+    _show_quality(summary.quality_gate, summary.scores)
     _report(session_id, summary.reconciliation)
+
+
+def _show_quality(gate: dict[str, Any], scores: list[dict[str, Any]]) -> None:
+    """The quality gate's retakes per figure, and the background models' scores."""
+    gated = gate.get("min_grade", 1) > 1
+    head = f"min grade {gate.get('min_grade')}, {gate.get('retaken', 0)} retaken" if gated else "off"
+    console.print(f"{'quality gate':>15}: {head}", markup=False)
+    for figure, n in gate.get("by_figure", {}).items():
+        console.print(f"{'retaken for':>15}: {n} × {figure}", markup=False)
+    for row in scores:
+        cells = row["error"] or ", ".join(f"{k} {fmt_number(v)}" for k, v in row["scores"].items())
+        console.print(f"{row['model']:>15}: item {row['item']} a{row['attempt']}: {cells}",
+                      markup=False)
 
 
 def cmd_abort(

@@ -82,7 +82,9 @@ def ensure_label_set(folder: Path, plan: QualityBenchPlan,
     """Simulate the photos the set still lacks (an interrupted set continues)."""
     from rig.camsim import preset_names
 
-    jobs = plan_sweep(preset_names(), range(1, plan.patients + 1), 1)
+    # Draw 1 of every preset (a random draw from its ranges, as 'rig quality simulate'
+    # writes by default): the grades then spread within each preset too.
+    jobs = [(p, name, 1) for p, name, _ in plan_sweep(preset_names(), range(1, plan.patients + 1), 1)]
     done = existing_ids(folder)
     todo = [j for j in jobs if job_id(j) not in done]
     if todo:

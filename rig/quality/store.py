@@ -67,3 +67,45 @@ def load_ratings(db: sqlite_utils.Database, rater: str | None = None) -> list[Ra
     return [Rating(r["rater"], r["photo"], r["grade"]) for r in
             db.query(f"SELECT rater, photo, grade FROM quality_ratings {where} "
                      "ORDER BY rater, photo", params)]
+
+
+def save_capture_score(db: sqlite_utils.Database, capture_id: int, kind: str, run: str,
+                       scores: dict[str, float], error: str | None) -> None:
+    """Store (or replace) what a learned model said of one capture."""
+    with db.conn:
+        db.execute(
+            "INSERT OR REPLACE INTO capture_scores (capture_id, kind, run, scores, error, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [capture_id, kind, run, json.dumps(scores, sort_keys=True), error, utc_now()])
+
+
+def session_scores(db: sqlite_utils.Database, session_id: str) -> list[dict[str, Any]]:
+    """Every stored score of a session's captures, in item order."""
+    return [{"item": r["idx"], "attempt": r["attempt"], "model": r["kind"],
+             "scores": json.loads(r["scores"]), "error": r["error"]}
+            for r in db.query(
+                "SELECT c.idx, c.attempt, s.kind, s.scores, s.error FROM capture_scores s "
+                "JOIN captures c ON c.id = s.capture_id WHERE c.session_id = ? "
+                "ORDER BY c.idx, c.attempt, s.kind", [session_id])]
+
+
+def session_gate_counts(db: sqlite_utils.Database, session_id: str) -> dict[str, Any]:
+    """The live gate's retakes of a session, counted per failing figure."""
+    from rig.quality.figures import PairFigures
+    from rig.quality.gate import REASON_PREFIX
+    from rig.quality.grading import grade_figures
+
+    counts: dict[str, int] = {}
+    retaken = 0
+    for row in db.query(
+            "SELECT g.figures, g.cutoffs FROM quality_grades g "
+            "JOIN captures c ON c.id = g.capture_id "
+            "JOIN registrations r ON r.capture_id = g.capture_id "
+            "WHERE c.session_id = ? AND r.verdict = 'rejected' AND r.reason LIKE ?",
+            [session_id, f"{REASON_PREFIX} %"]):
+        config = QualityConfig(**json.loads(row["cutoffs"]))
+        grade = grade_figures(PairFigures.from_dict(json.loads(row["figures"])), config)
+        retaken += 1
+        for figure in grade.failing(config.min_grade):
+            counts[figure] = counts.get(figure, 0) + 1
+    return {"retaken": retaken, "by_figure": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}

@@ -80,6 +80,17 @@ class CaptureVerified(SessionEvent):
 
 
 @dataclass(frozen=True)
+class CaptureScored(SessionEvent):
+    """A learned model scored a photo in the background (rig.session.scoring)."""
+
+    idx: int
+    attempt: int
+    model: str  # "quality" | "classify"
+    scores: dict[str, float]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class CaptureRejected(SessionEvent):
     idx: int
     attempt: int

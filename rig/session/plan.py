@@ -54,6 +54,10 @@ class CapturePlan:
     controller: str | None = None
     insecure_chexpeditor: bool = False  # allow the unauthenticated CheXpeditor protocol
     replay_of: str | None = None  # the recorded session this one replays (rig session replay)
+    # Quality gate (docs/quality.md): None takes rig.toml [quality] min_grade; 1 turns it off.
+    min_grade: int | None = None
+    quality_gate: str | None = None  # a 'rig train quality' run: P(bad) of every photo
+    classifier: str | None = None  # a 'rig train classify' run: P(label) of every verified photo
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +119,8 @@ class CapturePlan:
             raise UsageError(f"{where}: set both screen_width and screen_height, or neither")
         if self.chosen_screen is not None:
             check_screen(f"{where}: screen", self.chosen_screen)
+        if self.min_grade is not None and not 1 <= self.min_grade <= 4:
+            raise UsageError(f"{where}: min_grade must be 1..4 (1: no quality gate)")
 
 
 @dataclass(frozen=True)
@@ -134,12 +140,16 @@ class PlanOverrides:
     # --camera phone: stored with the plan (so resume keeps them) and checked by the camera's
     # backend, like any option written in the URL, before a session exists.
     camera_options: dict[str, str] = field(default_factory=dict)
+    min_grade: int | None = None
+    quality_gate: str | None = None
+    classifier: str | None = None
 
     def apply(self, plan: CapturePlan, where: str = "command line") -> CapturePlan:
         """The plan with these settings on top, validated (a limit of 0 is an error, not 'all')."""
         changes: dict[str, Any] = {
             k: v
-            for k in ("sources", "camera", "limit", "placement", "controller", "sweep_every")
+            for k in ("sources", "camera", "limit", "placement", "controller", "sweep_every",
+                      "min_grade", "quality_gate", "classifier")
             if (v := getattr(self, k)) is not None
         }
         if self.conditions:

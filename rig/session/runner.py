@@ -37,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from calibration.fiducials import FiducialLayout
 from rig.devices.display import Display
@@ -67,7 +67,11 @@ from rig.session.states import (
     SessionState,
 )
 from rig.session.store import SessionStore
-from rig.session.verify import RegistrationOutcome, register_prepared
+from rig.session.verify import RegistrationOutcome
+
+if TYPE_CHECKING:
+    from rig.quality.gate import QualityGate
+    from rig.session.scoring import BackgroundScorer, ScoreResult
 
 LOST_ERRORS = (DeviceError, ProtocolError, TimeoutError)  # CameraFailedError is handled first
 _OBJECT_PATH = re.compile(r"\S*objects/[0-9a-f]{2}/[0-9a-f]{62}:?\s*")
@@ -117,6 +121,8 @@ class SessionRunner:
         self._queue: deque[_Work] = deque()
         self._verified = 0
         self._started = 0.0
+        self._gate: QualityGate | None = None  # the live quality gate (rig.quality.gate)
+        self._scorer: BackgroundScorer | None = None  # --quality-gate / --classifier models
 
     # -- operator controls (GUI / keyboard) -------------------------------------------
     def pause(self, reason: str = PAUSED_BY_OPERATOR) -> None:
@@ -159,6 +165,7 @@ class SessionRunner:
         self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
         store = self._store = SessionStore.open(self.project, self.clock.now)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
+        self._open_quality(store)
         started = False
         try:
             if store.state(self.session_id) == SessionState.ABORTED:
@@ -183,6 +190,7 @@ class SessionRunner:
                     await self._loop()
                     if self._registering:  # retakes found by the last registrations
                         await asyncio.gather(*self._registering)
+                await self._drain_scorer()
                 return self._finish()
             finally:
                 if self.conditions is not None:
@@ -195,8 +203,65 @@ class SessionRunner:
             raise
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._close_scorer()
             self._store = None
             store.close()
+
+    # -- quality gate and background scoring (docs/quality.md) -------------------------
+    def _open_quality(self, store: SessionStore) -> None:
+        from rig.quality.gate import session_gate
+        from rig.quality.project_grades import session_tone_curve
+        from rig.session.scoring import BackgroundScorer, scorers_for
+
+        config = self.project.config.quality
+        curve = session_tone_curve(store.db, self.session_id)
+        self._gate = session_gate(config, self.plan.min_grade, curve)
+        scorers = scorers_for(self.plan.quality_gate, self.plan.classifier)
+        if scorers:
+            loop = asyncio.get_running_loop()
+            self._scorer = BackgroundScorer(
+                scorers, lambda r: loop.call_soon_threadsafe(self._scored, r)
+            )
+            self._scorer.start()
+
+    async def _drain_scorer(self) -> None:
+        """Score what is still queued; its results are stored before the session ends."""
+        scorer, self._scorer = self._scorer, None
+        if scorer is not None:
+            # Each result was handed to this loop before stop() returned: they run first.
+            await asyncio.get_running_loop().run_in_executor(None, scorer.stop)
+
+    def _close_scorer(self) -> None:
+        if self._scorer is not None:
+            self._scorer.stop()  # scores what is queued; results land after the loop ends
+            self._scorer = None
+
+    def _scored(self, result: ScoreResult) -> None:
+        """A background score, on the event loop: stored, then shown."""
+        from rig.quality.store import save_capture_score
+
+        if self._store is None:  # the run ended; the database is closed
+            return
+        save_capture_score(self._store.db, result.capture_id, result.kind, result.run,
+                           result.scores, result.error)
+        self._emit(ev.CaptureScored(self.session_id, idx=result.idx, attempt=result.attempt,
+                                    model=result.kind, scores=result.scores, error=result.error))
+
+    def _score_later(self, capture_id: int, idx: int, attempt: int, aligned: str) -> None:
+        from rig.library.frames import decode_png
+        from rig.session.scoring import ScoreJob
+
+        if self._scorer is None:
+            return
+        objects = self.project.objects
+
+        def load() -> Any:
+            import cv2
+
+            image = decode_png(objects.get(aligned))
+            return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+        self._scorer.submit(ScoreJob(capture_id, idx, attempt, load))
 
     async def _settle_registrations(self, cancel: bool) -> None:
         """Registrations in the background finish (their verdicts are kept) or, when the run
@@ -456,16 +521,26 @@ class SessionRunner:
             return photo
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
+        from rig.quality.gate import verify_and_gate
+        from rig.quality.store import pair_id, save_grade
+
         loop = asyncio.get_running_loop()
-        outcome: RegistrationOutcome = await loop.run_in_executor(
-            self._pool, partial(register_prepared, prepared, jpeg, self.layout)
+        outcome: RegistrationOutcome
+        outcome, verdict = await loop.run_in_executor(
+            self._pool, partial(verify_and_gate, prepared, jpeg, self.layout, self._gate)
         )
         objects = self.project.objects
         aligned = objects.put(outcome.aligned_png) if outcome.aligned_png is not None else None
         mask = objects.put(outcome.mask_png) if outcome.mask_png is not None else None
         self.store.record_registration(capture_id, outcome, aligned, mask)
         idx, attempt = prepared.idx, prepared.attempt
+        if verdict is not None and self._gate is not None:  # graded: kept for training
+            photo = pair_id(self.session_id, idx, attempt)
+            save_grade(self.store.db, capture_id, photo, verdict.figures, verdict.grade,
+                       self._gate.config)
         if outcome.accepted:
+            if aligned is not None:
+                self._score_later(capture_id, idx, attempt, aligned)
             self._verified += 1
             self._emit(
                 ev.CaptureVerified(

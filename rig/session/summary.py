@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rig.project import Project
+from rig.quality.store import session_gate_counts, session_scores
 from rig.session.reconcile import Reconciliation, reconcile
 from rig.session.store import SessionStore
 
@@ -31,6 +32,8 @@ class SessionSummary:
     duration_s: float
     conditions: dict[str, Any]
     captures: list[CaptureLine]
+    quality_gate: dict[str, Any] = field(default_factory=dict)  # retakes per failing figure
+    scores: list[dict[str, Any]] = field(default_factory=list)  # background model scores
 
     @property
     def pairs_per_hour(self) -> float | None:
@@ -57,6 +60,8 @@ class SessionSummary:
             "pairs_per_hour": self.pairs_per_hour,
             "conditions": self.conditions,
             "captures": [line.__dict__ for line in self.captures],
+            "quality_gate": self.quality_gate,
+            "scores": self.scores,
         }
 
 
@@ -70,6 +75,9 @@ def summarize(project: Project, session_id: str) -> SessionSummary:
             for c in store.captures(session_id)
         ]
         rejections = store.rejection_reasons(session_id)
+        gate = {"min_grade": _min_grade(project, record.plan.min_grade),
+                **session_gate_counts(store.db, session_id)}
+        scores = session_scores(store.db, session_id)
     return SessionSummary(
         session_id,
         str(record.state),
@@ -81,4 +89,10 @@ def summarize(project: Project, session_id: str) -> SessionSummary:
         (last - first) if first is not None and last is not None else 0.0,
         record.conditions,
         captures,
+        gate,
+        scores,
     )
+
+
+def _min_grade(project: Project, plan_min_grade: int | None) -> int:
+    return project.config.quality.min_grade if plan_min_grade is None else plan_min_grade

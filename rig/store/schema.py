@@ -237,3 +237,22 @@ def m005_burned_in_text(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="m006_capture_scores")
+def m006_capture_scores(db: Database) -> None:
+    # Issues 16 and 17: what a learned model said of a capture, scored in the background
+    # during the session (--quality-gate: p_bad, grade; --classifier: one P per label).
+    db.executescript(
+        """
+        CREATE TABLE capture_scores (
+            capture_id INTEGER NOT NULL REFERENCES captures(id),
+            kind TEXT NOT NULL,               -- 'quality' | 'classify'
+            run TEXT NOT NULL,                -- the run folder that scored it
+            scores TEXT NOT NULL,             -- JSON {name: number}
+            error TEXT,                       -- why it could not be scored (scores {})
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (capture_id, kind)
+        );
+        """
+    )

@@ -1,0 +1,86 @@
+"""The live full-reference quality gate: a verified photo graded below ``min_grade`` is
+retaken like a rejected one, with the reason in words (no I/O: bytes in, verdict out).
+
+The session runner calls ``apply_gate`` in its registration worker, right after the
+registration accepted the photo: the figures are those of ``rig quality grade``
+(``grade_pair_images``: tone-normalised SSIM/PSNR, glare, sharpness, marker residual,
+coverage). A refused photo keeps its aligned image and mask in the store (its
+registration row), so the retaken photos are there for training the no-reference model
+— they are exactly the bad examples it needs. ``min_grade`` comes from the plan when it
+sets one, else from ``rig.toml [quality]``; ``min_grade = 1`` turns the gate off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from calibration.fiducials import FiducialLayout
+from calibration.photometric import ToneCurve
+from rig.config import QualityConfig
+from rig.quality.figures import PairFigures
+from rig.quality.grading import Grade
+from rig.quality.project_grades import grade_pair_images
+from rig.session.frames import PreparedItem
+from rig.session.verify import RegistrationOutcome, register_prepared
+
+REASON_PREFIX = "quality grade"
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """The gate's settings for one session."""
+
+    config: QualityConfig
+    min_grade: int
+    tone_curve: ToneCurve | None = None
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    outcome: RegistrationOutcome  # refused when the grade is below min_grade
+    figures: PairFigures
+    grade: Grade
+
+
+def gate_reason(grade: Grade, min_grade: int) -> str:
+    """'quality grade 2 < 3: glare covers 12 % of the image; blurred: ...'."""
+    return f"{REASON_PREFIX} {grade.grade} < {min_grade}: " + "; ".join(grade.reasons)
+
+
+def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGate
+               ) -> GateVerdict | None:
+    """Grade an accepted registration; None when there is nothing to grade."""
+    from rig.library.frames import decode_png
+
+    if not outcome.accepted or outcome.aligned_png is None or outcome.mask_png is None:
+        return None
+    aligned = decode_png(outcome.aligned_png)
+    mask = decode_png(outcome.mask_png) > 127
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    figures, grade = grade_pair_images(aligned, truth, mask, outcome.reproj_err_px, gate.config,
+                                       gate.tone_curve)
+    if grade.passes(gate.min_grade):
+        return GateVerdict(outcome, figures, grade)
+    # Refused, but the aligned photo and mask stay: a retaken photo is a labelled bad example.
+    return GateVerdict(replace(outcome, accepted=False, reason=gate_reason(grade, gate.min_grade)),
+                       figures, grade)
+
+
+def session_gate(config: QualityConfig, plan_min_grade: int | None,
+                 tone_curve: ToneCurve | None) -> QualityGate | None:
+    """The session's gate: the plan's ``min_grade`` over rig.toml's; None when it is 1."""
+    min_grade = config.min_grade if plan_min_grade is None else plan_min_grade
+    if min_grade <= 1:
+        return None
+    return QualityGate(replace(config, min_grade=min_grade), min_grade, tone_curve)
+
+
+def verify_and_gate(prepared: PreparedItem, jpeg: bytes, layout: FiducialLayout,
+                    gate: QualityGate | None) -> tuple[RegistrationOutcome, GateVerdict | None]:
+    """Register one photo (``register_prepared``), then grade it through ``gate``."""
+    outcome = register_prepared(prepared, jpeg, layout)
+    verdict = apply_gate(outcome, prepared.truth.pixels, gate) if gate is not None else None
+    return (outcome if verdict is None else verdict.outcome), verdict

@@ -1,0 +1,131 @@
+"""The live quality gate in real sessions: simulated camera, real registration, real SQLite.
+
+A glare veil is painted into one photo *as the camera delivered it* (its JPEG), so the
+photo still registers (markers and frame code untouched) and only the full-reference
+grade can catch it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from rig.devices.camera import CapturedPhoto
+from rig.devices.display import OffscreenDisplay
+from rig.devices.sim_camera import SimCamera
+from rig.export.run import ExportOptions, export
+from rig.project import Project
+from rig.session import events as ev
+from rig.session import service
+from rig.session.capture import DeviceCapturer
+from rig.session.plan import CapturePlan
+from rig.session.summary import summarize
+
+SENSOR = "sensor.width_px=1600&sensor.height_px=1200"
+PLAN = dict(screen_width=1280, screen_height=800, settle_ms=0)
+
+
+def glare(image: np.ndarray, radius_fraction: float = 0.07) -> np.ndarray:
+    """A bright smooth disc at the photo's centre (inside the displayed image), small
+    enough that the tone normalisation cannot absorb it as a global level shift."""
+    h, w = image.shape[:2]
+    radius = radius_fraction * min(h, w)
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (((yy - h / 2) ** 2 + (xx - w / 2) ** 2) <= radius**2).astype(np.float32)
+    veil = cv2.GaussianBlur(disc, (0, 0), 3.0)[..., None] * 160.0
+    return np.clip(image.astype(np.float32) + veil, 0, 255).astype(np.uint8)
+
+
+class GlareCamera:
+    """The simulated camera, with a glare veil in the photos of chosen shots."""
+
+    def __init__(self, preset: str, glare_at: set[int]) -> None:
+        from rig.camsim import load_preset
+
+        params = load_preset(preset).with_values(
+            {"sensor.width_px": 1600, "sensor.height_px": 1200}, "test")
+        self.inner = SimCamera(params, seed=1)
+        self.glare_at, self.shots = glare_at, 0
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def capture(self, shown_frame: np.ndarray | None = None) -> Any:
+        photo = await self.inner.capture(shown_frame)
+        shot, self.shots = self.shots, self.shots + 1
+        if shot not in self.glare_at:
+            return photo
+        image = glare(photo.image)
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        assert ok
+        return replace(photo, jpeg=bytes(jpeg), image=image)
+
+
+def run(project: Project, plan: CapturePlan, capturer: Any = None) -> tuple[str, ev.EventBus]:
+    session_id = service.create(project, plan)
+    bus = ev.EventBus()
+    ctx = service.SessionContext(OffscreenDisplay(latency_ms=1), bus)
+    asyncio.run(service.run(project, session_id, ctx, capturer))
+    return session_id, bus
+
+
+@pytest.mark.parametrize("preset", ["tripod-ideal"])
+def test_good_conditions_pass_the_default_gate(project: Project, preset: str) -> None:
+    # Each preset with its own sensor: good conditions as the preset defines them.
+    plan = CapturePlan(**PLAN, camera=f"sim:{preset}", limit=3)
+    session_id, bus = run(project, plan)
+    assert not [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
+    summary = summarize(project, session_id).to_dict()
+    assert summary["verified"] == 3 and summary["retakes"] == 0
+    assert summary["quality_gate"] == {"min_grade": 3, "retaken": 0, "by_figure": {}}
+    db = project.db()
+    grades = [r[0] for r in db.execute("SELECT grade FROM quality_grades")]
+    db.close()
+    assert len(grades) == 3 and min(grades) >= 3
+
+
+def test_glare_photo_is_retaken_and_never_exported(project: Project, tmp_path: Path) -> None:
+    camera = GlareCamera("tripod-ideal", glare_at={1})
+    plan = CapturePlan(**PLAN, camera="sim:tripod-ideal", limit=3)
+    session_id, bus = run(project, plan, DeviceCapturer(camera, "glare"))
+    rejected = [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
+    assert [(e.idx, e.attempt) for e in rejected] == [(1, 1)]
+    assert rejected[0].reason.startswith("quality grade ")
+    assert "glare covers" in rejected[0].reason and "% of the image" in rejected[0].reason
+    summary = summarize(project, session_id).to_dict()
+    assert summary["verified"] == 3 and summary["retakes"] == 1
+    assert summary["quality_gate"]["retaken"] == 1
+    assert summary["quality_gate"]["by_figure"].get("glare_fraction") == 1
+    # The retaken photo's grade and aligned image are kept (a labelled bad example).
+    db = project.db()
+    kept = db.execute(
+        "SELECT g.grade, r.aligned_sha256 FROM quality_grades g JOIN captures c ON "
+        "c.id = g.capture_id JOIN registrations r ON r.capture_id = c.id "
+        "WHERE c.idx = 1 AND c.attempt = 1").fetchone()
+    grades = {r[0]: r[1] for r in db.execute("SELECT photo, grade FROM quality_grades")}
+    db.close()
+    assert kept[0] < 3 and kept[1]
+    card = export(project, ExportOptions(tmp_path / "out", "folders"))
+    assert card["counts"]["pairs"] == 3
+    with (tmp_path / "out" / "manifest.csv").open() as handle:
+        exported = [row["pair_id"] for row in csv.DictReader(handle)]
+    assert len(exported) == 3
+    assert sum(grades[p] < 3 for p in exported) == 0
+
+
+def test_min_grade_one_turns_the_gate_off(project: Project) -> None:
+    camera = GlareCamera("tripod-ideal", glare_at={1})
+    plan = CapturePlan(**PLAN, camera="sim:tripod-ideal", limit=2, min_grade=1)
+    session_id, bus = run(project, plan, DeviceCapturer(camera, "glare"))
+    assert not [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
+    assert summarize(project, session_id).quality_gate["min_grade"] == 1
