@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +139,8 @@ def graded_rows(folder: Path) -> list[LabelRow]:
 
 
 def sources_of(folder: Path, rows: Sequence[LabelRow], patch: int) -> list[BagSource]:
-    return [BagSource(r.photo, r.patient, int(r.grade or 1),
-                      lambda r=r: photo_tiles(folder, r, patch)) for r in rows]
+    return [BagSource(r.photo, r.patient, int(r.grade or 1), partial(photo_tiles, folder, r, patch))
+            for r in rows]
 
 
 def rows_by_split(rows: Sequence[LabelRow], splits: dict[str, str]) -> dict[str, list[LabelRow]]:

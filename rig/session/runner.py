@@ -219,9 +219,11 @@ class SessionRunner:
         scorers = scorers_for(self.plan.quality_gate, self.plan.classifier)
         if scorers:
             loop = asyncio.get_running_loop()
-            self._scorer = BackgroundScorer(
-                scorers, lambda r: loop.call_soon_threadsafe(self._scored, r)
-            )
+
+            def deliver(result: ScoreResult) -> None:  # on the worker thread
+                loop.call_soon_threadsafe(self._scored, result)
+
+            self._scorer = BackgroundScorer(scorers, deliver)
             self._scorer.start()
 
     async def _drain_scorer(self) -> None:

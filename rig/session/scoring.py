@@ -30,8 +30,11 @@ DEFAULT_QUEUE = 8
 
 
 class Scorer(Protocol):
-    kind: str  # "quality" | "classify": one stored row per capture and kind
-    run: str  # the run folder it loaded
+    @property
+    def kind(self) -> str: ...  # "quality" | "classify": one stored row per capture and kind
+
+    @property
+    def run(self) -> str: ...  # the run folder it loaded
 
     def score(self, gray: np.ndarray) -> dict[str, float]: ...
 
@@ -167,7 +170,7 @@ class ClassifierScorer:
 
         if self._diagnoser is None:
             self._diagnoser = Diagnoser(self.run_path)
-        return self._diagnoser.probabilities(gray)  # type: ignore[attr-defined, no-any-return]
+        return self._diagnoser.probabilities(gray)  # type: ignore[attr-defined]
 
 
 def scorers_for(quality_gate: str | None, classifier: str | None) -> list[Scorer]:

@@ -17,7 +17,6 @@ import cv2
 import numpy as np
 import pytest
 
-from rig.devices.camera import CapturedPhoto
 from rig.devices.display import OffscreenDisplay
 from rig.devices.sim_camera import SimCamera
 from rig.export.run import ExportOptions, export
