@@ -1,7 +1,8 @@
 """The live full-reference quality gate: a verified photo graded below ``min_grade`` is
 retaken like a rejected one, with the reason in words (no I/O: bytes in, verdict out).
 
-The session runner calls ``apply_gate`` in its registration worker, right after the
+The session runner calls ``apply_gate`` (through ``rig.session.verify.verify_and_gate``)
+in its registration worker, right after the
 registration accepted the photo: the figures are those of ``rig quality grade``
 (``grade_pair_images``: tone-normalised SSIM/PSNR, glare, sharpness, marker residual,
 coverage). A refused photo keeps its aligned image and mask in the store (its
@@ -13,19 +14,20 @@ sets one, else from ``rig.toml [quality]``; ``min_grade = 1`` turns the gate off
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from calibration.fiducials import FiducialLayout
 from calibration.photometric import ToneCurve
 from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
-from rig.quality.grading import Grade
+from rig.quality.grading import GATE_REASON_PREFIX, Grade
 from rig.quality.project_grades import grade_pair_images
-from rig.session.frames import PreparedItem
-from rig.session.verify import RegistrationOutcome, register_prepared
 
-REASON_PREFIX = "quality grade"
+if TYPE_CHECKING:  # rig.session calls this module, never the other way round
+    from rig.session.verify import RegistrationOutcome
+
+REASON_PREFIX = GATE_REASON_PREFIX
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,3 @@ def session_gate(config: QualityConfig, plan_min_grade: int | None,
     if min_grade <= 1:
         return None
     return QualityGate(replace(config, min_grade=min_grade), min_grade, tone_curve)
-
-
-def verify_and_gate(prepared: PreparedItem, jpeg: bytes, layout: FiducialLayout,
-                    gate: QualityGate | None) -> tuple[RegistrationOutcome, GateVerdict | None]:
-    """Register one photo (``register_prepared``), then grade it through ``gate``."""
-    outcome = register_prepared(prepared, jpeg, layout)
-    verdict = apply_gate(outcome, prepared.truth.pixels, gate) if gate is not None else None
-    return (outcome if verdict is None else verdict.outcome), verdict

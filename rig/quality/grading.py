@@ -16,6 +16,7 @@ from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
 
 GRADES = (1, 2, 3, 4)
+GATE_REASON_PREFIX = "quality grade"  # how the live gate's refusals begin (rig.quality.gate)
 GRADE_NAMES = {4: "good", 3: "acceptable", 2: "poor", 1: "unusable"}
 
 

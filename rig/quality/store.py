@@ -92,7 +92,7 @@ def session_scores(db: sqlite_utils.Database, session_id: str) -> list[dict[str,
 def session_gate_counts(db: sqlite_utils.Database, session_id: str) -> dict[str, Any]:
     """The live gate's retakes of a session, counted per failing figure."""
     from rig.quality.figures import PairFigures
-    from rig.quality.gate import REASON_PREFIX
+    from rig.quality.grading import GATE_REASON_PREFIX as REASON_PREFIX
     from rig.quality.grading import grade_figures
 
     counts: dict[str, int] = {}

@@ -67,7 +67,7 @@ from rig.session.states import (
     SessionState,
 )
 from rig.session.store import SessionStore
-from rig.session.verify import RegistrationOutcome
+from rig.session.verify import RegistrationOutcome, verify_and_gate
 
 if TYPE_CHECKING:
     from rig.quality.gate import QualityGate
@@ -523,7 +523,6 @@ class SessionRunner:
             return photo
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
-        from rig.quality.gate import verify_and_gate
         from rig.quality.store import pair_id, save_grade
 
         loop = asyncio.get_running_loop()

@@ -8,7 +8,7 @@ artefacts. The callers own the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from calibration.registration import register_photo
 from rig.errors import InputError
 from rig.imaging import codec
 from rig.session.frames import PreparedItem
+
+if TYPE_CHECKING:
+    from rig.quality.gate import GateVerdict, QualityGate
 
 
 @dataclass(frozen=True)
@@ -92,3 +95,13 @@ def _to_ground_truth(
             valid = cv2.resize(valid, size, interpolation=cv2.INTER_NEAREST)
     aligned = codec.encode_png(image, order=codec.BGR)  # OpenCV order in, like the photo
     return aligned, None if valid is None else codec.encode_png(valid)
+
+
+def verify_and_gate(prepared: PreparedItem, jpeg: bytes, layout: FiducialLayout,
+                    gate: QualityGate | None) -> tuple[RegistrationOutcome, GateVerdict | None]:
+    """Register one photo, then grade it through the live quality gate (rig.quality.gate)."""
+    from rig.quality.gate import apply_gate
+
+    outcome = register_prepared(prepared, jpeg, layout)
+    verdict = apply_gate(outcome, prepared.truth.pixels, gate) if gate is not None else None
+    return (outcome if verdict is None else verdict.outcome), verdict

@@ -195,7 +195,7 @@ def test_abort_and_delete_from_the_command_line(
         # A table of another layer keyed on captures (quality grades) must not block delete.
         with store.conn:
             store.conn.execute(
-                "INSERT INTO quality_grades (capture_id, photo, grade, figures, reasons, cutoffs, "
+                "INSERT OR IGNORE INTO quality_grades (capture_id, photo, grade, figures, reasons, cutoffs, "
                 "created_at) SELECT id, 'p' || id, 4, '{}', '[]', '{}', '' FROM captures "
                 "WHERE session_id=?",
                 [done],
