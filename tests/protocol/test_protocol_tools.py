@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -171,6 +171,7 @@ def test_protocol_pairing_uri_qr_png_and_text(tmp_path: Path) -> None:
             parse_pairing(bad)
 
 
+@settings(max_examples=40, deadline=None)
 @given(st.binary(min_size=8, max_size=8), st.binary(min_size=32, max_size=32),
        st.integers(1, 65534))
 def test_protocol_pairing_qr_png_round_trips_for_any_session_key(
