@@ -151,10 +151,17 @@ def _inputs(paths: list[Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise InputError(f"{p}: no such file or folder")
+            raise UsageError(f"{p}: no such file or folder")
     if not files:
         raise InputError("no images found in the given inputs")
     return files
+
+
+def _run_folder(run_dir: Path) -> Path:
+    """The run folder named on the command line; a missing one is a usage error (2)."""
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run folder (give the -o folder of 'rig train restore')")
+    return run_dir
 
 
 def restore_command(
@@ -173,7 +180,7 @@ def restore_command(
 
     files = _inputs(inputs)
     dev = pick_device(device)
-    model, meta = load_run_model(run_dir, dev)
+    model, meta = load_run_model(_run_folder(run_dir), dev)
     norm = run_input_norm(meta)
     written = []
     with _progress() as progress:
@@ -209,7 +216,7 @@ def eval_restore(
         raise UsageError(f"--split {bad[0]}: use train, valid, test or all")
     with _progress() as progress:
         task = progress.add_task("evaluate", total=None)
-        report, manifest = evaluate_run(run_dir, data, chosen, pick_device(device),
+        report, manifest = evaluate_run(_run_folder(run_dir), data, chosen, pick_device(device),
                                         on_image=lambda _s: progress.advance(task))
     if report_dir is not None:
         from rig.ml.report import write_report
