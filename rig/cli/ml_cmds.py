@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
+from rig.cli.common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    print_json,
+    progress_bar,
+    project_from,
+)
 from rig.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -63,10 +70,9 @@ class _ProgressView:
                 f" ({r['elapsed_s']:.0f} s)", markup=False)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True,
-                    disable=not console.is_terminal)
+def _progress(json_out: bool) -> Progress:
+    """Done/total, rate and ETA on a terminal; silent under --json."""
+    return progress_bar("{task.description}", json_out=json_out)
 
 
 def train_restore(
@@ -104,7 +110,7 @@ def train_restore(
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
                          cpu_bf16=bf16, loss=loss, clip_grad=clip_grad,
                          input_norm=InputNorm(input_norm))
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
     facts = {**asdict(result), "run_dir": str(result.run_dir)}
     if os.environ.get("RANK", "0") != "0":
@@ -183,7 +189,7 @@ def restore_command(
     model, meta = load_run_model(_run_folder(run_dir), dev)
     norm = run_input_norm(meta)
     written = []
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         task = progress.add_task("restore", total=len(files))
         for f in files:
             restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile), norm))
@@ -214,7 +220,7 @@ def eval_restore(
     bad = [s for s in chosen if s not in SPLITS]
     if bad:
         raise UsageError(f"--split {bad[0]}: use train, valid, test or all")
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         task = progress.add_task("evaluate", total=None)
         report, manifest = evaluate_run(_run_folder(run_dir), data, chosen, pick_device(device),
                                         on_image=lambda _s: progress.advance(task))
@@ -247,7 +253,7 @@ def bench_restore(
     for name in chosen:
         model_entry(name)
     folder = work or Path(tempfile.gettempdir()) / "rig-bench-restore"
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         results = run_bench(folder, pairs, BENCH_BUDGET_MIN if budget_min is None else budget_min, chosen,
                             on_status=lambda m: progress.console.print(m, markup=False),
                             on_event=_ProgressView(progress))
