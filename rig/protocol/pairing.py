@@ -159,7 +159,29 @@ def decode_qr_image(path: Path) -> str:
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise InputError(f"{path}: cannot read the image")
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
+    text = _decode_qr(img)
     if not text:
         raise InputError(f"{path}: no QR code found; photograph it straighter or pass the text")
     return str(text)
+
+
+def _decode_qr(img: np.ndarray) -> str:
+    """Try OpenCV's two QR detectors, then smaller scales of the image.
+
+    The classic detector misses about one random pairing code in thirty even on a perfect PNG
+    (its finder-pattern search trips on some module layouts); the ArUco-based one and a
+    downscaled image catch those, so one unlucky session key never blocks pairing.
+    """
+    import cv2
+
+    detectors = [cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()]
+    for scale in (1.0, 0.5, 0.25):
+        im = img if scale == 1.0 else cv2.resize(img, None, fx=scale, fy=scale,
+                                                 interpolation=cv2.INTER_AREA)  # fmt: skip
+        if min(im.shape[:2]) < 64:
+            break
+        for det in detectors:
+            text, _, _ = det.detectAndDecode(im)
+            if text:
+                return str(text)
+    return ""

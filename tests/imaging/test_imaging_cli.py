@@ -74,10 +74,13 @@ def test_missing_file_that_is_not_a_source_id(tmp_path: Path) -> None:
 
 
 def test_bench_render_small(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "render", "--json", "--runs", "1", "--size", "256"]) == 0
+    # 20 import files, not the default 1000: each import is also read for burned-in text.
+    argv = ["bench", "render", "--json", "--runs", "1", "--size", "256", "--import-files", "20"]
+    assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     row = result["render"]["uncompressed"]
     assert row["rig_ms"] > 0 and result["image"]["size"] == 256
+    assert result["import"]["files"] == 20
 
 
 def test_source_id_uses_the_sources_frame(
