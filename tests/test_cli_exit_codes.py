@@ -172,3 +172,22 @@ def test_130_ctrl_c_pauses_the_session(project: Project) -> None:
         proc.kill()
         proc.wait()
     assert main(["session", "list", "--json", "-p", str(project.root)]) == 0
+
+
+def test_restore_warns_about_a_photo_that_is_not_registered(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rig restore` names an input that is none of the project's aligned photos."""
+    from rig.cli.ml_cmds import _not_registered
+
+    p = ["-p", str(project.root)]
+    camera = "sim:tripod-ideal?sensor.width_px=1600&sensor.height_px=1200"
+    assert main(["session", "start", "--camera", camera, "--headless", "--json", *p]) == 0
+    assert main(["export", "-o", str(tmp_path / "out"), "--format", "folders", "--json", *p]) == 0
+    aligned = sorted((tmp_path / "out" / "aligned").glob("*.png"))
+    raw = sorted((tmp_path / "out" / "photos").iterdir())
+    assert aligned and raw
+    assert _not_registered([*aligned, *raw], project.root) == raw
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RIG_PROJECT", raising=False)
+    assert _not_registered(raw, None) == []  # no project: nothing to check against

@@ -170,6 +170,23 @@ def _run_folder(run_dir: Path) -> Path:
     return run_dir
 
 
+def _not_registered(files: list[Path], project: Path | None) -> list[Path]:
+    """The inputs whose bytes are no aligned photo of the project (none without a project)."""
+    from rig.project import locate_project
+    from rig.store.objects import sha256_bytes
+
+    try:
+        db = locate_project(project).db()
+    except UsageError:
+        return []
+    try:
+        aligned = {r["aligned_sha256"] for r in db.query(
+            "SELECT aligned_sha256 FROM registrations WHERE aligned_sha256 IS NOT NULL")}  # fmt: skip
+    finally:
+        db.close()
+    return [f for f in files if sha256_bytes(f.read_bytes()) not in aligned]
+
+
 def restore_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder of 'rig train restore'.")],
     inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them.")],
@@ -177,14 +194,24 @@ def restore_command(
     tile: Annotated[int, typer.Option("--tile", help="Tile side in px.")] = 512,
     device: DeviceOption = "auto",
     as_json: JsonOption = False,
+    project: ProjectOption = None,
 ) -> None:
-    """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray)."""
+    """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray).
+
+    With a project (--project, $RIG_PROJECT or the current folder), an input that is not
+    one of its registered (aligned) photos gets a one-line warning: a raw camera photo is
+    restored too, but slowly and poorly.
+    """
     from rig.ml.checkpoint import load_run_model, run_input_norm
     from rig.ml.data import read_gray, write_png
     from rig.ml.infer import TileConfig, restore_array, to_uint8
     from rig.ml.train import pick_device
 
     files = _inputs(inputs)
+    for f in _not_registered(files, project):
+        console.print(f"warning: {f}: not a registered photo of this project (register it "
+                      "first: 'rig register-photo'); restoring it as it is", markup=False,
+                      soft_wrap=True)  # fmt: skip
     dev = pick_device(device)
     model, meta = load_run_model(_run_folder(run_dir), dev)
     norm = run_input_norm(meta)
