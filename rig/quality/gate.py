@@ -1,5 +1,8 @@
-"""The live full-reference quality gate: a verified photo graded below ``min_grade`` is
-retaken like a rejected one, with the reason in words (no I/O: bytes in, verdict out).
+"""The live full-reference quality gate: a verified photo graded below ``min_grade`` on a
+figure a retake can change (glare, sharpness, marker residual, coverage:
+``grading.RETAKE_FIGURES``) is retaken like a rejected one, with the reason in words (no
+I/O: bytes in, verdict out). SSIM/PSNR are graded and stored but never retaken for: a
+second shot by the same camera scores the same, so retaking would only burn attempts.
 
 The session runner calls ``apply_gate`` (through ``rig.session.verify.verify_and_gate``)
 in its registration worker, right after the
@@ -47,8 +50,10 @@ class GateVerdict:
 
 
 def gate_reason(grade: Grade, min_grade: int) -> str:
-    """'quality grade 2 < 3: glare covers 12 % of the image; blurred: ...'."""
-    return f"{REASON_PREFIX} {grade.grade} < {min_grade}: " + "; ".join(grade.reasons)
+    """'quality grade 2 < 3: glare covers 12 % of the image; blurred: ...' (the retakable
+    figures below ``min_grade``, worst first)."""
+    reasons = [grade.figure_reasons[n] for n in grade.retake_failing(min_grade)]
+    return f"{REASON_PREFIX} {grade.retake_grade()} < {min_grade}: " + "; ".join(reasons)
 
 
 def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGate
@@ -64,7 +69,7 @@ def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGat
         mask = mask[..., 0]
     figures, grade = grade_pair_images(aligned, truth, mask, outcome.reproj_err_px, gate.config,
                                        gate.tone_curve)
-    if grade.passes(gate.min_grade):
+    if not grade.retake_failing(gate.min_grade):  # only what a retake can change
         return GateVerdict(outcome, figures, grade)
     # Refused, but the aligned photo and mask stay: a retaken photo is a labelled bad example.
     return GateVerdict(replace(outcome, accepted=False, reason=gate_reason(grade, gate.min_grade)),
@@ -72,8 +77,16 @@ def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGat
 
 
 def session_gate(config: QualityConfig, plan_min_grade: int | None,
-                 tone_curve: ToneCurve | None) -> QualityGate | None:
-    """The session's gate: the plan's ``min_grade`` over rig.toml's; None when it is 1."""
+                 tone_curve: ToneCurve | None, sweeping: bool = False) -> QualityGate | None:
+    """The session's gate: the plan's ``min_grade`` over rig.toml's; None when it is 1.
+
+    A plan that sweeps capture conditions (room lights, bias light …) photographs them on
+    purpose, glare included: rig.toml's default does not gate it (retakes could never clear
+    a lit room's glare and would only fail the items); a ``min_grade`` the plan or command
+    line sets still applies.
+    """
+    if plan_min_grade is None and sweeping:
+        return None
     min_grade = config.min_grade if plan_min_grade is None else plan_min_grade
     if min_grade <= 1:
         return None

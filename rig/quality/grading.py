@@ -10,7 +10,7 @@ a reason, worst first, so an operator reads why a photo is retaken.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
@@ -51,6 +51,13 @@ RULES: tuple[FigureRule, ...] = (
 )
 
 
+# The figures a retake can change: where the light falls, focus and shake, framing. SSIM and
+# PSNR against the ground truth mostly measure the camera and screen themselves — a second
+# shot of a 23 dB phone is again 23 dB — so the live gate never retakes for them (they stay
+# in the stored grade, the model's label).
+RETAKE_FIGURES = ("glare_fraction", "sharpness", "marker_residual_px", "coverage")
+
+
 @dataclass(frozen=True)
 class Grade:
     """A pair's grade (1..4), the grade of each figure, and the reasons, worst first."""
@@ -58,6 +65,7 @@ class Grade:
     grade: int
     figure_grades: dict[str, int]
     reasons: tuple[str, ...]
+    figure_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -67,8 +75,18 @@ class Grade:
         return self.grade >= min_grade
 
     def failing(self, min_grade: int) -> list[str]:
-        """Figures graded below ``min_grade`` (the gate's reasons, counted per figure)."""
+        """Figures graded below ``min_grade``."""
         return [name for name, grade in self.figure_grades.items() if grade < min_grade]
+
+    def retake_failing(self, min_grade: int) -> list[str]:
+        """The retakable figures (``RETAKE_FIGURES``) below ``min_grade``, worst first: what
+        the live gate retakes for, counted per figure in ``session show``."""
+        failing = [n for n in RETAKE_FIGURES if self.figure_grades.get(n, 4) < min_grade]
+        return sorted(failing, key=lambda n: self.figure_grades[n])
+
+    def retake_grade(self) -> int:
+        """The grade over the retakable figures alone."""
+        return min((self.figure_grades.get(n, 4) for n in RETAKE_FIGURES), default=4)
 
 
 def cutoffs(config: QualityConfig, rule: FigureRule) -> tuple[float, float, float]:
@@ -100,4 +118,4 @@ def grade_figures(figures: PairFigures, config: QualityConfig) -> Grade:
     per_figure = {name: grade for grade, _, name, _ in graded}
     worst = min((g for g, *_ in graded), default=4)
     reasons = tuple(reason for grade, _, _, reason in sorted(graded) if grade < 4)
-    return Grade(worst, per_figure, reasons)
+    return Grade(worst, per_figure, reasons, {name: reason for _, _, name, reason in graded})

@@ -106,6 +106,6 @@ def session_gate_counts(db: sqlite_utils.Database, session_id: str) -> dict[str,
         config = QualityConfig(**json.loads(row["cutoffs"]))
         grade = grade_figures(PairFigures.from_dict(json.loads(row["figures"])), config)
         retaken += 1
-        for figure in grade.failing(config.min_grade):
+        for figure in grade.retake_failing(config.min_grade):
             counts[figure] = counts.get(figure, 0) + 1
     return {"retaken": retaken, "by_figure": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}

@@ -223,7 +223,7 @@ class SessionRunner:
 
         config = self.project.config.quality
         curve = session_tone_curve(store.db, self.session_id)
-        self._gate = session_gate(config, self.plan.min_grade, curve)
+        self._gate = session_gate(config, self.plan.min_grade, curve, bool(self.plan.sweeps))
         scorers = scorers_for(self.plan.quality_gate, self.plan.classifier)
         if scorers:
             loop = asyncio.get_running_loop()

@@ -78,7 +78,7 @@ def run(project: Project, plan: CapturePlan, capturer: Any = None) -> tuple[str,
     return session_id, bus
 
 
-@pytest.mark.parametrize("preset", ["tripod-ideal"])
+@pytest.mark.parametrize("preset", ["tripod-ideal", "paper-lcd-iphone"])
 def test_good_conditions_pass_the_default_gate(project: Project, preset: str) -> None:
     # Each preset with its own sensor: good conditions as the preset defines them.
     plan = CapturePlan(**PLAN, camera=f"sim:{preset}", limit=3)
@@ -90,7 +90,9 @@ def test_good_conditions_pass_the_default_gate(project: Project, preset: str) ->
     db = project.db()
     grades = [r[0] for r in db.execute("SELECT grade FROM quality_grades")]
     db.close()
-    assert len(grades) == 3 and min(grades) >= 3
+    # Every photo graded and stored; paper-lcd-iphone's own PSNR (~23 dB on these small
+    # samples) may grade it 'poor', which a retake cannot change and the gate ignores.
+    assert len(grades) == 3 and (preset != "tripod-ideal" or min(grades) >= 3)
 
 
 def test_glare_photo_is_retaken_and_never_exported(project: Project, tmp_path: Path) -> None:
@@ -128,3 +130,15 @@ def test_min_grade_one_turns_the_gate_off(project: Project) -> None:
     session_id, bus = run(project, plan, DeviceCapturer(camera, "glare"))
     assert not [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
     assert summarize(project, session_id).quality_gate["min_grade"] == 1
+
+
+def test_a_sweep_is_gated_only_when_the_plan_asks() -> None:
+    from rig.config import QualityConfig
+    from rig.quality.gate import session_gate
+
+    config = QualityConfig()
+    assert session_gate(config, None, None, sweeping=True) is None  # conditions on purpose
+    gate = session_gate(config, 3, None, sweeping=True)
+    assert gate is not None and gate.min_grade == 3
+    assert session_gate(config, None, None).min_grade == config.min_grade  # type: ignore[union-attr]
+    assert session_gate(config, 1, None) is None
