@@ -389,7 +389,7 @@ def train_quality_command(
                              device=device)
     cfg.check()
     source = _quality_data(project, data, labels, run_dir)
-    with train_progress() as progress:
+    with train_progress(json_out) as progress:
         result = train_quality(source, run_dir, cfg, labels, resume, _ProgressView(progress))
     if os.environ.get("RANK", "0") != "0":
         return
@@ -468,7 +468,7 @@ def bench_quality_command(
         plan = QualityBenchPlan(seed_list, patients, model, steps, batch, bag)
     plan = with_budget(plan, budget_min)
     folder = work or Path(tempfile.gettempdir()) / ("rig-bench-quality" + ("-quick" if quick else ""))
-    with train_progress() as progress:
+    with train_progress(json_out) as progress:
         results = run_quality_bench(folder, plan,
                                     on_status=lambda m: progress.console.print(m, markup=False),
                                     on_event=_ProgressView(progress))
