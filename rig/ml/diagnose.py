@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from rig.errors import InputError
+from rig.errors import InputError, UsageError
 from rig.ml.checkpoint import load_run_model
 from rig.ml.classify import predict
 from rig.ml.views import Restorer, to_input
@@ -70,7 +70,7 @@ def registered_to_frame(photo_path: Path, frame_path: Path) -> np.ndarray:
 def load_input(path: Path, frame: Path | None) -> tuple[np.ndarray, str]:
     """(8-bit grey image, its view) of one input file."""
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file")  # a path typed on the command line
     if is_dicom(path):
         return rendered_gray(path), "dicom"
     if frame is not None:
