@@ -449,20 +449,23 @@ def cmd_replay(
 
 
 def cmd_bench_session(
-    items: int = typer.Option(40, "--items", help="Items in the benchmark session."),
+    items: int = typer.Option(40, "--items", help="Items in each session (rig and baseline)."),
     shot_ms: float = typer.Option(500.0, "--shot-ms", help="Fixed camera time per shot."),
-    settle_ms: int = typer.Option(50, "--settle-ms", help="Display settle time per item."),
+    images: int = typer.Option(6, "--images", help="Generated radiographs the items cycle over."),
     json_out: JsonOption = False,
 ) -> None:
-    """Pairs per hour with a fixed-time simulated camera, and rig's overhead per capture."""
+    """rig as users run it (desktop + phone-sim processes) against a CheXpeditor-style loop."""
     from rig.bench.session_bench import run_session_bench
 
-    result = run_session_bench(items, shot_ms, settle_ms)
+    if items < 2 or shot_ms < 0 or images < 1:
+        raise UsageError("--items >= 2, --shot-ms >= 0 and --images >= 1")
+    result = run_session_bench(items, shot_ms, images)
     if json_out:
         print_json(result)
         return
     for key, value in result.items():
-        console.print(f"{key:>28}: {value}")
+        if key != "per_item_ms":
+            console.print(f"{key:>32}: {value}")
 
 
 def cmd_import_photos(

@@ -16,12 +16,15 @@ import random
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from rig.config import DisplayConfig
 from rig.errors import UsageError
+
+if TYPE_CHECKING:
+    from rig.session.settle import SettleBounds
 
 CONDITION_KEYS = (
     "room_light", "blinds", "monitor_model", "monitor_settings", "phone_model",
@@ -43,7 +46,13 @@ class CapturePlan:
     screen_height: int | None = None
     placement: str = ""
     layout: dict[str, Any] = field(default_factory=dict)  # calibration.fiducials.FiducialLayout
-    settle_ms: int = 120
+    # The settle between "frame presented" and "shoot" (rig.session.settle): settle_ms is the
+    # first value — the physical minimum, two refresh intervals — and, adaptive, it moves
+    # within [settle_ms_min, settle_ms_max] as the frame codes of the photos prove it must.
+    settle_ms: int = 33
+    settle_ms_min: int = 33
+    settle_ms_max: int = 500
+    settle_adaptive: bool = True
     max_attempts: int = 4
     # None: the camera's own limits decide (shot + transfer + margin, rig.session.capture);
     # a value can only lengthen that deadline, never cut a capture the camera still runs.
@@ -99,6 +108,15 @@ class CapturePlan:
         placement = resolve_placement(None, self.placement, display.placement)
         return replace(self, screen_width=width, screen_height=height, placement=placement)
 
+    def settle_bounds(self) -> SettleBounds:
+        """The settle's first value and bounds (which always include ``settle_ms``)."""
+        from rig.session.settle import SettleBounds
+
+        return SettleBounds(
+            self.settle_ms, min(self.settle_ms_min, self.settle_ms),
+            max(self.settle_ms_max, self.settle_ms), self.settle_adaptive,
+        )  # fmt: skip
+
     def validate(self, where: str = "plan") -> None:
         """Usage errors naming the setting, before anything is stored."""
         from rig.imaging.compositor import check_placement, check_screen
@@ -115,6 +133,8 @@ class CapturePlan:
             self.capture_timeout_s is not None and self.capture_timeout_s <= 0
         ):
             raise UsageError(f"{where}: settle_ms >= 0 and capture_timeout_s > 0")
+        if not 0 <= self.settle_ms_min <= self.settle_ms_max:
+            raise UsageError(f"{where}: settle_ms_min/settle_ms_max: 0 <= min <= max")
         if (self.screen_width is None) != (self.screen_height is None):
             raise UsageError(f"{where}: set both screen_width and screen_height, or neither")
         if self.chosen_screen is not None:

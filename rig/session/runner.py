@@ -63,6 +63,7 @@ from rig.session.holds import CAMERA, OPERATOR, Holds
 from rig.session.plan import CapturePlan
 from rig.session.reconcile import Reconciliation, reconcile
 from rig.session.removal import remove_session
+from rig.session.settle import SETTLE_KIND, SettleController, display_key, is_stale
 from rig.session.states import (
     AWAITING_IMPORT,
     INTERRUPTED,
@@ -130,6 +131,8 @@ class SessionRunner:
         self._started = 0.0
         self._gate: QualityGate | None = None  # the live quality gate (rig.quality.gate)
         self._scorer: BackgroundScorer | None = None  # --quality-gate / --classifier models
+        self._settle = SettleController(plan.settle_bounds())
+        self._settle_used: dict[tuple[int, int], float] = {}  # (idx, attempt) -> its settle
 
     # -- operator controls (GUI / keyboard) -------------------------------------------
     def pause(self, reason: str = PAUSED_BY_OPERATOR) -> None:
@@ -174,6 +177,7 @@ class SessionRunner:
         store = self._store = SessionStore.open(self.project, self.clock.now)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
         self._open_quality(store)
+        self._settle = self._open_settle(store)
         started = False
         try:
             if store.state(self.session_id) == SessionState.ABORTED:
@@ -272,6 +276,31 @@ class SessionRunner:
             return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
         self._scorer.submit(ScoreJob(capture_id, idx, attempt, load))
+
+    # -- adaptive settle (rig.session.settle) -----------------------------------------
+    def _open_settle(self, store: SessionStore) -> SettleController:
+        """The settle controller, starting where the last run on this display left off."""
+        learnt = store.latest_calibration(SETTLE_KIND, self._display_key())
+        start = float(learnt["settle_ms"]) if learnt else None
+        self._settle_used.clear()
+        return SettleController(self.plan.settle_bounds(), start)
+
+    def _display_key(self) -> str:
+        return display_key(type(self.display).__name__, self.screen_wh)
+
+    def _learn_settle(self, prepared: PreparedItem, outcome: RegistrationOutcome) -> None:
+        """A verdict teaches the settle (judged by the settle its own shot used): a photo of
+        another frame raises it, a run of good ones lowers it (rig.session.settle)."""
+        used = self._settle_used.pop((prepared.idx, prepared.attempt), None)
+        if used is None:  # registered after a restart: its settle is not known
+            return
+        expected = prepared.screen.code.to_dict()
+        stale = not outcome.accepted and is_stale(outcome.frame_code, expected, outcome.reason)
+        before = self._settle.settle_ms
+        if self._settle.record(used, stale) != before:
+            self.store.save_calibration(
+                self.session_id, SETTLE_KIND, self._settle.to_dict(self._display_key())
+            )
 
     async def _settle_registrations(self, cancel: bool) -> None:
         """Registrations in the background finish (their verdicts are kept) or, when the run
@@ -435,7 +464,9 @@ class SessionRunner:
                 self.session_id, idx=work.idx, attempt=work.attempt, source_id=work.source_id
             )
         )
-        await self.clock.sleep(self.plan.settle_ms / 1000.0)  # panel settle time, then shoot
+        settle_ms = self._settle.settle_ms  # the panel's response, proven by the frame codes
+        self._settle_used[(work.idx, work.attempt)] = settle_ms
+        await self.clock.sleep(settle_ms / 1000.0)
         capture_id = work.capture_id
         if capture_id is None:
             capture_id = self.store.request_capture(
@@ -558,6 +589,7 @@ class SessionRunner:
         aligned = objects.put(outcome.aligned_png) if outcome.aligned_png is not None else None
         mask = objects.put(outcome.mask_png) if outcome.mask_png is not None else None
         self.store.record_registration(capture_id, outcome, aligned, mask)
+        self._learn_settle(prepared, outcome)
         idx, attempt = prepared.idx, prepared.attempt
         if verdict is not None and self._gate is not None:  # graded: kept for training
             photo = pair_id(self.session_id, idx, attempt)

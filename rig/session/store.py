@@ -510,6 +510,25 @@ class SessionStore:
             kind = CAPTURE_EVENT_KINDS["accept" if accepted else "reject"]
             self._log(kind, sid, metrics, idx, attempt)
 
+    def save_calibration(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        """One calibration of the session (e.g. kind ``settle``: what the display needs)."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO calibrations (session_id, kind, data, created_at) VALUES (?,?,?,?)",
+                [session_id, kind, _dumps(data), utc_now()],
+            )
+
+    def latest_calibration(self, kind: str, display: str) -> dict[str, Any] | None:
+        """The newest calibration of ``kind`` for ``display``, from any session."""
+        rows = self.conn.execute(
+            "SELECT data FROM calibrations WHERE kind=? ORDER BY id DESC", [kind]
+        )
+        for (data,) in rows:
+            found = json.loads(data)
+            if isinstance(found, dict) and found.get("display") == display:
+                return found
+        return None
+
     # -- reads for reconciliation, summaries and replays ----------------------------------
     def shown_items(self, session_id: str) -> set[int]:
         rows = self.conn.execute(
