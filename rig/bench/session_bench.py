@@ -221,7 +221,9 @@ def _figures(
         "baseline_cycle_ms_median": _median(base_cycles),
         "settle_ms_median": _median(settles),
         "settle_ms_first": round(settles[0], 1) if settles else None,
-        "settle_ms_final": rig["settle"],
+        # the learnt value when the controller moved (and saved it), else the last one used
+        "settle_ms_final": rig["settle"] if rig["settle"] is not None else (
+            round(settles[-1], 1) if settles else None),
         "stale_retakes": sum(1 for r in rejected if is_stale_reason(r)),
         "other_retakes": sum(1 for r in rejected if not is_stale_reason(r)),
         # command → first shot, the phone-sim launched when the pairing file appeared (so
