@@ -159,14 +159,16 @@ def decode_qr_image(path: Path) -> str:
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise InputError(f"{path}: cannot read the image")
-    text = _decode_qr(img)
+    text = decode_qr_pixels(img)
     if not text:
         raise InputError(f"{path}: no QR code found; photograph it straighter or pass the text")
     return str(text)
 
 
-def _decode_qr(img: np.ndarray) -> str:
-    """Try OpenCV's two QR detectors, then smaller scales of the image.
+def decode_qr_pixels(img: np.ndarray) -> str:
+    """The text of the QR code in an 8-bit grey image, or "".
+
+    Tries OpenCV's two QR detectors, then smaller scales of the image.
 
     The classic detector misses about one random pairing code in thirty even on a perfect PNG
     (its finder-pattern search trips on some module layouts); the ArUco-based one and a

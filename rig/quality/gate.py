@@ -16,7 +16,9 @@ sets one, else from ``rig.toml [quality]``; ``min_grade = 1`` turns the gate off
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import threading
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,13 +26,35 @@ import numpy as np
 from calibration.photometric import ToneCurve
 from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
-from rig.quality.grading import GATE_REASON_PREFIX, Grade
+from rig.quality.grading import GATE_REASON_PREFIX, Grade, grade_figures
 from rig.quality.project_grades import grade_pair_images
 
 if TYPE_CHECKING:  # rig.session calls this module, never the other way round
     from rig.session.verify import RegistrationOutcome
 
 REASON_PREFIX = GATE_REASON_PREFIX
+
+
+class SharpnessReference:
+    """What "sharp" means in this session: the best sharpness of its recent photos.
+
+    A camera that resolves less than the screen (an 800x600 sensor, a far tripod) keeps
+    less fine detail in every photo; a retake cannot change that, so the gate judges a
+    photo's sharpness against the session's best recent shots ("0.41 of the best shots"),
+    which still catches the shaken or refocusing shot among sharp ones. Thread-safe: the
+    registration worker pool grades photos concurrently.
+    """
+
+    def __init__(self, keep: int = 20) -> None:
+        self._recent: deque[float] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def relative(self, sharpness: float) -> float:
+        """``sharpness`` over the best recent one (this photo included), at most 1."""
+        with self._lock:
+            self._recent.append(sharpness)
+            best = max(self._recent)
+        return 1.0 if best <= 0 else min(1.0, sharpness / best)
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,7 @@ class QualityGate:
     config: QualityConfig
     min_grade: int
     tone_curve: ToneCurve | None = None
+    sharpness: SharpnessReference = field(default_factory=SharpnessReference, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,7 +77,7 @@ class GateVerdict:
 def gate_reason(grade: Grade, min_grade: int) -> str:
     """'quality grade 2 < 3: glare covers 12 % of the image; blurred: ...' (the retakable
     figures below ``min_grade``, worst first)."""
-    reasons = [grade.figure_reasons[n] for n in grade.retake_failing(min_grade)]
+    reasons = [_gate_words(n, grade.figure_reasons[n]) for n in grade.retake_failing(min_grade)]
     return f"{REASON_PREFIX} {grade.retake_grade()} < {min_grade}: " + "; ".join(reasons)
 
 
@@ -69,11 +94,21 @@ def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGat
         mask = mask[..., 0]
     figures, grade = grade_pair_images(aligned, truth, mask, outcome.reproj_err_px, gate.config,
                                        gate.tone_curve)
-    if not grade.retake_failing(gate.min_grade):  # only what a retake can change
+    # The stored grade (a label) keeps the absolute figures; the gate judges sharpness
+    # against the session's best shots, and only what a retake can change.
+    judged = grade_figures(replace(figures, sharpness=gate.sharpness.relative(figures.sharpness)),
+                           gate.config)
+    if not judged.retake_failing(gate.min_grade):
         return GateVerdict(outcome, figures, grade)
     # Refused, but the aligned photo and mask stay: a retaken photo is a labelled bad example.
-    return GateVerdict(replace(outcome, accepted=False, reason=gate_reason(grade, gate.min_grade)),
-                       figures, grade)
+    reason = gate_reason(judged, gate.min_grade)
+    return GateVerdict(replace(outcome, accepted=False, reason=reason), figures, grade)
+
+
+def _gate_words(figure: str, reason: str) -> str:
+    # The gate's sharpness is relative to the session's best shots, not the ground truth.
+    return reason.replace("of the ground truth's", "of the best shots") if figure == "sharpness" \
+        else reason
 
 
 def session_gate(config: QualityConfig, plan_min_grade: int | None,

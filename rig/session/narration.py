@@ -181,6 +181,17 @@ def _paired(e: Any) -> Line:
     return Line("ok", "The phone paired" + (f" from {_clause(e.peer)}." if e.peer else "."))
 
 
+def _scored(e: Any) -> Line:
+    # A background model's scores (rig.session.scoring): shown beside the item, never a dict.
+    model = {"quality": "the quality model", "classify": "the classifier"}.get(
+        e.model, _clause(e.model) or "a model")
+    if e.error:
+        return Line("warn", f"Scoring item {e.idx} with {model} failed: {_clause(e.error)}.")
+    scores = ", ".join(f"{_clause(k).replace('_', ' ')} {float(v):.2f}"
+                       for k, v in sorted(e.scores.items()))
+    return Line("info", f"Item {e.idx} scored by {model}: {scores or 'no scores'}.")
+
+
 _TELLERS: dict[str, Callable[[Any], Line]] = {
     "SessionStarted": _started,
     "ItemShown": _shown,
@@ -197,6 +208,7 @@ _TELLERS: dict[str, Callable[[Any], Line]] = {
     "SessionFinished": _finished,
     "PhonePaired": _paired,
     "ItemFailed": _item_failed,
+    "CaptureScored": _scored,
 }
 
 

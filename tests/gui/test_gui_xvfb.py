@@ -135,7 +135,9 @@ def keep(name: str, image: np.ndarray, tmp_path: Path) -> Path:
 
 
 def decode_qr(image: np.ndarray) -> str:
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    from rig.protocol.pairing import decode_qr_pixels  # what `rig phone-sim QR.png` decodes with
+
+    text = decode_qr_pixels(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
     return str(text)
 
 

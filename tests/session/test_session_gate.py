@@ -142,3 +142,16 @@ def test_a_sweep_is_gated_only_when_the_plan_asks() -> None:
     assert gate is not None and gate.min_grade == 3
     assert session_gate(config, None, None).min_grade == config.min_grade  # type: ignore[union-attr]
     assert session_gate(config, 1, None) is None
+
+
+def test_sharpness_is_judged_against_the_sessions_best_shots() -> None:
+    from rig.quality.gate import SharpnessReference
+
+    ref = SharpnessReference(keep=5)
+    # A low-resolution camera: every photo keeps a quarter of the detail; none is "blurred".
+    assert [ref.relative(0.25) for _ in range(3)] == [1.0, 1.0, 1.0]
+    ref = SharpnessReference(keep=5)
+    assert ref.relative(0.9) == 1.0 and ref.relative(0.3) == pytest.approx(1 / 3)  # a shaken shot
+    for _ in range(5):  # the sharp shot ages out of the window
+        ref.relative(0.3)
+    assert ref.relative(0.3) == 1.0
