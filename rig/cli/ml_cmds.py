@@ -161,35 +161,63 @@ def _inputs(paths: list[Path]) -> list[Path]:
 
 def restore_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder of 'rig train restore'.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them (raw screen photos with --frame).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for restored PNGs.")],
+    frame: Annotated[Path | None, typer.Option("--frame", help="Screen frame PNG the photos show: register them to it first.")] = None,
     tile: Annotated[int, typer.Option("--tile", help="Tile side in px.")] = 512,
     device: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
-    """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray)."""
+    """Restore photos with a trained model; writes OUT/<name>.png (8-bit gray).
+
+    Raw photos of a rig screen are registered to --frame first; one that shows the
+    fiducial border without --frame, or does not register, is refused with a warning
+    (the others are still restored; the exit code is then 1)."""
+    import time
+
     from rig.ml.checkpoint import load_run_model, run_input_norm
-    from rig.ml.data import read_gray, write_png
+    from rig.ml.data import write_png
     from rig.ml.infer import TileConfig, restore_array, to_uint8
+    from rig.ml.photos import read_photo_input
     from rig.ml.train import pick_device
 
+    if tile < 32:
+        raise UsageError("--tile must be >= 32")
     files = _inputs(inputs)
     dev = pick_device(device)
     model, meta = load_run_model(run_dir, dev)
     norm = run_input_norm(meta)
-    written = []
+    written, registered, refused = [], 0, []
+    megapixels, infer_s = 0.0, 0.0
     with _progress() as progress:
         task = progress.add_task("restore", total=len(files))
         for f in files:
-            restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile), norm))
+            try:
+                photo, was_registered = read_photo_input(f, frame)
+            except InputError as exc:
+                refused.append(str(exc))
+                progress.console.print(f"warning: {exc}", markup=False)
+                progress.advance(task)
+                continue
+            registered += was_registered
+            start = time.perf_counter()
+            restored = to_uint8(restore_array(model, photo, dev, TileConfig(tile=tile), norm))
+            infer_s += time.perf_counter() - start
+            megapixels += photo.size / 1e6
             target = output / f"{f.stem}.png"
             write_png(target, restored)
             written.append(str(target))
             progress.advance(task)
+    mpx_s = round(megapixels / infer_s, 3) if infer_s > 0 else None
     if as_json:
-        print_json({"model": meta["model_name"], "written": written})
+        print_json({"model": meta["model_name"], "written": written, "registered": registered,
+                    "refused": refused, "megapixels": round(megapixels, 3), "mpx_per_s": mpx_s})
     else:
-        console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output}", markup=False)
+        console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output} "
+                      f"({registered} registered first; {megapixels:.2f} MP at {mpx_s or 0:.2f} MP/s)",
+                      markup=False)
+    if refused:
+        raise InputError(f"{len(refused)} of {len(files)} photo(s) not restored: {refused[0]}")
 
 
 def eval_restore(

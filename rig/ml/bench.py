@@ -48,14 +48,15 @@ from rig.ml.models import model_entry
 from rig.ml.photonorm import InputNorm
 from rig.ml.train import EventSink, TrainConfig, train_from_folder
 
-BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet")
+BENCH_MODELS = ("tonecurve", "dncnn-paper", "dncnn", "unet", "nafnet")
 # Optimiser steps per model (at its default batch): about 8 minutes each in float32 on
 # an idle 2-core EPYC (the wall-clock budget the bench used to give every model).
-BENCH_STEPS = {"dncnn-paper": 900, "dncnn": 600, "unet": 1200}
+BENCH_STEPS = {"dncnn-paper": 900, "dncnn": 600, "unet": 1200, "nafnet": 1200}
 STEPS_PER_EPOCH = 150
 QUICK_PAIRS, QUICK_FRACTION = 12, 50
 FLOP_PROBE_PX = 256
-PAIRS_COMPARED = (("unet", "dncnn"), ("dncnn", "dncnn-paper"), ("dncnn", "tonecurve"), ("unet", "tonecurve"))
+PAIRS_COMPARED = (("unet", "dncnn"), ("nafnet", "dncnn"), ("nafnet", "unet"), ("dncnn", "dncnn-paper"),
+                  ("dncnn", "tonecurve"), ("unet", "tonecurve"), ("nafnet", "tonecurve"))
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_db")
 
 
@@ -207,9 +208,10 @@ def paired_differences(results: dict[str, Any]) -> dict[str, Any]:
 def goal_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The restoration goals for the models present, each judged on every seed: DnCNN
     gains >= 15 dB and reaches SSIM >= 0.93 (the published test result); the U-Net beats
-    DnCNN on PSNR and SSIM (paired, seed by seed)."""
+    DnCNN on PSNR and SSIM (paired, seed by seed); the stronger model (NAFNet) is >= 1 dB
+    above DnCNN and >= 5 dB above the tone curve (paired, every seed: beyond the spread)."""
     goals: list[Goal] = []
-    dn, un = results.get("dncnn"), results.get("unet")
+    dn, un, naf, tone = (results.get(m) for m in ("dncnn", "unet", "nafnet", "tonecurve"))
     if dn:
         goals.append(Goal("dncnn gains >= 15 dB", per_seed_values(dn, "psnr_gain_db"), lambda v: v >= 15.0))
         goals.append(Goal("dncnn SSIM >= 0.93", per_seed_values(dn, "ssim_after"), lambda v: v >= 0.93))
@@ -217,4 +219,10 @@ def goal_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         for key in ("psnr_after", "ssim_after"):
             diff = paired(un["per_seed"], dn["per_seed"], key)["per_seed"]
             goals.append(Goal(f"unet beats dncnn on {key}", tuple(diff), lambda v: v > 0.0))
+    for other, margin in ((dn, 1.0), (tone, 5.0)):
+        if naf and other:
+            diff = paired(naf["per_seed"], other["per_seed"], "psnr_after")["per_seed"]
+            name = "dncnn" if other is dn else "tonecurve"
+            goals.append(Goal(f"nafnet >= {name} + {margin:g} dB", tuple(diff),
+                              lambda v, m=margin: v >= m))
     return [g.judge() for g in goals]

@@ -82,3 +82,36 @@ def test_goals_count_only_when_every_seed_meets_them() -> None:
     assert paired(un, dn, "psnr_after")["per_seed"] == [0.2, -0.1, 0.3]
     with pytest.raises(AssertionError):
         paired(un, list(reversed(dn)), "psnr_after")  # the same seeds, in the same order
+
+
+def test_two_quick_runs_do_the_same_work_under_different_threads(tmp_path: Path) -> None:
+    # Issue 22: fixed work, not minutes. A second run with fewer threads (a busier or
+    # smaller machine) does the same optimiser steps and lands on the same result.
+    import torch
+
+    from rig.ml.bench import RestoreBenchPlan, run_bench
+
+    plan = RestoreBenchPlan.quick_plan(("dncnn",), (0,))
+    first = run_bench(tmp_path, plan)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        second = run_bench(tmp_path, plan)
+    finally:
+        torch.set_num_threads(threads)
+    a, b = first["dncnn"]["per_seed"][0], second["dncnn"]["per_seed"][0]
+    assert a["steps"] == b["steps"] == plan.steps_of("dncnn") > 0
+    assert a["psnr_after"] == pytest.approx(b["psnr_after"], abs=0.01)
+    assert a["ssim_after"] == pytest.approx(b["ssim_after"], abs=1e-4)
+    assert second["bench"]["machine"]["torch_threads"] == 1
+
+
+def test_nafnet_goals_are_paired_margins_on_every_seed() -> None:
+    row = {"psnr_before": 14.0, "ssim_before": 0.70, "ssim_after": 0.9, "psnr_gain_db": 0.0}
+    tone = [{"seed": s, **row, "psnr_after": 30.0} for s in range(3)]
+    dn = [{"seed": s, **row, "psnr_after": 34.0 + d} for s, d in enumerate((0.0, 0.5, -0.2))]
+    naf = [{"seed": s, **row, "psnr_after": 35.5 + d} for s, d in enumerate((0.0, -0.1, 0.0))]
+    checks = {g["goal"]: g["met"] for g in goal_checks({"dncnn": {"per_seed": dn}, "nafnet": {"per_seed": naf},
+                                                        "tonecurve": {"per_seed": tone}})}
+    assert checks["nafnet >= dncnn + 1 dB"] is False  # seed 1: 35.4 - 34.5 = 0.9
+    assert checks["nafnet >= tonecurve + 5 dB"] is True
