@@ -413,10 +413,13 @@ def bench_restore(
     quick: QuickOption = False,
     budget_min: Annotated[float | None, typer.Option("--budget-min", help="Train for minutes instead of fixed steps (a quick look: results then depend on the machine).")] = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast (faster where the CPU has it; not comparable across CPUs).")] = False,
+    cross_presets: Annotated[list[str] | None, typer.Option("--cross-preset", help="Also test under this camsim preset (repeatable; default every other preset; 'none' for none).")] = None,
+    no_real: Annotated[bool, typer.Option("--no-real", help="Skip the real public radiographs test set.")] = False,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data."""
+    """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data,
+    the same test patients under other camera presets, and real public radiographs."""
     from dataclasses import replace
 
     from rig.ml.bench import BENCH_MODELS, RestoreBenchPlan, run_bench
@@ -432,7 +435,15 @@ def bench_restore(
         if pairs < 10:
             raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
         plan = replace(plan, pairs=pairs)
-    plan = replace(_with_budget(plan, budget_min), bf16=bf16)
+    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real)
+    if cross_presets:
+        from rig.camsim import preset_names
+
+        chosen_presets = tuple(p for p in cross_presets if p != "none")
+        unknown = sorted(set(chosen_presets) - set(preset_names()))
+        if unknown:
+            raise UsageError(f"--cross-preset {unknown[0]}: choose from {', '.join(preset_names())}")
+        plan = replace(plan, cross_presets=chosen_presets)
     results = _run_bench(run_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-restore")
     if as_json:
         print_json(results)
@@ -444,6 +455,10 @@ def bench_restore(
             f"{r['psnr_after']:.2f} ± {r['psnr_after_sd']:.2f} dB, SSIM {r['ssim_before']:.3f} -> "
             f"{r['ssim_after']:.3f} ± {r['ssim_after_sd']:.3f} ({len(r['per_seed'])} seeds), "
             f"{r['steps_per_s'] or 0:.2f} steps/s, {r['throughput_mpx_s']:.3f} MP/s", markup=False)
+        for set_name, f in r["sets"].items():
+            console.print(f"{'':12s} {set_name}: PSNR {f['psnr_before']:.2f} -> {f['psnr_after']:.2f} dB "
+                          f"(drop {f['drop_db']['mean'] or 0:.2f} dB vs own test), SSIM {f['ssim_after']:.3f}, "
+                          f"n {f['n_test']}", markup=False)
     _print_bench_meta(meta)
 
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from rig.ml.benchdata import build_bench_folder
+from rig.ml.benchdata import BENCH_PRESET, build_bench_folder, build_real_folder
 from rig.ml.benchkit import (
     Goal,
     PlanMode,
@@ -58,6 +58,13 @@ FLOP_PROBE_PX = 256
 PAIRS_COMPARED = (("unet", "dncnn"), ("nafnet", "dncnn"), ("nafnet", "unet"), ("dncnn", "dncnn-paper"),
                   ("dncnn", "tonecurve"), ("unet", "tonecurve"), ("nafnet", "tonecurve"))
 METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_db")
+QUICK_CROSS_PRESETS = ("tripod-ideal", "glossy-glare")
+
+
+def other_presets() -> tuple[str, ...]:
+    from rig.camsim import preset_names
+
+    return tuple(p for p in preset_names() if p != BENCH_PRESET)
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,18 @@ class RestoreBenchPlan(PlanMode):
     budget_min: float | None = None
     bf16: bool = False
     quick: bool = False
+    # Test sets beyond the bench's own test split (issue 21), scored by every run: the
+    # same test cases photographed with each other camsim preset (the model trained on
+    # paper-lcd-iphone: one row of the cross-preset matrix), and real public radiographs.
+    cross_presets: tuple[str, ...] = field(default_factory=other_presets)
+    real: bool = True
 
     @classmethod
     def quick_plan(cls, models: tuple[str, ...], seeds: tuple[int, ...]) -> RestoreBenchPlan:
         steps = {m: max(4, s // QUICK_FRACTION) for m, s in BENCH_STEPS.items()}
         return cls(models=models, seeds=seeds, pairs=QUICK_PAIRS, steps=steps,
-                   steps_per_epoch=max(steps.values()), val_images=1, quick=True)
+                   steps_per_epoch=max(steps.values()), val_images=1, quick=True,
+                   cross_presets=QUICK_CROSS_PRESETS)
 
     def steps_of(self, model: str) -> int:
         return 0 if model_entry(model).closed_form else self.steps.get(model, BENCH_STEPS["dncnn"])
@@ -91,6 +104,10 @@ class RestoreBenchPlan(PlanMode):
             parts.append(f"--budget-min {self.budget_min:g}")
         if self.bf16:
             parts.append("--bf16")
+        if not self.real:
+            parts.append("--no-real")
+        if not self.quick and self.cross_presets != other_presets():
+            parts += [f"--cross-preset {p}" for p in self.cross_presets] or ["--cross-preset none"]
         return " ".join(parts) + " --json"
 
 
@@ -128,17 +145,22 @@ def bench_train_config(model: str, plan: RestoreBenchPlan, seed: int) -> TrainCo
                        val_crop=0, device="cpu", cpu_bf16=plan.bf16)
 
 
+def _test_figures(run_dir: Path, data: Path) -> dict[str, Any]:
+    report, _ = evaluate_run(run_dir, data, ("test",))
+    s = report.splits["test"]
+    return {**{k: round(s[k], 4) for k in METRICS[:4]},
+            "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3), "n_test": int(s["n"])}
+
+
 def _one_seed(data: Path, work_dir: Path, name: str, plan: RestoreBenchPlan, seed: int,
-              on_event: EventSink | None) -> dict[str, Any]:
+              on_event: EventSink | None, sets: dict[str, Path]) -> dict[str, Any]:
     run_dir = work_dir / f"run-{name}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     start = time.perf_counter()
     trained = train_from_folder(data, run_dir, bench_train_config(name, plan, seed), on_event=on_event)
     train_s = time.perf_counter() - start
-    report, _ = evaluate_run(run_dir, data, ("test",))
-    s = report.splits["test"]
-    return {"seed": seed, **{k: round(s[k], 4) for k in METRICS[:4]},
-            "psnr_gain_db": round(s["psnr_after"] - s["psnr_before"], 3), "n_test": int(s["n"]),
+    return {"seed": seed, **_test_figures(run_dir, data),
+            "sets": {set_name: _test_figures(run_dir, folder) for set_name, folder in sets.items()},
             "steps": trained.steps_done, "epochs": trained.epochs_done, "stop_reason": trained.stop_reason,
             "train_time_s": round(train_s, 1),
             # Optimiser steps per second of step time (validation and checkpoints left out).
@@ -169,6 +191,7 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
     data = build_bench_folder(work_dir / "data", spec, workers or min(2, os.cpu_count() or 1))
     sim_s = time.perf_counter() - t0
     probe = load_pair(read_manifest(data).split("test")[0]).aligned
+    sets = extra_test_sets(work_dir, plan, on_status, workers)
     results: dict[str, Any] = {}
     for name in plan.models:
         per_seed = []
@@ -176,7 +199,7 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
         for seed in plan.seeds:
             on_status(f"training {name}, seed {seed}: {plan.steps_of(name) or 'closed-form'} steps "
                       f"({plan.mode})")
-            per_seed.append(_one_seed(data, work_dir, name, plan, seed, on_event))
+            per_seed.append(_one_seed(data, work_dir, name, plan, seed, on_event, sets))
         results[name] = {
             **{k: spread(per_seed, k)["mean"] for k in METRICS},
             **{f"{k}_sd": spread(per_seed, k)["sd"] for k in METRICS},
@@ -184,15 +207,48 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
             "steps": plan.steps_of(name), "steps_per_s": spread(per_seed, "steps_per_s")["mean"],
             "train_time_s": spread(per_seed, "train_time_s")["mean"],
             "wall_s": round(time.perf_counter() - wall, 1), "n_test": per_seed[0]["n_test"],
-            "per_seed": per_seed, **_model_facts(Path(per_seed[0]["run_dir"]), probe)}
+            "per_seed": per_seed, "sets": set_summary(per_seed),
+            **_model_facts(Path(per_seed[0]["run_dir"]), probe)}
     machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     results["bench"] = {
         "mode": plan.mode, "command": plan.command(), "seeds": list(plan.seeds),
         "models": list(plan.models), "plan": {**asdict(plan), "steps": {m: plan.steps_of(m) for m in plan.models}},
         "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": plan.pairs, "seed": spec.seed,
-                 "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1)},
+                 "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1),
+                 "test_sets": {k: str(v) for k, v in sets.items()}},
         "machine": machine, "paired": paired_differences(results), "goals": goal_checks(results)}
     return results
+
+
+def extra_test_sets(work_dir: Path, plan: RestoreBenchPlan, on_status: Callable[[str], None],
+                    workers: int | None) -> dict[str, Path]:
+    """The other test sets: ``preset:NAME`` (the bench's test cases under another camsim
+    preset) and ``real`` (public radiographs, when installed)."""
+    from dataclasses import replace
+
+    spec = plan.spec
+    sets: dict[str, Path] = {}
+    for preset in plan.cross_presets:
+        on_status(f"simulating the test patients under preset {preset}")
+        sets[f"preset:{preset}"] = build_bench_folder(
+            work_dir / f"data-{preset}", replace(spec, preset=preset),
+            workers or min(2, os.cpu_count() or 1), only_split="test")
+    real = build_real_folder(work_dir / "data-real", spec) if plan.real else None
+    if real is not None:
+        sets["real"] = real
+    return sets
+
+
+def set_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per extra test set: PSNR/SSIM after (spread over seeds) and the drop from the
+    bench's own test split, seed by seed (same run, other photos)."""
+    out: dict[str, Any] = {}
+    for name in per_seed[0].get("sets", {}):
+        rows = [{"seed": r["seed"], **r["sets"][name]} for r in per_seed]
+        out[name] = {**{k: spread(rows, k)["mean"] for k in METRICS},
+                     "psnr_after_spread": spread(rows, "psnr_after"), "n_test": rows[0]["n_test"],
+                     "drop_db": paired(per_seed, rows, "psnr_after")}
+    return out
 
 
 def paired_differences(results: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +259,10 @@ def paired_differences(results: dict[str, Any]) -> dict[str, Any]:
             out[f"{a} - {b}"] = {k: paired(results[a]["per_seed"], results[b]["per_seed"], k)
                                  for k in ("psnr_after", "ssim_after")}
     return out
+
+
+def at_least(threshold: float) -> Callable[[float], bool]:
+    return lambda v: v >= threshold
 
 
 def goal_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -219,10 +279,8 @@ def goal_checks(results: dict[str, Any]) -> list[dict[str, Any]]:
         for key in ("psnr_after", "ssim_after"):
             diff = paired(un["per_seed"], dn["per_seed"], key)["per_seed"]
             goals.append(Goal(f"unet beats dncnn on {key}", tuple(diff), lambda v: v > 0.0))
-    for other, margin in ((dn, 1.0), (tone, 5.0)):
+    for name, other, margin in (("dncnn", dn, 1.0), ("tonecurve", tone, 5.0)):
         if naf and other:
             diff = paired(naf["per_seed"], other["per_seed"], "psnr_after")["per_seed"]
-            name = "dncnn" if other is dn else "tonecurve"
-            goals.append(Goal(f"nafnet >= {name} + {margin:g} dB", tuple(diff),
-                              lambda v, m=margin: v >= m))
+            goals.append(Goal(f"nafnet >= {name} + {margin:g} dB", tuple(diff), at_least(margin)))
     return [g.judge() for g in goals]

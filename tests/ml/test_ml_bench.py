@@ -45,6 +45,15 @@ def test_bench_restore_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert diff == pytest.approx([a["psnr_after"] - b["psnr_after"] for a, b in
                                   zip(unet["per_seed"], tone["per_seed"], strict=True)], abs=1e-3)
     assert tone["psnr_after"] > tone["psnr_before"]  # the closed-form curve alone lifts it
+    # The other test sets, scored by every run with the tone curve among them (issue 21).
+    assert set(unet["sets"]) == set(tone["sets"]) >= {"preset:tripod-ideal", "preset:glossy-glare"}
+    for name, figures in unet["sets"].items():
+        own = [r["psnr_after"] for r in unet["per_seed"]]
+        other = [r["sets"][name]["psnr_after"] for r in unet["per_seed"]]
+        assert figures["drop_db"]["per_seed"] == pytest.approx([a - b for a, b in zip(own, other, strict=True)],
+                                                              abs=1e-3)
+    if "real" in unet["sets"]:  # pydicom-data installed: its radiographs, photographed
+        assert unet["sets"]["real"]["n_test"] >= 1
 
 
 def test_bench_classify_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
