@@ -2,8 +2,13 @@
 
 Each area registers its commands from its own module (``register(app, bench)``),
 so the CLI grows without one giant file. Errors: a ``RigError`` becomes one line
-on stderr and its exit code; anything else is an internal error (exit 70) whose
-traceback is shown only with ``--debug``.
+on stderr and its exit code (the table in rig.errors and the README); a stray OS or
+SQLite error meaning the disk cannot take a write (full, read-only, not permitted)
+becomes one line naming the path and exit 5; anything else is an internal error
+(exit 70) whose traceback is shown only with ``--debug``.
+
+Help texts are shown as written (``rich_markup_mode=None``): with Rich markup,
+``range:A:B`` became an emoji and ``[...]`` could vanish.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from pathlib import Path
 
 import typer
 
-from rig.errors import RigError
+from rig.cli.common import current_project_db
+from rig.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, RigError, storage_error
 
 app = typer.Typer(
     name="rig",
@@ -23,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # every sub-command inherits it: help texts are literal
 )
 bench_app = typer.Typer(help="Benchmarks (print JSON with --json).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -75,20 +82,28 @@ def main(argv: list[str] | None = None) -> int:
     except RigError as exc:
         if debug:
             raise
-        print(f"rig: error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(exc)
     except KeyboardInterrupt:
         print("rig: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debug:
             raise
+        # SQLite names no file: name the project's database (an OSError names its own).
+        storage = storage_error(exc, None if isinstance(exc, OSError) else current_project_db())
+        if storage is not None:  # a full or read-only disk is not a bug: exit 5
+            return _fail(storage)
         print(
             f"rig: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
             file=sys.stderr,
         )
-        return 70
+        return EXIT_INTERNAL
     return 0
+
+
+def _fail(exc: RigError) -> int:
+    print(f"rig: error: {' '.join(exc.message.split())}", file=sys.stderr)  # always one line
+    return exc.exit_code
 
 
 if __name__ == "__main__":

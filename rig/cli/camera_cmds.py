@@ -11,14 +11,14 @@ import numpy as np
 import typer
 
 from rig.atomic import write_bytes_atomic, write_text_atomic
-from rig.cli.common import JsonOption, console, print_json
-from rig.errors import InputError
+from rig.cli.common import JsonOption, console, flag_value, print_json
+from rig.errors import InputError, UsageError
 
 
 def read_frame(path: Path) -> np.ndarray:
     """An 8-bit gray or colour image file as (H, W) or (H, W, 3) BGR."""
     if not path.is_file():
-        raise InputError(f"{path}: no such frame file")
+        raise UsageError(f"{path}: no such frame file")
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError(f"{path}: cannot read it as an image (give an 8-bit PNG)")
@@ -50,9 +50,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from rig.camsim import SimCamera, load_preset
         from rig.camsim.params import parse_override
 
-        params = load_preset(preset)
-        if set_:
-            params = params.with_values(dict(parse_override(item) for item in set_))
+        with flag_value():  # --preset and --set are typed values: a wrong one is usage (2)
+            params = load_preset(preset)
+            if set_:
+                params = params.with_values(dict(parse_override(item) for item in set_))
         photo = SimCamera(params, seed=seed).capture(read_frame(frame))
         write_bytes_atomic(output, photo.jpeg)
         if truth is not None:

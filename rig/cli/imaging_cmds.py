@@ -10,7 +10,7 @@ import typer
 
 from rig.atomic import write_bytes_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
-from rig.errors import InputError, UsageError
+from rig.errors import UsageError
 from rig.imaging import codec
 
 
@@ -80,7 +80,7 @@ def _resolve(src: str, project: Path | None) -> tuple[Path, int]:
 
         ref = resolve_source(project_from(project), int(src))
         return ref.path, ref.frame
-    raise InputError(f"{src}: no such file (and not a source id)")
+    raise UsageError(f"{src}: no such file (and not a source id)")
 
 
 def bench_render_command(

@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
-from rig.errors import InputError, UsageError
+from rig.cli.common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    print_json,
+    progress_bar,
+    project_from,
+)
+from rig.errors import EXIT_PARTIAL, InputError, RigError, UsageError
 
 if TYPE_CHECKING:
     from rig.ml.train import Event
@@ -67,10 +74,9 @@ class _ProgressView:
             self.progress.console.print(epoch_line(event), markup=False)
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True,
-                    disable=not console.is_terminal)
+def _progress(json_out: bool) -> Progress:
+    """Done/total, rate and ETA on a terminal; silent under --json."""
+    return progress_bar("{task.description}", json_out=json_out)
 
 
 def train_restore(
@@ -106,7 +112,7 @@ def train_restore(
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
                          cpu_bf16=bf16, loss=loss, clip_grad=clip_grad,
                          input_norm=InputNorm(input_norm))
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
     facts = result.to_json()
     if os.environ.get("RANK", "0") != "0":
@@ -153,10 +159,34 @@ def _inputs(paths: list[Path]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise InputError(f"{p}: no such file or folder")
+            raise UsageError(f"{p}: no such file or folder")
     if not files:
         raise InputError("no images found in the given inputs")
     return files
+
+
+def _run_folder(run_dir: Path) -> Path:
+    """The run folder named on the command line; a missing one is a usage error (2)."""
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run folder (give the -o folder of 'rig train restore')")
+    return run_dir
+
+
+def _not_registered(files: list[Path], project: Path | None) -> list[Path]:
+    """The inputs whose bytes are no aligned photo of the project (none without a project)."""
+    from rig.project import locate_project
+    from rig.store.objects import sha256_bytes
+
+    try:
+        db = locate_project(project).db()
+    except UsageError:
+        return []
+    try:
+        aligned = {r["aligned_sha256"] for r in db.query(
+            "SELECT aligned_sha256 FROM registrations WHERE aligned_sha256 IS NOT NULL")}  # fmt: skip
+    finally:
+        db.close()
+    return [f for f in files if sha256_bytes(f.read_bytes()) not in aligned]
 
 
 def restore_command(
@@ -167,12 +197,16 @@ def restore_command(
     tile: Annotated[int, typer.Option("--tile", help="Tile side in px.")] = 512,
     device: DeviceOption = "auto",
     as_json: JsonOption = False,
+    project: ProjectOption = None,
 ) -> None:
     """Restore photos with a trained model; writes OUT/<name>.png (8-bit gray).
 
     Raw photos of a rig screen are registered to --frame first; one that shows the
     fiducial border without --frame, or does not register, is refused with a warning
-    (the others are still restored; the exit code is then 1)."""
+    (the others are still restored; exit 1, or 3 when none was). Without --frame, with a
+    project (--project, $RIG_PROJECT or the current folder), an input that is not one of
+    its registered (aligned) photos gets a one-line warning.
+    """
     import time
 
     from rig.ml.checkpoint import load_run_model, run_input_norm
@@ -184,12 +218,16 @@ def restore_command(
     if tile < 32:
         raise UsageError("--tile must be >= 32")
     files = _inputs(inputs)
+    for f in _not_registered(files, project) if frame is None else []:
+        console.print(f"warning: {f}: not a registered photo of this project (register it "
+                      "first: 'rig register-photo'); restoring it as it is", markup=False,
+                      soft_wrap=True)  # fmt: skip
     dev = pick_device(device)
-    model, meta = load_run_model(run_dir, dev)
+    model, meta = load_run_model(_run_folder(run_dir), dev)
     norm = run_input_norm(meta)
     written, registered, refused = [], 0, []
     megapixels, infer_s = 0.0, 0.0
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         task = progress.add_task("restore", total=len(files))
         for f in files:
             try:
@@ -216,8 +254,9 @@ def restore_command(
         console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output} "
                       f"({registered} registered first; {megapixels:.2f} MP at {mpx_s or 0:.2f} MP/s)",
                       markup=False)
-    if refused:
-        raise InputError(f"{len(refused)} of {len(files)} photo(s) not restored: {refused[0]}")
+    if refused:  # some restored: partly done (1); none: rejected (3)
+        message = f"{len(refused)} of {len(files)} photo(s) not restored: {refused[0]}"
+        raise RigError(message, exit_code=EXIT_PARTIAL) if written else InputError(message)
 
 
 def eval_restore(
@@ -237,9 +276,9 @@ def eval_restore(
     bad = [s for s in chosen if s not in SPLITS]
     if bad:
         raise UsageError(f"--split {bad[0]}: use train, valid, test or all")
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         task = progress.add_task("evaluate", total=None)
-        report, manifest = evaluate_run(run_dir, data, chosen, pick_device(device),
+        report, manifest = evaluate_run(_run_folder(run_dir), data, chosen, pick_device(device),
                                         on_image=lambda _s: progress.advance(task))
     if report_dir is not None:
         from rig.ml.restore_report import write_report
@@ -296,7 +335,7 @@ def train_classify(
                             restore_run=str(restore or ""), augment=not no_augment, epochs=epochs,
                             steps_per_epoch=steps, batch=batch, lr=lr, seed=seed,
                             budget_min=budget_min, patience=patience, device=device, cpu_bf16=bf16)
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         result = train_classifier(data, run_dir, config, resume=resume,
                                   on_event=_ProgressView(progress))
     if os.environ.get("RANK", "0") != "0":
@@ -330,7 +369,7 @@ def eval_classify(
     chosen = parse_views(views)
     if split not in SPLITS:
         raise UsageError(f"--split {split}: use train, valid or test")
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         task = progress.add_task("score", total=None)
         result = evaluate_classifier(run_dir, data, restore, chosen, split, pick_device(device),
                                      on_image=lambda: progress.advance(task))
@@ -387,8 +426,9 @@ def _with_budget(plan: PlanT, budget_min: float | None) -> PlanT:
     return replace(plan, budget_min=budget_min)  # type: ignore[type-var]
 
 
-def _run_bench(runner: Callable[..., dict[str, Any]], plan: object, folder: Path) -> dict[str, Any]:
-    with _progress() as progress:
+def _run_bench(runner: Callable[..., dict[str, Any]], plan: object, folder: Path,
+               json_out: bool) -> dict[str, Any]:
+    with _progress(json_out) as progress:
         return runner(folder, plan, on_status=lambda m: progress.console.print(m, markup=False),
                       on_event=_ProgressView(progress))
 
@@ -444,7 +484,8 @@ def bench_restore(
         if unknown:
             raise UsageError(f"--cross-preset {unknown[0]}: choose from {', '.join(preset_names())}")
         plan = replace(plan, cross_presets=chosen_presets)
-    results = _run_bench(run_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-restore")
+    results = _run_bench(run_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-restore",
+                         as_json)
     if as_json:
         print_json(results)
         return
@@ -493,7 +534,8 @@ def bench_classify(
         plan = ClassifyBenchPlan(chosen, seed_list, pairs=pairs, input_size=input_size, steps=steps,
                                  restore_model=restore_model)
     plan = _with_budget(plan, budget_min)
-    results = _run_bench(run_classify_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-classify")
+    results = _run_bench(run_classify_bench, plan,
+                         work or Path(tempfile.gettempdir()) / "rig-bench-classify", as_json)
     if as_json:
         print_json(results)
         return

@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
+from rig.cli.common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    print_json,
+    progress_bar,
+    project_from,
+)
 from rig.errors import UsageError
 from rig.project import init_project
 
@@ -23,6 +29,8 @@ def cmd_init(
     name: str | None = typer.Option(None, help="Project name (default: folder name)."),
 ) -> None:
     """Create a project folder: rig.toml, rig.db (SQLite, WAL) and objects/."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: is a file, not a folder; give a new or existing folder")
     project = init_project(directory, name)
     console.print(f"project ready: {project.root}")
 
@@ -76,14 +84,8 @@ def cmd_import(
     if labels is not None and not labels.is_file():
         raise UsageError(f"--labels {labels}: no such file")
     total = sum(1 for _ in iter_files(paths, recursive))
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    folders_left = 0 if recursive else sum(_subfolders(p) for p in paths)
+    with progress_bar("importing", json_out=json_out) as progress:
         task = progress.add_task("import", total=total)
         report = import_paths(
             proj,
@@ -95,10 +97,19 @@ def cmd_import(
             accept_burned_in_text=accept_text,
         )
     if json_out:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "subfolders_skipped": folders_left})
     else:
         _print_report(report)
+        if folders_left:
+            console.print(f"{folders_left} sub-folders skipped; use -r", markup=False)
     raise typer.Exit(report.exit_code)
+
+
+def _subfolders(path: Path) -> int:
+    """Sub-folders of a folder given without -r (hidden ones aside, as iter_files does)."""
+    if not path.is_dir():
+        return 0
+    return sum(1 for c in path.iterdir() if c.is_dir() and not c.name.startswith("."))
 
 
 def _print_report(report: ImportReport) -> None:
@@ -116,11 +127,13 @@ def _print_report(report: ImportReport) -> None:
         f"{counts or 'no sources'}; {text['masked_regions']} regions masked, "
         f"{text['excluded_files']} files excluded",
         markup=False,
+        soft_wrap=True,
     )
     for path in report.excluded:
-        console.print(f"  excluded {path}: burned-in text found", markup=False)
-    for path, reason in report.skipped:
-        console.print(f"  skipped {path}: {reason}", markup=False)
+        console.print(f"  excluded {path}: burned-in text found", markup=False, soft_wrap=True)
+    for path, reason in report.skipped:  # reasons start with their path: say it once
+        reason = reason.removeprefix(f"{path}: ")
+        console.print(f"  skipped {path}: {reason}", markup=False, soft_wrap=True)
 
 
 def cmd_sources_list(json_out: JsonOption = False, project: ProjectOption = None) -> None:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rig.cli.common import JsonOption, console, print_json
-from rig.errors import InputError, UsageError
+from rig.cli.common import JsonOption, console, flag_value, print_json
+from rig.errors import EXIT_PARTIAL, InputError, RigError, UsageError
 from rig.protocol.faults import FaultSpec
 
 
@@ -67,7 +67,7 @@ def conformance(
     else:
         _print_table(results)
     if failed:
-        raise InputError(f"conformance failed: {', '.join(failed)}")
+        raise RigError(f"conformance failed: {', '.join(failed)}", exit_code=EXIT_PARTIAL)
 
 
 def _desktop_pairing(desktop: str | None, pairing: str | None) -> Any:
@@ -133,16 +133,20 @@ def phone_sim(
         raise UsageError("--shot-ms must be >= 0")
     if not 1 <= camera_timeout_s <= 3600:
         raise UsageError("--camera-timeout-s must be in [1, 3600]")
+    with flag_value():
+        fault_spec = parse_faults(faults)
     if compat is not None:
         _compat_phone_sim(compat, port, store, source_root, row_start, insecure_chexpeditor,
-                          parse_faults(faults), seed, camera_preset)  # fmt: skip
+                          fault_spec, seed, camera_preset)  # fmt: skip
         return
     if not pairing:
         raise UsageError("phone-sim: give the PAIRING payload (or --compat chexpeditor)")
     from rig.protocol.timers import Timers
 
+    with flag_value():
+        pairing_info = load_pairing(pairing)
     cfg = PhoneSimConfig(
-        pairing=load_pairing(pairing), store=store, faults=parse_faults(faults), shot_ms=shot_ms,
+        pairing=pairing_info, store=store, faults=fault_spec, shot_ms=shot_ms,
         camera_preset=camera_preset, seed=seed, idle_exit_s=idle_exit_s, verbose=verbose,
         timers=Timers(camera_timeout_s=camera_timeout_s),
     )  # fmt: skip
@@ -212,11 +216,12 @@ def netem(
     from rig.protocol.faults import parse_faults
     from rig.protocol.netem import NetemProxy, parse_hostport
 
-    base, jitter = _parse_delay(delay_ms)
-    spec = parse_faults(
-        f"loss={loss},dup={dup},reorder={reorder},delay_ms={base},jitter_ms={jitter}"
-    )
-    listen_addr, target = parse_hostport(listen, "--listen"), parse_hostport(to, "--to")
+    with flag_value():
+        base, jitter = _parse_delay(delay_ms)
+        spec = parse_faults(
+            f"loss={loss},dup={dup},reorder={reorder},delay_ms={base},jitter_ms={jitter}"
+        )
+        listen_addr, target = parse_hostport(listen, "--listen"), parse_hostport(to, "--to")
 
     async def serve() -> None:
         async with NetemProxy(listen_addr, target, spec, seed) as proxy:

@@ -16,12 +16,11 @@ from calibration.patterns import CharucoSpec, charuco_spec_for
 from calibration.registration import SessionCalibration
 from rig.atomic import write_bytes_atomic, write_text_atomic
 from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
-from rig.errors import InputError, UsageError
+from rig.errors import EXIT_REJECTED, InputError, UsageError
 from rig.imaging import codec
 from rig.imaging.compositor import resolve_placement
 from rig.imaging.screen import read_photo, write_png
 
-EXIT_REJECTED = 3
 T = TypeVar("T")
 
 ScreenOption = Annotated[str, typer.Option("--screen", help="Screen size WxH in pixels.")]

@@ -59,7 +59,7 @@ def screen_photo(
     config.check()
     if data is None:
         data = _export_for_training(project, output)
-    with _progress() as progress:
+    with _progress(as_json) as progress:
         summary = run_study(data, output, config,
                             on_status=lambda m: progress.console.print(m, markup=False),
                             on_event=_ProgressView(progress))

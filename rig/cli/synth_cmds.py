@@ -8,9 +8,8 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rig.cli.common import JsonOption, console, print_json
+from rig.cli.common import JsonOption, console, print_json, progress_bar
 from rig.errors import UsageError
 from rig.synth.batch import ImageResult, SynthConfig, default_workers, plan_synth, run_plan
 from rig.synth.imageio import DEFAULT_JPEG_QUALITY
@@ -59,14 +58,7 @@ def synth(
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers} must be at least 1")
     plan = plan_synth(csv_path, cfg)  # usage errors surface before any progress output
-    with Progress(
-        TextColumn("synth"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar("synth", json_out=as_json) as progress:
         task = progress.add_task("synth", total=len(plan.rows))
 
         def on_result(res: ImageResult) -> None:

@@ -281,6 +281,8 @@ def _parse_dicom(project: Project, path: Path, data: bytes, checker: TextChecker
     except Exception as exc:  # pydicom raises many kinds on hostile input
         raise InputError(f"{path}: not a readable DICOM file ({type(exc).__name__})") from exc
     if "PixelData" not in ds:
+        if data[128:132] != b"DICM" and "SOPClassUID" not in ds:  # read by force: no DICOM
+            raise InputError(f"{path}: not a DICOM file (no DICM preamble, no SOP Class UID)")
         raise InputError(f"{path}: not an image (no Pixel Data)")
     n_frames = count_frames(ds)
     risk = dicom_risk(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rig.errors import CameraFailedError, PhoneLostError, ProtocolError
+from rig.errors import CameraFailedError, PhoneLostError, ProtocolError, StorageError
 from rig.protocol import events as ev
 from rig.protocol.auth import ReplayWindow
 from rig.protocol.desktop import CLOSED, OPEN_STATES, CaptureProgress, DesktopMachine
@@ -117,7 +117,7 @@ class DesktopEndpoint:
         wiremap = WireMap(state.wiremap)
         self.server = UploadServer(
             self.key, self.session, self.store_dir, self._on_stored, self._serve_tap,
-            self.durable, wiremap.requested, self._on_upload_bytes,
+            self.durable, wiremap.requested, self._on_upload_bytes, self._on_storage_error,
         )  # fmt: skip
         self.server.load_existing()
         nxt = 0
@@ -313,6 +313,12 @@ class DesktopEndpoint:
         if self._state_save is None:
             loop = asyncio.get_running_loop()
             self._state_save = loop.call_later(0.2, self._save_soon)
+
+    def _on_storage_error(self, exc: StorageError) -> None:
+        """The photo of the capture in flight cannot be stored: that ends the wait now (the
+        session pauses naming the path), not a deadline later as a misleading PhoneLost."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
 
     def _on_upload_bytes(self, index: int, attempt: int, received: int) -> None:
         if self.machine is not None and self.link is not None:

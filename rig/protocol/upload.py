@@ -6,6 +6,11 @@ current offset) only for a capture the desktop asked for, verifies the SHA-256, 
 atomically under a name that carries index, attempt and hash, and is idempotent per (session,
 index, attempt); every refusal is one of the statuses and JSON bodies of §5.3. In simulation it
 also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.httpd``.
+
+A disk that cannot take a photo (full, read-only: checked before the body is read, and any
+``OSError`` meaning so while writing) is answered 507 ``storage`` (the phone retries later),
+its partial file removed, and told once to ``on_storage_error``: the session pauses with that
+line instead of waiting for a photo that cannot be stored. No traceback reaches the log.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs
 
 import aiohttp
 import numpy as np
 
-from rig.atomic import fsync_dir
+from rig.atomic import ensure_free, fsync_dir
+from rig.errors import StorageError, storage_error
 from rig.protocol.auth import hex_equal, tap_auth, upload_auth
 from rig.protocol.httpd import Body, Request, Response
 from rig.protocol.messages import MAX_INDEX
@@ -144,6 +150,7 @@ class UploadServer:
         durable: bool = True,
         requested: RequestedFn | None = None,
         on_progress: ProgressFn | None = None,
+        on_storage_error: Callable[[StorageError], None] | None = None,
     ) -> None:
         self.key, self.session = key, session
         self.durable = durable  # fsync photo and folder (power-loss safe); off only for benches
@@ -153,6 +160,7 @@ class UploadServer:
         self.tap = tap
         self.requested = requested or (lambda index, attempt: True)
         self.on_progress = on_progress
+        self.on_storage_error = on_storage_error
         self.stored: dict[tuple[int, int], PhotoRecord] = {}
         self.by_index: dict[int, dict[int, PhotoRecord]] = {}  # index -> attempt -> record
         self.rejected: dict[str, int] = {}
@@ -178,15 +186,29 @@ class UploadServer:
         try:
             if request.path == "/upload" and request.method in ("GET", "PUT"):
                 meta = parse_meta(request.headers, self.key, self.session)
-                if request.method == "GET":
-                    return await self._status(meta)
-                return await self._put(meta, request, body)
+                try:
+                    if request.method == "GET":
+                        return await self._status(meta)
+                    return await self._put(meta, request, body)
+                except (OSError, StorageError) as exc:
+                    self._no_room(meta, exc)
             if request.path == "/tap" and request.method == "GET":
                 return self._tap(request)
             raise Refused(404, "not_found")
         except Refused as exc:
             self.rejected[exc.error] = self.rejected.get(exc.error, 0) + 1
             return Response.json(exc.status, {"error": exc.error, **exc.extra})
+
+    def _no_room(self, meta: UploadMeta, exc: OSError | StorageError) -> NoReturn:
+        """Refuse with 507 (and drop the partial file) an upload the disk cannot take."""
+        storage = storage_error(exc, self.photos_dir)
+        if storage is None:
+            raise exc
+        with contextlib.suppress(OSError):
+            self._partial(meta).unlink(missing_ok=True)  # nothing half-written is kept
+        if self.on_storage_error is not None:
+            self.on_storage_error(storage)
+        raise Refused(507, "storage")
 
     def _partial(self, meta: UploadMeta) -> Path:
         return self.partial_dir / f"{meta.index:06d}_a{meta.attempt}_{meta.sha256}.part"
@@ -231,6 +253,7 @@ class UploadServer:
                 raise Refused(409, "offset", received=received, complete=False)
             if request.content_length is not None and received + request.content_length > meta.size:
                 raise Refused(413, "too_large", max_bytes=meta.size - received)
+            ensure_free(self.partial_dir, meta.size - received)  # before a byte is written
             received = await self._append(meta, part, received, body)
             if received < meta.size:
                 return Response.json(200, {"received": received, "complete": False})

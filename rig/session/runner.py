@@ -24,13 +24,18 @@ Theory of operation
   attempt until it answers or ``pause_limit_s`` passes (then the session fails);
   ``CameraFailedError`` and rejections use a new attempt, up to ``plan.max_attempts``.
   The operator's pause is a separate hold: automatic retries never lift it.
-- Whatever escapes (a bug, a full disk) ends the session ``failed`` with its reason
-  and is re-raised; a session interrupted (Ctrl-C, cancelled) is left ``paused``.
+- A disk that cannot take the next item (``rig.session.diskspace``, checked before each
+  one) or a write refused on the way (``StorageError``: full, read-only) pauses the
+  session with that one line naming the path, and is re-raised: nothing half-written is
+  kept (rig.atomic), and ``rig session resume`` continues once there is room.
+- Whatever else escapes (a bug) ends the session ``failed`` with its reason and is
+  re-raised; a session interrupted (Ctrl-C, cancelled) is left ``paused``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections import deque
 from collections.abc import Callable
@@ -41,7 +46,7 @@ from typing import Any
 
 from calibration.fiducials import FiducialLayout
 from rig.devices.display import Display
-from rig.errors import CameraFailedError, DeviceError, ProtocolError, RigError
+from rig.errors import CameraFailedError, DeviceError, ProtocolError, RigError, StorageError
 from rig.project import Project
 from rig.session import events as ev
 from rig.session.capture import (
@@ -52,6 +57,7 @@ from rig.session.capture import (
 )
 from rig.session.clock import Clock, SystemClock
 from rig.session.conditions import ConditionDriver
+from rig.session.diskspace import ensure_item_room
 from rig.session.frames import Prefetcher, PreparedItem, prepare_item
 from rig.session.holds import CAMERA, OPERATOR, Holds
 from rig.session.plan import CapturePlan
@@ -114,6 +120,7 @@ class SessionRunner:
         self._store: SessionStore | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._registering: set[asyncio.Future[Any]] = set()
+        self._storage_failure: StorageError | None = None  # met by a background registration
         self._queue: deque[_Work] = deque()
         self._verified = 0
         self._started = 0.0
@@ -157,6 +164,7 @@ class SessionRunner:
     async def run(self) -> Reconciliation:
         """Run to the end (or stop); return the reconciliation."""
         self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
+        self._storage_failure = None
         store = self._store = SessionStore.open(self.project, self.clock.now)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
         started = False
@@ -217,6 +225,12 @@ class SessionRunner:
             return
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
             store.transition(self.session_id, "pause", INTERRUPTED)
+            return
+        if isinstance(exc, StorageError):  # resumable once the disk has room (or is writable)
+            # The database shares the disk: if it cannot record the pause, the error says why.
+            with contextlib.suppress(Exception):
+                store.transition(self.session_id, "pause", exc.message)
+                self._emit(ev.SessionPaused(self.session_id, reason=exc.message))
             return
         reason = exc.message if isinstance(exc, RigError) else f"{type(exc).__name__}: {exc}"
         rec = reconcile(store, self.session_id, self.project.objects)
@@ -316,6 +330,9 @@ class SessionRunner:
             await self._operator_free.wait()
             if self._stop or self._check_aborted():
                 break
+            if self._storage_failure is not None:
+                raise self._storage_failure
+            ensure_item_room(self.project, self.plan)  # pause before a photo meets a full disk
             work = self._queue.popleft()
             if work.capture_id is None:
                 work.attempt = max(work.attempt, self.store.next_attempt(self.session_id, work.idx))
@@ -387,6 +404,13 @@ class SessionRunner:
         task = asyncio.ensure_future(job)
         self._registering.add(task)
         task.add_done_callback(self._registering.discard)
+        task.add_done_callback(self._note_storage_failure)
+
+    def _note_storage_failure(self, task: asyncio.Future[Any]) -> None:
+        """A disk that refused a background write pauses the session before the next item."""
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, StorageError) and self._storage_failure is None:
+            self._storage_failure = exc
 
     async def _store_photo(
         self, capture_id: int, idx: int, attempt: int, photo: CapturedPhoto, received_at: float

@@ -26,6 +26,7 @@ from rig.project import Project
 from rig.session.capture import Capturer, CapturerEnv, CapturerSpec, DeviceCapturer, capturer_spec
 from rig.session.clock import Clock
 from rig.session.conditions import ConditionDriver
+from rig.session.diskspace import ensure_resume_room, ensure_session_room
 from rig.session.events import EventBus, PhonePaired
 from rig.session.phone import PairingRecord
 from rig.session.plan import CapturePlan, expand_items, select_sources
@@ -86,6 +87,7 @@ def create(project: Project, plan: CapturePlan) -> str:
             raise UsageError(
                 f"--sources '{plan.sources}' selects no source; import some with 'rig import'"
             )
+        ensure_session_room(project, plan, len(items))  # before the session row exists
         pairing = PairingRecord.fresh().to_dict() if spec.pairs else None
         return store.create_session(plan, [(s, None) for s in items], pairing)
 
@@ -97,6 +99,7 @@ def make_runner(
 
     Inert: nothing is opened until ``await runner.run()``.
     """
+    ensure_resume_room(project, session_id)  # the items left must fit, new run or resume
     with SessionStore.open(project) as store:
         record = store.session(session_id)
         n_items = store.count_items(session_id)

@@ -1,7 +1,9 @@
 """Content-addressed files: ``objects/ab/cdef…`` named by their SHA-256.
 
 Writes are atomic (temp + fsync + rename), so an object either exists whole or
-not at all; reads verify the hash, so silent corruption becomes a StoreError.
+not at all; reads verify the hash, so silent corruption becomes a StoreError. A write
+that would leave less than ``rig.atomic.RESERVE_BYTES`` free is refused before it
+starts (``DiskFullError``, naming the folder), so the database can still record it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from rig.atomic import fsync_dir, write_bytes_atomic
+from rig.atomic import ensure_free, fsync_dir, write_bytes_atomic
 from rig.errors import StoreError
 
 
@@ -44,6 +46,7 @@ class ObjectStore:
         sha = sha256_bytes(data)
         path = self.path_for(sha)
         if not path.exists():
+            ensure_free(self.root, len(data))
             write_bytes_atomic(path, data, durable)
         return sha
 
@@ -57,13 +60,14 @@ class ObjectStore:
         target = self.path_for(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.link(path, target)
             fsync_dir(target.parent)
         except FileExistsError:
             pass
-        except OSError:
+        except OSError:  # another file system, links not allowed, no room: a durable copy
+            ensure_free(self.root, len(data))  # (which says why, if it cannot be made either)
             write_bytes_atomic(target, data)
         return sha
 

@@ -170,7 +170,7 @@ def test_register_photo_input_and_usage_errors(
     junk.write_bytes(b"not an image")
     assert (
         main(["register-photo", str(junk), "--frame", str(good), "-o", str(tmp_path / "a.png")])
-        == 1
+        == 3
     )
     assert (
         main(
@@ -268,4 +268,4 @@ def test_calibrate_camera_usage_errors(tmp_path: Path) -> None:
     cv2.imwrite(str(photo), np.zeros((100, 100), np.uint8))
     base = ["calibrate", "camera", str(photo), "-o", str(tmp_path / "c.json"), "--screen", SCREEN]
     assert main([*base, "--pitch-mm", "0"]) == 2
-    assert main([*base, "--pitch-mm", "0.27"]) == 1  # no board in the photo: input error
+    assert main([*base, "--pitch-mm", "0.27"]) == 3  # no board in the photo: rejected input

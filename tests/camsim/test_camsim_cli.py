@@ -48,13 +48,13 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     code = main(["simulate-photo", str(tmp_path / "frame.png"), "-o", str(tmp_path / "p.jpg"),
                  "--set", "pose.distanse_mm=3"])
     err = capsys.readouterr().err
-    assert code == 1 and "distanse_mm" in err and "Traceback" not in err
+    assert code == 2 and "distanse_mm" in err and "Traceback" not in err  # a wrong --set
     code = main(["simulate-photo", str(tmp_path / "missing.png"), "-o", str(tmp_path / "p.jpg")])
     err = capsys.readouterr().err
-    assert code == 1 and "missing.png" in err
+    assert code == 2 and "missing.png" in err  # no such file: usage
     cv2.imwrite(str(tmp_path / "deep.png"), np.zeros((10, 10), np.uint16))
     code = main(["simulate-photo", str(tmp_path / "deep.png"), "-o", str(tmp_path / "p.jpg")])
-    assert code == 1 and "8-bit" in capsys.readouterr().err
+    assert code == 3 and "8-bit" in capsys.readouterr().err
 
 
 def test_help_lists_the_commands(capsys):

@@ -155,7 +155,7 @@ def test_an_image_that_does_not_fit_is_a_banner(tmp_path: Path, qtbot) -> None: 
     assert rec is not None and not rec.clean and rec.verified == 0
     text = gui.console.banner.text()
     assert gui.console.banner.isVisible() and "failed" in text and "does not fit" in text
-    assert "use placement 'fit'" in text  # the way out is named
+    assert "use placement 'auto'" in text  # the way out is named
     assert gui.console.start_button.isEnabled() and "does not fit" in gui.console.log.toPlainText()
     sid = gui.console.session_id
     assert sid is not None and state_of(project, sid) == "failed"

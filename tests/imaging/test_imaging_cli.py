@@ -53,10 +53,10 @@ def test_render_overlays_and_voi_flags(tmp_path: Path, capsys: pytest.CaptureFix
     assert facts["overlays_burned"] == 1 and facts["voi_index"] == 0
 
 
-def test_unreadable_input_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_input_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.dcm"
     bad.write_bytes(b"nothing here")
-    assert main(["render", str(bad), "-o", str(tmp_path / "x.png")]) == 1
+    assert main(["render", str(bad), "-o", str(tmp_path / "x.png")]) == 3  # rejected input
     err = capsys.readouterr().err
     assert err.startswith("rig: error: bad.dcm:") and err.count("\n") == 1
     assert not (tmp_path / "x.png").exists()
@@ -70,14 +70,17 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_missing_file_that_is_not_a_source_id(tmp_path: Path) -> None:
-    assert main(["render", str(tmp_path / "none.dcm"), "-o", str(tmp_path / "x.png")]) == 1
+    assert main(["render", str(tmp_path / "none.dcm"), "-o", str(tmp_path / "x.png")]) == 2
 
 
 def test_bench_render_small(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "render", "--json", "--runs", "1", "--size", "256"]) == 0
+    # 20 import files, not the default 1000: each import is also read for burned-in text.
+    argv = ["bench", "render", "--json", "--runs", "1", "--size", "256", "--import-files", "20"]
+    assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     row = result["render"]["uncompressed"]
     assert row["rig_ms"] > 0 and result["image"]["size"] == 256
+    assert result["import"]["files"] == 20
 
 
 def test_source_id_uses_the_sources_frame(

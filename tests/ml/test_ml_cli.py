@@ -56,7 +56,7 @@ def test_missing_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "empty").mkdir()
     code, _, err = _run(["train", "restore", "--data", str(tmp_path / "empty"), "-o",
                          str(tmp_path / "run")], capsys)
-    assert code == 1
+    assert code == 3  # the folder holds no dataset: rejected input
     assert err.count("\n") == 1 and "manifest.csv" in err and "Traceback" not in err
 
 
@@ -67,7 +67,7 @@ def test_wrong_columns_is_one_line(tiny_folder: Path, tmp_path: Path,
     manifest.write_text("\n".join([lines[0].replace("aligned", "photo_aligned"), *lines[1:]]) + "\n")
     code, _, err = _run(["train", "restore", "--data", str(tiny_folder), "-o", str(tmp_path / "r")],
                         capsys)
-    assert code == 1
+    assert code == 3
     assert err.count("\n") == 1 and "missing column(s) aligned" in err
 
 
@@ -81,7 +81,7 @@ def test_usage_errors_are_one_line(args: list[str], tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "manifest.csv").write_text("pair_id,split,ground_truth,aligned,mask\n")
     code, _, err = _run(args, capsys)
-    assert code in (1, 2)
+    assert code == 2
     assert err.count("\n") == 1 and err.startswith("rig: error:") and "Traceback" not in err
 
 
@@ -113,9 +113,16 @@ def test_restore_registers_raw_screen_photos_first_and_refuses_without_a_frame(
     assert result["registered"] == 1 and result["refused"] == [] and result["mpx_per_s"] > 0
     restored = cv2.imread(result["written"][0], cv2.IMREAD_GRAYSCALE)
     assert restored is not None and restored.shape == image.shape  # the image area, not the screen
-    # The same raw photo without its frame: a warning and one error line, exit 1.
+    # The same raw photo without its frame: a warning and one error line; exit 3 (rejected)
+    # when no photo was restored, 1 (partly done) when a registered one was.
     code, out, err = _run(["restore", str(run), str(raw), "-o", str(tmp_path / "out2"),
                            "--device", "cpu"], capsys)
-    assert code == 1
+    assert code == 3
     assert "unregistered photo of a rig screen" in err and "--frame" in err
     assert not (tmp_path / "out2" / "photo.png").exists()
+    registered = tmp_path / "reg"
+    registered.mkdir()
+    cv2.imwrite(str(registered / "ok.png"), image)
+    code, out, err = _run(["restore", str(run), str(raw), str(registered / "ok.png"), "-o",
+                           str(tmp_path / "out3"), "--device", "cpu", "--json"], capsys)
+    assert code == 1 and json.loads(out)["written"] == [str(tmp_path / "out3" / "ok.png")]

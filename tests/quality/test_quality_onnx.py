@@ -60,5 +60,5 @@ def test_export_and_score_commands(tmp_path: Path, capsys: pytest.CaptureFixture
     row = json.loads(capsys.readouterr().out)["photos"][0]
     assert 1 <= row["grade"] <= 4 and 0 <= row["p_bad"] <= 1 and row["tiles"] == 12
     assert cv2.imread(row["heatmap"]).shape == (150, 200, 3)
-    assert main(["quality", "export", "--run", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 1
+    assert main(["quality", "export", "--run", str(tmp_path), "-o", str(tmp_path / "x.onnx")]) == 3
     assert "no best.pt, last.pt or quality.pt" in capsys.readouterr().err

@@ -88,12 +88,12 @@ def test_import_ratings_and_agreement(
     photos = [f"{sid}-{i:05d}-a1" for i in range(3)]
     bad = tmp_path / "bad.csv"
     bad.write_text(f"rater,photo,grade\nann,{photos[0]},4\nann,{photos[1]},7\n")
-    assert main(["quality", "import-ratings", str(bad), *p]) == 1
+    assert main(["quality", "import-ratings", str(bad), *p]) == 3  # rejected, not "skipped"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.csv line 3: grade '7'" in err
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("rater,photo,grade\nann,s-nope-a1,4\n")
-    assert main(["quality", "import-ratings", str(unknown), *p]) == 1
+    assert main(["quality", "import-ratings", str(unknown), *p]) == 3
     assert "unknown.csv line 2: photo 's-nope-a1' is not a verified pair" in capsys.readouterr().err
     grades = {"ann": [4, 1, 2], "bob": [4, 2, 2], "cy": [3, 1, 1]}
     rows = [f"{r},{ph},{g}" for r, gs in grades.items() for ph, g in zip(photos, gs, strict=True)]
