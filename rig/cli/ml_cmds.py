@@ -455,6 +455,7 @@ def bench_restore(
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast (faster where the CPU has it; not comparable across CPUs).")] = False,
     cross_presets: Annotated[list[str] | None, typer.Option("--cross-preset", help="Also test under this camsim preset (repeatable; default every other preset; 'none' for none).")] = None,
     no_real: Annotated[bool, typer.Option("--no-real", help="Skip the real public radiographs test set.")] = False,
+    preset: Annotated[str, typer.Option("--preset", help="Camsim preset of the training (and own test) photos: one row of the cross-preset matrix.")] = "paper-lcd-iphone",
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -475,10 +476,12 @@ def bench_restore(
         if pairs < 10:
             raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
         plan = replace(plan, pairs=pairs)
-    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real)
-    if cross_presets:
-        from rig.camsim import preset_names
+    from rig.camsim import preset_names
 
+    if preset not in preset_names():
+        raise UsageError(f"--preset {preset}: choose from {', '.join(preset_names())}")
+    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real, preset=preset)
+    if cross_presets:
         chosen_presets = tuple(p for p in cross_presets if p != "none")
         unknown = sorted(set(chosen_presets) - set(preset_names()))
         if unknown:

@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,13 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from rig.ml.benchdata import BENCH_PRESET, build_bench_folder, build_real_folder
+from rig.ml.benchdata import (
+    BENCH_PRESET,
+    BenchSpec,
+    bench_spec,
+    build_bench_folder,
+    build_real_folder,
+)
 from rig.ml.benchkit import (
     Goal,
     PlanMode,
@@ -61,10 +67,10 @@ METRICS = ("psnr_before", "psnr_after", "ssim_before", "ssim_after", "psnr_gain_
 QUICK_CROSS_PRESETS = ("tripod-ideal", "glossy-glare")
 
 
-def other_presets() -> tuple[str, ...]:
+def other_presets(trained_on: str = BENCH_PRESET) -> tuple[str, ...]:
     from rig.camsim import preset_names
 
-    return tuple(p for p in preset_names() if p != BENCH_PRESET)
+    return tuple(p for p in preset_names() if p != trained_on)
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,20 @@ class RestoreBenchPlan(PlanMode):
     quick: bool = False
     # Test sets beyond the bench's own test split (issue 21), scored by every run: the
     # same test cases photographed with each other camsim preset (the model trained on
-    # paper-lcd-iphone: one row of the cross-preset matrix), and real public radiographs.
-    cross_presets: tuple[str, ...] = field(default_factory=other_presets)
+    # ``preset``: one row of the cross-preset matrix; None: every other), and real public
+    # radiographs. ``preset`` is the camera of the training (and own test) photos.
+    cross_presets: tuple[str, ...] | None = None
     real: bool = True
+    preset: str = BENCH_PRESET
+
+    @property
+    def spec(self) -> BenchSpec:
+        return replace(bench_spec(self.pairs, self.quick), preset=self.preset)
+
+    @property
+    def test_presets(self) -> tuple[str, ...]:
+        chosen = other_presets(self.preset) if self.cross_presets is None else self.cross_presets
+        return tuple(p for p in chosen if p != self.preset)
 
     @classmethod
     def quick_plan(cls, models: tuple[str, ...], seeds: tuple[int, ...]) -> RestoreBenchPlan:
@@ -106,7 +123,9 @@ class RestoreBenchPlan(PlanMode):
             parts.append("--bf16")
         if not self.real:
             parts.append("--no-real")
-        if not self.quick and self.cross_presets != other_presets():
+        if self.preset != BENCH_PRESET:
+            parts.append(f"--preset {self.preset}")
+        if self.cross_presets is not None and self.cross_presets != (QUICK_CROSS_PRESETS if self.quick else None):
             parts += [f"--cross-preset {p}" for p in self.cross_presets] or ["--cross-preset none"]
         return " ".join(parts) + " --json"
 
@@ -224,11 +243,9 @@ def extra_test_sets(work_dir: Path, plan: RestoreBenchPlan, on_status: Callable[
                     workers: int | None) -> dict[str, Path]:
     """The other test sets: ``preset:NAME`` (the bench's test cases under another camsim
     preset) and ``real`` (public radiographs, when installed)."""
-    from dataclasses import replace
-
     spec = plan.spec
     sets: dict[str, Path] = {}
-    for preset in plan.cross_presets:
+    for preset in plan.test_presets:
         on_status(f"simulating the test patients under preset {preset}")
         sets[f"preset:{preset}"] = build_bench_folder(
             work_dir / f"data-{preset}", replace(spec, preset=preset),
