@@ -9,6 +9,10 @@ counts below are the defaults; ``--quick`` runs the same structure on 12 small p
 (240x200) at a 50th of the steps; ``--budget-min`` replaces steps by minutes (a quick look: the work
 then depends on the machine, and the output says so).
 
+Every run is also scored on other test sets (issue 21): the same test patients under
+every other camsim preset (``preset:NAME``, with the drop from its own test split) and
+real public radiographs from pydicom-data photographed the same way (``real``).
+
 Per model and seed: test PSNR/SSIM before and after, steps, train seconds, steps/s;
 per model: mean, SD, min and max over seeds, parameters, forward GFLOPs per megapixel
 (torch FlopCounterMode, 2 FLOPs per multiply-add) and tiled-inference megapixels/s;
