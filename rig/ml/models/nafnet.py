@@ -70,20 +70,19 @@ def simple_gate(x: torch.Tensor) -> torch.Tensor:
 
 def box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
     """Mean over a ``window``x``window`` box around each pixel (fewer pixels at the
-    borders: only those inside the image count), by integral images: O(1) per pixel."""
+    borders: only those inside the image count), by integral images: O(1) per pixel.
+    Slices, not gathers: the backward pass of an index gather is a slow scatter on CPUs."""
     r = window // 2
     h, w = x.shape[-2:]
-    ones = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)
 
     def box_sum(t: torch.Tensor) -> torch.Tensor:
-        s = F.pad(t, (1, 0, 1, 0)).cumsum(-1).cumsum(-2)  # (B, C, H+1, W+1)
-        y0 = (torch.arange(h, device=x.device) - r).clamp(0, h)
-        y1 = (torch.arange(h, device=x.device) + r + 1).clamp(0, h)
-        x0 = (torch.arange(w, device=x.device) - r).clamp(0, w)
-        x1 = (torch.arange(w, device=x.device) + r + 1).clamp(0, w)
-        rows1, rows0 = s[..., y1, :], s[..., y0, :]
-        return rows1[..., x1] - rows1[..., x0] - rows0[..., x1] + rows0[..., x0]
+        s = F.pad(t, (1, 0, 1, 0)).cumsum(-1).cumsum(-2)  # (B, C, H+1, W+1), s[0] = s[:, 0] = 0
+        # Replicating the integral image's edges clamps the box to the image.
+        p = F.pad(s, (r, r, r, r), mode="replicate")  # (B, C, H+1+2r, W+1+2r)
+        rows = p[..., 2 * r + 1 : 2 * r + 1 + h, :] - p[..., :h, :]  # (B, C, H, W+1+2r)
+        return rows[..., 2 * r + 1 : 2 * r + 1 + w] - rows[..., :w]
 
+    ones = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)
     return box_sum(x) / box_sum(ones)
 
 
