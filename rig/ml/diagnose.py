@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from rig.errors import InputError
+from rig.errors import InputError, UsageError
 from rig.ml.checkpoint import load_run_model
 from rig.ml.classify import predict
 from rig.ml.photos import read_photo_input
@@ -46,8 +46,8 @@ def rendered_gray(path: Path) -> np.ndarray:
 
 def load_input(path: Path, frame: Path | None) -> tuple[np.ndarray, str]:
     """(8-bit grey image, its view) of one input file."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    if not path.is_file():  # a file named on the command line: a usage error (2)
+        raise UsageError(f"{path}: no such file")
     if is_dicom(path):
         return rendered_gray(path), "dicom"
     return read_photo_input(path, frame)[0], "photo"

@@ -206,7 +206,7 @@ def test_classify_a_dicom(tmp_path: Path, labelled_folder: Path, capsys: pytest.
     assert code == 0, err
     assert json.loads(out)["images"][0]["view"] == "dicom"
     code, _, err = _run(["classify", str(tmp_path / "none.png"), "--run", str(run)], capsys)
-    assert code == 1 and err.count("\n") == 1 and "no such file" in err
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err  # usage
 
 
 def test_a_photo_of_a_rig_screen_is_registered_then_scored(tmp_path: Path, labelled_folder: Path,
@@ -238,4 +238,4 @@ def test_a_photo_of_a_rig_screen_is_registered_then_scored(tmp_path: Path, label
     assert scored["view"] == "photo" and scored["registered"] is True
     code, _, err = _run(["classify", str(tmp_path / "photo.jpg"), "--frame", str(frames[2]), "--run",
                          str(run), "--device", "cpu"], capsys)
-    assert code == 1 and err.count("\n") == 1 and "not registered to frame2.png" in err
+    assert code == 3 and err.count("\n") == 1 and "not registered to frame2.png" in err  # rejected
