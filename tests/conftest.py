@@ -11,6 +11,12 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed (speed lives in `rig bench`): no per-example
+# deadline, which a loaded CI machine would turn into flaky failures.
+settings.register_profile("rig", deadline=None)
+settings.load_profile("rig")
 
 
 def running_sessions(db_path: str) -> list[str]:

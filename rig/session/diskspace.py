@@ -63,7 +63,8 @@ class SpaceEstimate:
 
 
 def estimate(plan: CapturePlan) -> SpaceEstimate:
-    return _estimate(plan.camera, plan.screen_width, plan.screen_height)
+    # screen_wh: a settled plan's size, or the default for one rig.toml has not settled yet
+    return _estimate(plan.camera, *plan.screen_wh)
 
 
 @lru_cache(maxsize=32)
