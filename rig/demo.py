@@ -22,7 +22,7 @@ from typing import Any
 
 from rig.devices.display import OffscreenDisplay
 from rig.library.importer import import_paths
-from rig.library.samples import write_samples
+from rig.library.samples import SampleSpec, write_samples
 from rig.project import Project, init_project
 from rig.session import events as ev
 from rig.session import service
@@ -42,6 +42,11 @@ class DemoConfig:
     classifier: str = "resnet18"
     classifier_input: int = 224
     classifier_steps: int = 150  # batch 16
+    # The findings the classifier is asked about, and how hard the generator makes them
+    # (rig.library.findings: 0 obvious ... 1 most at threshold); see "Calibration" in
+    # docs/classification.md for how these were chosen.
+    labels: tuple[str, ...] = ("Cardiomegaly", "Support Devices")
+    difficulty: float = 0.2
     # Held-out patients need both classes: a larger test share than the default export.
     split: str = "train=0.6,valid=0.2,test=0.2"
     placement: str | None = None  # None: rig.toml [display], else auto
@@ -91,7 +96,8 @@ def _import_samples(project: Project, config: DemoConfig, result: DemoResult, sa
     # Generated outside the project, so that only de-identified copies live under it.
     with tempfile.TemporaryDirectory(prefix="rig-samples-") as tmp:
         say(f"generating {config.images} sample radiographs (rig bundles no patient images)")
-        labels = write_samples(Path(tmp) / "images", n_images=config.images, seed=config.seed)
+        labels = write_samples(Path(tmp) / "images", n_images=config.images, seed=config.seed,
+                               spec=SampleSpec(difficulty=config.difficulty))
         report = import_paths(project, [Path(tmp) / "images"], labels_csv=labels, recursive=True)
     data = report.to_dict()
     result.figures["import"] = data
@@ -210,16 +216,15 @@ def _train_classifier(
     data_dir: Path, run_dir: Path, config: DemoConfig, result: DemoResult, say: Say
 ) -> Path:
     from rig.ml.classify import ClassifyConfig, train_classifier
-    from rig.ml.samplesource import LABELS
 
     say(
-        f"training {config.classifier} on the DICOM view ({', '.join(LABELS)}): "
+        f"training {config.classifier} on the DICOM view ({', '.join(config.labels)}): "
         f"{config.classifier_steps} steps → {run_dir}"
     )
     spe = min(30, config.classifier_steps)
     cfg = ClassifyConfig(
         model=config.classifier,
-        labels=LABELS,
+        labels=config.labels,
         input_size=config.classifier_input,
         epochs=-(-config.classifier_steps // spe),
         steps_per_epoch=spe,

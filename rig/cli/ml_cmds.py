@@ -24,7 +24,7 @@ from rig.cli.common import (
     progress_bar,
     project_from,
 )
-from rig.errors import InputError, UsageError
+from rig.errors import EXIT_PARTIAL, InputError, RigError, UsageError
 
 if TYPE_CHECKING:
     from rig.ml.train import Event
@@ -191,45 +191,72 @@ def _not_registered(files: list[Path], project: Path | None) -> list[Path]:
 
 def restore_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder of 'rig train restore'.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Registered photos, or folders of them (raw screen photos with --frame).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for restored PNGs.")],
+    frame: Annotated[Path | None, typer.Option("--frame", help="Screen frame PNG the photos show: register them to it first.")] = None,
     tile: Annotated[int, typer.Option("--tile", help="Tile side in px.")] = 512,
     device: DeviceOption = "auto",
     as_json: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
-    """Restore registered photos with a trained model; writes OUT/<name>.png (8-bit gray).
+    """Restore photos with a trained model; writes OUT/<name>.png (8-bit gray).
 
-    With a project (--project, $RIG_PROJECT or the current folder), an input that is not
-    one of its registered (aligned) photos gets a one-line warning: a raw camera photo is
-    restored too, but slowly and poorly.
+    Raw photos of a rig screen are registered to --frame first; one that shows the
+    fiducial border without --frame, or does not register, is refused with a warning
+    (the others are still restored; exit 1, or 3 when none was). Without --frame, with a
+    project (--project, $RIG_PROJECT or the current folder), an input that is not one of
+    its registered (aligned) photos gets a one-line warning.
     """
+    import time
+
     from rig.ml.checkpoint import load_run_model, run_input_norm
-    from rig.ml.data import read_gray, write_png
+    from rig.ml.data import write_png
     from rig.ml.infer import TileConfig, restore_array, to_uint8
+    from rig.ml.photos import read_photo_input
     from rig.ml.train import pick_device
 
+    if tile < 32:
+        raise UsageError("--tile must be >= 32")
     files = _inputs(inputs)
-    for f in _not_registered(files, project):
+    for f in _not_registered(files, project) if frame is None else []:
         console.print(f"warning: {f}: not a registered photo of this project (register it "
                       "first: 'rig register-photo'); restoring it as it is", markup=False,
                       soft_wrap=True)  # fmt: skip
     dev = pick_device(device)
     model, meta = load_run_model(_run_folder(run_dir), dev)
     norm = run_input_norm(meta)
-    written = []
+    written, registered, refused = [], 0, []
+    megapixels, infer_s = 0.0, 0.0
     with _progress(as_json) as progress:
         task = progress.add_task("restore", total=len(files))
         for f in files:
-            restored = to_uint8(restore_array(model, read_gray(f), dev, TileConfig(tile=tile), norm))
+            try:
+                photo, was_registered = read_photo_input(f, frame)
+            except InputError as exc:
+                refused.append(str(exc))
+                progress.console.print(f"warning: {exc}", markup=False)
+                progress.advance(task)
+                continue
+            registered += was_registered
+            start = time.perf_counter()
+            restored = to_uint8(restore_array(model, photo, dev, TileConfig(tile=tile), norm))
+            infer_s += time.perf_counter() - start
+            megapixels += photo.size / 1e6
             target = output / f"{f.stem}.png"
             write_png(target, restored)
             written.append(str(target))
             progress.advance(task)
+    mpx_s = round(megapixels / infer_s, 3) if infer_s > 0 else None
     if as_json:
-        print_json({"model": meta["model_name"], "written": written})
+        print_json({"model": meta["model_name"], "written": written, "registered": registered,
+                    "refused": refused, "megapixels": round(megapixels, 3), "mpx_per_s": mpx_s})
     else:
-        console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output}", markup=False)
+        console.print(f"restored {len(written)} image(s) with {meta['model_name']} into {output} "
+                      f"({registered} registered first; {megapixels:.2f} MP at {mpx_s or 0:.2f} MP/s)",
+                      markup=False)
+    if refused:  # some restored: partly done (1); none: rejected (3)
+        message = f"{len(refused)} of {len(files)} photo(s) not restored: {refused[0]}"
+        raise RigError(message, exit_code=EXIT_PARTIAL) if written else InputError(message)
 
 
 def eval_restore(
@@ -426,10 +453,14 @@ def bench_restore(
     quick: QuickOption = False,
     budget_min: Annotated[float | None, typer.Option("--budget-min", help="Train for minutes instead of fixed steps (a quick look: results then depend on the machine).")] = None,
     bf16: Annotated[bool, typer.Option("--bf16", help="bfloat16 autocast (faster where the CPU has it; not comparable across CPUs).")] = False,
+    cross_presets: Annotated[list[str] | None, typer.Option("--cross-preset", help="Also test under this camsim preset (repeatable; default every other preset; 'none' for none).")] = None,
+    no_real: Annotated[bool, typer.Option("--no-real", help="Skip the real public radiographs test set.")] = False,
+    preset: Annotated[str, typer.Option("--preset", help="Camsim preset of the training (and own test) photos: one row of the cross-preset matrix.")] = "paper-lcd-iphone",
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data."""
+    """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data,
+    the same test patients under other camera presets, and real public radiographs."""
     from dataclasses import replace
 
     from rig.ml.bench import BENCH_MODELS, RestoreBenchPlan, run_bench
@@ -445,7 +476,17 @@ def bench_restore(
         if pairs < 10:
             raise UsageError("--pairs must be >= 10 (train, valid and test need pairs)")
         plan = replace(plan, pairs=pairs)
-    plan = replace(_with_budget(plan, budget_min), bf16=bf16)
+    from rig.camsim import preset_names
+
+    if preset not in preset_names():
+        raise UsageError(f"--preset {preset}: choose from {', '.join(preset_names())}")
+    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real, preset=preset)
+    if cross_presets:
+        chosen_presets = tuple(p for p in cross_presets if p != "none")
+        unknown = sorted(set(chosen_presets) - set(preset_names()))
+        if unknown:
+            raise UsageError(f"--cross-preset {unknown[0]}: choose from {', '.join(preset_names())}")
+        plan = replace(plan, cross_presets=chosen_presets)
     results = _run_bench(run_bench, plan, work or Path(tempfile.gettempdir()) / "rig-bench-restore",
                          as_json)
     if as_json:
@@ -458,6 +499,10 @@ def bench_restore(
             f"{r['psnr_after']:.2f} ± {r['psnr_after_sd']:.2f} dB, SSIM {r['ssim_before']:.3f} -> "
             f"{r['ssim_after']:.3f} ± {r['ssim_after_sd']:.3f} ({len(r['per_seed'])} seeds), "
             f"{r['steps_per_s'] or 0:.2f} steps/s, {r['throughput_mpx_s']:.3f} MP/s", markup=False)
+        for set_name, f in r["sets"].items():
+            console.print(f"{'':12s} {set_name}: PSNR {f['psnr_before']:.2f} -> {f['psnr_after']:.2f} dB "
+                          f"(drop {f['drop_db']['mean'] or 0:.2f} dB vs own test), SSIM {f['ssim_after']:.3f}, "
+                          f"n {f['n_test']}", markup=False)
     _print_bench_meta(meta)
 
 

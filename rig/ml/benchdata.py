@@ -38,6 +38,7 @@ class BenchSpec:
     valid_fraction: float = 0.1
     test_fraction: float = 0.2
     write_photos: bool = False  # raw 12 MP JPEGs: ~3 MB each, not needed for training
+    difficulty: float = 0.5  # the generator's severity grading (rig.library.samples)
 
 
 QUICK_PX = (240, 200)  # rows, columns of the --quick benchmarks' small pairs
@@ -58,14 +59,13 @@ def split_of(k: int, spec: BenchSpec) -> str:
     return "valid" if k >= spec.pairs - n_test - n_valid else "train"
 
 
-def make_pair(k: int, spec: BenchSpec, out_dir: Path) -> dict[str, Any]:
-    """Simulate pair k and write its files; returns its manifest row."""
+def photograph(truth: np.ndarray, spec: BenchSpec, k: int, rng: np.random.Generator,
+               ) -> tuple[np.ndarray, np.ndarray, Any, bytes]:
+    """(aligned grey photo, valid mask, camera params, the photo's JPEG) of ``truth``
+    (uint8) shown 1:1 and photographed with ``spec.preset`` (settings drawn from ``rng``)."""
     from rig.camsim import SimCamera, load_preset, warp_photo_to_screen
     from rig.imaging.compositor import compose
-    from rig.ml.samplesource import draw_case
 
-    rng = np.random.default_rng([spec.seed, k])
-    truth, findings = draw_case(rng, spec.rows, spec.columns)
     canvas, place = compose(truth, SCREEN_WH, "1:1", border_px=BORDER_PX)
     params = load_preset(spec.preset)
     params = params.sample(rng) if params.ranges else params
@@ -75,15 +75,31 @@ def make_pair(k: int, spec: BenchSpec, out_dir: Path) -> dict[str, Any]:
            slice(place.offset_x, place.offset_x + place.width))
     # Display domain, grayscale: the luma a viewer sees (ITU-R BT.601, as cv2 converts).
     aligned = cv2.cvtColor(aligned_bgr, cv2.COLOR_BGR2GRAY)[box]
-    mask = np.where(valid[box], 255, 0).astype(np.uint8)
-    pair_id = f"bench{k:04d}"
+    return aligned, np.where(valid[box], 255, 0).astype(np.uint8), params, photo.jpeg
+
+
+def write_pair(out_dir: Path, pair_id: str, truth: np.ndarray, aligned: np.ndarray,
+               mask: np.ndarray) -> dict[str, str]:
     files = {"ground_truth": f"ground_truth/{pair_id}.png", "aligned": f"aligned/{pair_id}.png",
-             "mask": f"masks/{pair_id}.png", "photo": f"photos/{pair_id}.jpg" if spec.write_photos else ""}
+             "mask": f"masks/{pair_id}.png"}
     write_png(out_dir / files["ground_truth"], truth)
     write_png(out_dir / files["aligned"], aligned)
     write_png(out_dir / files["mask"], mask)
+    return files
+
+
+def make_pair(k: int, spec: BenchSpec, out_dir: Path) -> dict[str, Any]:
+    """Simulate pair k and write its files; returns its manifest row."""
+    from rig.ml.samplesource import draw_case
+
+    rng = np.random.default_rng([spec.seed, k])
+    truth, findings = draw_case(rng, spec.rows, spec.columns, spec.difficulty)
+    aligned, mask, params, jpeg = photograph(truth, spec, k, rng)
+    pair_id = f"bench{k:04d}"
+    files = {**write_pair(out_dir, pair_id, truth, aligned, mask),
+             "photo": f"photos/{pair_id}.jpg" if spec.write_photos else ""}
     if spec.write_photos:
-        write_bytes_atomic(out_dir / files["photo"], photo.jpeg)
+        write_bytes_atomic(out_dir / files["photo"], jpeg)
     distance = params.pose.distance_mm
     return {"pair_id": pair_id, "split": split_of(k, spec), "patient": f"sim{k:04d}",
             "study": "1", **files, "preset": spec.preset,
@@ -92,22 +108,58 @@ def make_pair(k: int, spec: BenchSpec, out_dir: Path) -> dict[str, Any]:
             "cond_motion_blur": "low" if params.lens.motion_px < 1.25 else "high"}
 
 
-def build_bench_folder(out_dir: Path, spec: BenchSpec = BenchSpec(), workers: int = 1) -> Path:
-    """Write the benchmark folder (skipped when a manifest for the same spec exists)."""
-    stamp = out_dir / "bench_spec.txt"
-    if (out_dir / "manifest.csv").is_file() and stamp.is_file() and stamp.read_text() == repr(spec):
-        return out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            rows = list(pool.map(make_pair, range(spec.pairs), [spec] * spec.pairs,
-                                 [out_dir] * spec.pairs))
-    else:
-        rows = [make_pair(k, spec, out_dir) for k in range(spec.pairs)]
+def _write_manifest(out_dir: Path, rows: list[dict[str, Any]], stamp: str) -> Path:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(out_dir / "manifest.csv", text.getvalue())
-    write_text_atomic(stamp, repr(spec))
+    write_text_atomic(out_dir / "bench_spec.txt", stamp)
     return out_dir
+
+
+def _is_built(out_dir: Path, stamp: str) -> bool:
+    path = out_dir / "bench_spec.txt"
+    return (out_dir / "manifest.csv").is_file() and path.is_file() and path.read_text() == stamp
+
+
+def build_bench_folder(out_dir: Path, spec: BenchSpec = BenchSpec(), workers: int = 1,
+                       only_split: str | None = None) -> Path:
+    """Write the benchmark folder (skipped when a manifest for the same spec exists);
+    ``only_split``: simulate that split's pairs only (a test set under another preset)."""
+    stamp = repr(spec) + (f" only={only_split}" if only_split else "")
+    if _is_built(out_dir, stamp):
+        return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ks = [k for k in range(spec.pairs) if only_split is None or split_of(k, spec) == only_split]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            rows = list(pool.map(make_pair, ks, [spec] * len(ks), [out_dir] * len(ks)))
+    else:
+        rows = [make_pair(k, spec, out_dir) for k in ks]
+    return _write_manifest(out_dir, rows, stamp)
+
+
+def build_real_folder(out_dir: Path, spec: BenchSpec) -> Path | None:
+    """Real public radiographs (``pydicom-data``, never bundled), each fitted into the
+    bench's image size, shown and photographed like the bench's pairs: a test-only folder,
+    or None when no real radiograph is installed."""
+    from rig.library.radiostats import real_references
+
+    references = real_references()
+    if not references:
+        return None
+    stamp = repr(spec) + " real=" + ",".join(sorted(references))
+    if _is_built(out_dir, stamp):
+        return out_dir
+    rows = []
+    for k, (name, display) in enumerate(sorted(references.items())):
+        scale = min(spec.rows / display.shape[0], spec.columns / display.shape[1])
+        size = (max(1, round(display.shape[1] * scale)), max(1, round(display.shape[0] * scale)))
+        truth = np.rint(cv2.resize(display, size, interpolation=cv2.INTER_AREA) * 255).astype(np.uint8)
+        aligned, mask, _, _ = photograph(truth, spec, 90_000 + k, np.random.default_rng([spec.seed, 90_000 + k]))
+        pair_id = f"real-{name}"
+        rows.append({"pair_id": pair_id, "split": "test", "patient": pair_id, "study": "1",
+                     **write_pair(out_dir, pair_id, truth, aligned, mask), "photo": "",
+                     "preset": spec.preset})
+    return _write_manifest(out_dir, rows, stamp)

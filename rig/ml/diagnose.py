@@ -21,6 +21,7 @@ import torch
 from rig.errors import InputError, UsageError
 from rig.ml.checkpoint import load_run_model
 from rig.ml.classify import predict
+from rig.ml.photos import read_photo_input
 from rig.ml.views import Restorer, to_input
 
 DICOM_MAGIC_AT, DICOM_MAGIC = 128, b"DICM"
@@ -43,42 +44,13 @@ def rendered_gray(path: Path) -> np.ndarray:
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def registered_to_frame(photo_path: Path, frame_path: Path) -> np.ndarray:
-    """The photo registered to the image area of the screen frame it shows, 8-bit grey."""
-    from calibration.fiducials import FiducialLayout
-    from calibration.refinement import Area
-    from calibration.registration import register_photo
-    from rig.imaging.screen import decode_frame_image, read_photo, read_png_meta
-
-    try:
-        data = frame_path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"--frame {frame_path}: cannot read ({exc.strerror or exc})") from exc
-    meta = read_png_meta(data) or {}
-    frame = decode_frame_image(data, str(frame_path))
-    layout = FiducialLayout.from_dict(meta["layout"]) if isinstance(meta.get("layout"), dict) else FiducialLayout()
-    place = meta.get("placement")
-    area = (Area(int(place["offset_x"]), int(place["offset_y"]), int(place["width"]), int(place["height"]))
-            if isinstance(place, dict) else None)
-    reg = register_photo(read_photo(photo_path), frame, layout, area=area)
-    if not reg.result.accepted or reg.aligned is None:
-        raise InputError(f"{photo_path}: not registered to {frame_path.name}: {reg.result.reason}")
-    aligned = reg.aligned
-    return aligned if aligned.ndim == 2 else cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
-
-
 def load_input(path: Path, frame: Path | None) -> tuple[np.ndarray, str]:
     """(8-bit grey image, its view) of one input file."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")  # a path typed on the command line
+    if not path.is_file():  # a file named on the command line: a usage error (2)
+        raise UsageError(f"{path}: no such file")
     if is_dicom(path):
         return rendered_gray(path), "dicom"
-    if frame is not None:
-        return registered_to_frame(path, frame), "photo"
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise InputError(f"{path}: not a readable image or DICOM")
-    return np.asarray(image, np.uint8), "photo"
+    return read_photo_input(path, frame)[0], "photo"
 
 
 @dataclass

@@ -83,3 +83,46 @@ def test_usage_errors_are_one_line(args: list[str], tmp_path: Path, monkeypatch:
     code, _, err = _run(args, capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("rig: error:") and "Traceback" not in err
+
+
+def test_restore_registers_raw_screen_photos_first_and_refuses_without_a_frame(
+        tiny_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from calibration.fiducials import FiducialLayout
+    from calibration.framecode import FrameCode
+    from rig.camsim import SimCamera, load_preset
+    from rig.imaging.screen import compose_screen_frame, encode_screen_png
+    from rig.ml.samplesource import draw_case
+
+    image, _ = draw_case(np.random.default_rng(4), 480, 400)
+    frame = compose_screen_frame(image, (1920, 1080), FiducialLayout(), FrameCode(3, 1, 0, 0))
+    (tmp_path / "frame.png").write_bytes(encode_screen_png(frame))
+    photo = SimCamera(load_preset("paper-lcd-iphone"), seed=3).capture(frame.canvas)
+    raw = tmp_path / "raw" / "photo.jpg"
+    raw.parent.mkdir()
+    raw.write_bytes(photo.jpeg)
+    run = tmp_path / "run"
+    code, _, err = _run(["train", "restore", "--model", "tonecurve", "--data", str(tiny_folder),
+                         "-o", str(run), "--device", "cpu"], capsys)
+    assert code == 0, err
+    code, out, err = _run(["restore", str(run), str(raw), "--frame", str(tmp_path / "frame.png"),
+                           "-o", str(tmp_path / "out"), "--device", "cpu", "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["registered"] == 1 and result["refused"] == [] and result["mpx_per_s"] > 0
+    restored = cv2.imread(result["written"][0], cv2.IMREAD_GRAYSCALE)
+    assert restored is not None and restored.shape == image.shape  # the image area, not the screen
+    # The same raw photo without its frame: a warning and one error line; exit 3 (rejected)
+    # when no photo was restored, 1 (partly done) when a registered one was.
+    code, out, err = _run(["restore", str(run), str(raw), "-o", str(tmp_path / "out2"),
+                           "--device", "cpu"], capsys)
+    assert code == 3
+    assert "unregistered photo of a rig screen" in err and "--frame" in err
+    assert not (tmp_path / "out2" / "photo.png").exists()
+    registered = tmp_path / "reg"
+    registered.mkdir()
+    cv2.imwrite(str(registered / "ok.png"), image)
+    code, out, err = _run(["restore", str(run), str(raw), str(registered / "ok.png"), "-o",
+                           str(tmp_path / "out3"), "--device", "cpu", "--json"], capsys)
+    assert code == 1 and json.loads(out)["written"] == [str(tmp_path / "out3" / "ok.png")]

@@ -97,3 +97,34 @@ def test_both_dncnn_recipes_train_the_published_network() -> None:
         assert sum(p.numel() for p in model.parameters()) == 556_097
         assert [type(m).__name__ for m in model.body] == [type(m).__name__ for m in DnCNN(DnCNNConfig()).body]
     assert MODELS["dncnn-paper"].patch == 40 and MODELS["dncnn-paper"].loss == "mse"
+
+
+def test_nafnet_box_mean_is_a_local_average_counting_only_inside_pixels() -> None:
+    from rig.ml.models.nafnet import box_mean
+
+    x = torch.rand(2, 3, 17, 23, dtype=torch.float64)
+    # Oracle: average pooling with stride 1, zero padding not counted.
+    expected = torch.nn.functional.avg_pool2d(x, 7, stride=1, padding=3, count_include_pad=False)
+    torch.testing.assert_close(box_mean(x, 7), expected)
+
+
+def test_nafnet_layernorm_normalises_each_pixel_over_channels() -> None:
+    from rig.ml.models.nafnet import LayerNorm2d
+
+    x = torch.randn(2, 5, 4, 3)
+    norm = LayerNorm2d(5)
+    expected = torch.nn.functional.layer_norm(x.permute(0, 2, 3, 1), (5,), eps=1e-6).permute(0, 3, 1, 2)
+    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_nafnet_starts_as_its_tone_curve_and_keeps_any_size() -> None:
+    model, config = build_model("nafnet")
+    assert config.tone_front and config.sca_window > 0
+    lut = torch.linspace(0, 1, 256) ** 0.5
+    model.tone.lut.copy_(lut)  # type: ignore[union-attr,operator]
+    x = torch.arange(256, dtype=torch.float32).view(1, 1, 16, 16) / 255.0
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x).view(-1), lut, atol=1e-6)
+        assert model(torch.rand(1, 1, 37, 50)).shape == (1, 1, 37, 50)
+    # Its blocks are the paper's: no activation function anywhere.
+    assert not any(isinstance(m, nn.ReLU | nn.LeakyReLU | nn.GELU) for m in model.modules())
