@@ -24,18 +24,35 @@ def test_a_session_scores_every_verified_photo_with_the_classifier(
     labelled_folder: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "cls"
-    train_classifier(labelled_folder, run_dir, ClassifyConfig(
-        labels=("Finding",), model="tinycnn", input_size=48, device="cpu", batch=8, epochs=1,
-        steps_per_epoch=2, patience=100))
+    train_classifier(
+        labelled_folder,
+        run_dir,
+        ClassifyConfig(
+            labels=("Finding",),
+            model="tinycnn",
+            input_size=48,
+            device="cpu",
+            batch=8,
+            epochs=1,
+            steps_per_epoch=2,
+            patience=100,
+        ),
+    )
     project = init_project(tmp_path / "project")
-    labels = write_samples(tmp_path / "in", n_images=3, seed=5, spec=SampleSpec(rows=240, columns=200))
+    labels = write_samples(
+        tmp_path / "in", n_images=3, seed=5, spec=SampleSpec(rows=240, columns=200)
+    )
     import_paths(project, [tmp_path / "in"], labels, recursive=True)
-    plan = CapturePlan(screen_width=1280, screen_height=800, camera=CAMERA, limit=3,
-                       classifier=str(run_dir))
+    plan = CapturePlan(
+        screen_width=1280, screen_height=800, camera=CAMERA, limit=3, classifier=str(run_dir)
+    )
     session_id = service.create(project, plan)
     bus = ev.EventBus()
-    asyncio.run(service.run(project, session_id,
-                            service.SessionContext(OffscreenDisplay(latency_ms=1), bus)))
+    asyncio.run(
+        service.run(
+            project, session_id, service.SessionContext(OffscreenDisplay(latency_ms=1), bus)
+        )
+    )
     scored = [e for e in bus.history if isinstance(e, ev.CaptureScored)]
     assert sorted(e.idx for e in scored) == [0, 1, 2]
     assert all(e.model == "classify" and e.error is None for e in scored)
