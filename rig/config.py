@@ -62,7 +62,7 @@ class QualityConfig:
     3 (acceptable), 2 (poor), 1 (unusable); a figure reaching a cut-off earns that grade
     and the pair's grade is its worst figure's (docs/quality.md says how each was set)."""
 
-    min_grade: int = 3  # grades below this are retaken by the live gate
+    min_grade: int = 2  # grades below this are retaken by the live gate (2: "unusable" only)
     ssim_good: float = 0.70  # tone-normalised SSIM vs the ground truth (higher is better)
     ssim_acceptable: float = 0.60
     ssim_poor: float = 0.45

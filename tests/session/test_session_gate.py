@@ -86,7 +86,7 @@ def test_good_conditions_pass_the_default_gate(project: Project, preset: str) ->
     assert not [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
     summary = summarize(project, session_id).to_dict()
     assert summary["verified"] == 3 and summary["retakes"] == 0
-    assert summary["quality_gate"] == {"min_grade": 3, "retaken": 0, "by_figure": {}}
+    assert summary["quality_gate"] == {"min_grade": 2, "retaken": 0, "by_figure": {}}
     db = project.db()
     grades = [r[0] for r in db.execute("SELECT grade FROM quality_grades")]
     db.close()
@@ -97,7 +97,8 @@ def test_good_conditions_pass_the_default_gate(project: Project, preset: str) ->
 
 def test_glare_photo_is_retaken_and_never_exported(project: Project, tmp_path: Path) -> None:
     camera = GlareCamera("tripod-ideal", glare_at={1})
-    plan = CapturePlan(**PLAN, camera="sim:tripod-ideal", limit=3)
+    # A lab's strict gate (the default, 2, retakes only unusable photos; this veil is 'poor').
+    plan = CapturePlan(**PLAN, camera="sim:tripod-ideal", limit=3, min_grade=3)
     session_id, bus = run(project, plan, DeviceCapturer(camera, "glare"))
     rejected = [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
     assert [(e.idx, e.attempt) for e in rejected] == [(1, 1)]
