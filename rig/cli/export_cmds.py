@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from rig.cli.common import JsonOption, ProjectOption, console, print_json, project_from
+from rig.cli.common import (
+    JsonOption,
+    ProjectOption,
+    console,
+    print_json,
+    progress_bar,
+    project_from,
+)
 
 
 def cmd_export(
@@ -44,7 +51,10 @@ def cmd_export(
     options = ExportOptions(
         out, fmt, split, seed, tuple(named), include_unverified, force, include_replays
     )
-    card = export(project_from(project), options)
+    with progress_bar("export", json_out=json_out) as progress:
+        task = progress.add_task("export", total=None)
+        card = export(project_from(project), options,
+                      lambda done, total: progress.update(task, completed=done, total=total))
     for warning in card["warnings"]:
         console.print(f"[yellow]warning: {escape(warning)}[/]")
     if json_out:

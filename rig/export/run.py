@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,14 @@ class ExportOptions:
     include_replays: bool = False  # with no sessions named: QA replays too
 
 
-def export(project: Project, options: ExportOptions) -> dict[str, Any]:
-    """Write the dataset; return its card (``warnings`` lists empty splits, skipped sessions)."""
+def export(
+    project: Project,
+    options: ExportOptions,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Write the dataset; return its card (``warnings`` lists empty splits, skipped sessions).
+
+    ``on_progress(done, total)`` is told each pair written (for a progress bar)."""
     if options.fmt not in LAYOUTS:
         raise UsageError(f"--format '{options.fmt}' unknown; use one of {', '.join(LAYOUTS)}")
     fractions = parse_split(options.split)
@@ -58,7 +64,8 @@ def export(project: Project, options: ExportOptions) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
-            files = LAYOUTS[options.fmt]().write(tmp, pairs, project.objects.get, list(fractions))
+            fetch = _counting_fetch(project.objects.get, pairs, on_progress)
+            files = LAYOUTS[options.fmt]().write(tmp, pairs, fetch, list(fractions))
             card = build_card(db, pairs, options.fmt, scheme_name(fractions, options.seed), files)
             card["split_sizes"] = {
                 name: card["split_sizes"].get(name, {"pairs": 0, "patients": 0})
@@ -75,6 +82,26 @@ def export(project: Project, options: ExportOptions) -> dict[str, Any]:
     finally:
         db.close()
     return card
+
+
+def _counting_fetch(
+    get: Callable[[str], bytes], pairs: Sequence[Any], on_progress: Callable[[int, int], None] | None
+) -> Callable[[str], bytes]:
+    """``get``, telling ``on_progress`` each time a pair's photo is fetched: every layout
+    fetches each pair's photo exactly once, so layouts need not know about progress."""
+    if on_progress is None:
+        return get
+    photos, total, done = {p.photo_sha256 for p in pairs}, len(pairs), [0]
+    on_progress(0, total)
+
+    def fetch(sha: str) -> bytes:
+        data = get(sha)
+        if sha in photos:
+            done[0] += 1
+            on_progress(min(done[0], total), total)
+        return data
+
+    return fetch
 
 
 def _nothing_to_export(choice: SessionChoice) -> str:

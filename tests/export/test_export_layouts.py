@@ -124,3 +124,15 @@ def test_cli_errors(
     assert "Traceback" not in err and "train=0.8" in err and "nosuchsession" in err
     assert main(["export", "-o", str(tmp_path / "ok"), "--json", *p]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["pairs"] == 24
+
+
+@pytest.mark.parametrize("fmt", ["chexphoto", "folders", "webdataset"])
+def test_progress_counts_every_pair_once(
+    exported_project: tuple[Project, list[str]], tmp_path: Path, fmt: str
+) -> None:
+    project, _ = exported_project
+    seen: list[tuple[int, int]] = []
+    card = export(project, ExportOptions(tmp_path / fmt, fmt), lambda d, t: seen.append((d, t)))
+    n = card["counts"]["pairs"]
+    assert seen[0] == (0, n) and seen[-1] == (n, n)
+    assert [d for d, _ in seen] == list(range(n + 1))  # one step per pair, in order
