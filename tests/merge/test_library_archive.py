@@ -105,7 +105,9 @@ def assert_refused(archive: Path, tmp: Path, what: str = "") -> None:
     assert not objects_of(project) and not any(library_of(project).values())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(where=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
 def test_any_flipped_bit_is_refused_or_harmless(library: Library, where: float, bit: int) -> None:
     data = bytearray(library.without_secret.read_bytes())
@@ -124,7 +126,9 @@ def test_any_flipped_bit_is_refused_or_harmless(library: Library, where: float, 
         assert objects_of(project) == objects_of(library.project)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(keep=st.floats(0, 1, exclude_max=True))
 def test_a_cut_archive_is_refused(library: Library, keep: float) -> None:
     data = library.without_secret.read_bytes()
@@ -178,7 +182,9 @@ source_spec = st.tuples(
 )
 
 
-def fill(project: Project, specs: list[tuple[int, bytes, dict[str, float | None], str | None]]) -> None:
+def fill(
+    project: Project, specs: list[tuple[int, bytes, dict[str, float | None], str | None]]
+) -> None:
     """Library rows as ``rig import`` writes them, for generated content."""
     db, now = project.db(), utc_now()
     try:
@@ -214,14 +220,10 @@ def test_generated_libraries_round_trip(
         source = init_project(Path(tmp) / "src")
         fill(source, specs)
         archive = Path(tmp) / "lib.tar"
-        first = export_library(source, archive, with_secret=secret)
+        exported = export_library(source, archive, with_secret=secret)
         target = init_project(Path(tmp) / "dst")
         done = import_library(target, archive)
         assert library_of(target) == library_of(source)
         assert objects_of(target) == objects_of(source)
         assert done.secret == ("adopted" if secret else "none in archive")
-        # The same library gives the same bytes (a fixed member order and times).
-        export_library(source, Path(tmp) / "again.tar", with_secret=secret)
-        assert (Path(tmp) / "again.tar").read_bytes() != b"" and first.objects == len(
-            {blob for _, blob, _, _ in specs}
-        )
+        assert exported.objects == len({blob for _, blob, _, _ in specs})  # one per content
