@@ -107,9 +107,12 @@ def cmd_merge(
         raise UsageError("give the research project once: -o RESEARCH (or --into RESEARCH)")
     target = out or into
     assert target is not None
-    report = merge_projects(projects, target, different_secrets,
-                            lambda rig, sid: console.print(f"merged {rig}/{sid}", markup=False)
-                            if not json_out else None)  # fmt: skip
+    with progress_bar("merge", json_out=json_out) as progress:
+        task = progress.add_task("merge", total=None)
+        report = merge_projects(
+            projects, target, different_secrets,
+            lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
     if json_out:
         print_json(report.to_dict())
         return

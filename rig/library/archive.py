@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import rig
 from rig.atomic import atomic_open
-from rig.errors import UsageError
+from rig.errors import StoreError, UsageError
 from rig.library.rows import (
     LIBRARY_TABLES,
     LibraryAdded,
@@ -99,7 +99,7 @@ def export_library(
     objects = library_objects(rows)
     library = json.dumps(rows, sort_keys=True).encode()
     secret = project.secret.hex().encode() if with_secret else None
-    sizes = {sha: project.objects.path_for(sha).stat().st_size for sha in objects}
+    sizes = {sha: _size(project, sha) for sha in objects}
     manifest = _manifest(rows, library, secret, sizes)
     with atomic_open(out, "wb") as handle, tarfile.open(fileobj=handle, mode="w|") as tar:
         _add(tar, MANIFEST, manifest)
@@ -115,6 +115,16 @@ def export_library(
         out, len(rows["sources"]), len(rows["patients"]), len(objects), out.stat().st_size,
         with_secret,
     )  # fmt: skip
+
+
+def _size(project: Project, sha: str) -> int:
+    path = project.objects.path_for(sha)
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: object missing ({exc.strerror}); the library is damaged"
+        ) from exc
 
 
 def _manifest(rows: Rows, library: bytes, secret: bytes | None, sizes: dict[str, int]) -> bytes:

@@ -93,19 +93,22 @@ def merge_projects(
     sources: list[Path],
     target: Path,
     different_secrets: bool = False,
-    on_session: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> MergeReport:
-    """Merge ``sources`` (rig projects) into ``target`` (created when missing)."""
+    """Merge ``sources`` (rig projects) into ``target`` (created when missing);
+    ``on_progress(done, total)`` is told each session looked at."""
     if not sources:
         raise UsageError("name the rigs' projects to merge: rig merge PROJECT... -o RESEARCH")
     origins = open_origins(sources, target)
     try:
         project, secret = _research_project(origins, target, different_secrets)
         report = MergeReport(project.root, secret)
+        total = sum(_count_sessions(o) for o in origins)
+        tick = _ticker(total, on_progress)
         db = project.db()
         try:
             for origin in origins:
-                report.rigs.append(_merge_rig(project, db, origin, on_session))
+                report.rigs.append(_merge_rig(project, db, origin, tick))
             report.conflicts = find_conflicts(db)
             with db.conn:
                 log_event(db, "ProjectsMerged", {"rigs": [r.name for r in report.rigs],
@@ -116,6 +119,21 @@ def merge_projects(
         for origin in origins:
             origin.close()
     return report
+
+
+def _count_sessions(origin: RigOrigin) -> int:
+    return int(next(iter(origin.db.query("SELECT count(*) AS n FROM sessions")))["n"])
+
+
+def _ticker(total: int, on_progress: Callable[[int, int], None] | None) -> Callable[[], None]:
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_progress is not None:
+            on_progress(done[0], total)
+
+    return tick
 
 
 def _research_project(
@@ -149,7 +167,7 @@ def _merge_rig(
     project: Project,
     db: sqlite_utils.Database,
     origin: RigOrigin,
-    on_session: Callable[[str, str], None] | None,
+    tick: Callable[[], None],
 ) -> RigMerged:
     merged = RigMerged(origin.name, str(origin.project.root))
     rows = read_library(origin.db)
@@ -163,10 +181,9 @@ def _merge_rig(
     for session in list(sessions):
         if session["state"] not in EXPORTED_STATES:
             merged.skipped.append(f"{session['id']} ({session['state']})")
-            continue
-        _merge_session(project, db, origin, session, merged)
-        if on_session is not None:
-            on_session(origin.name, session["id"])
+        else:
+            _merge_session(project, db, origin, session, merged)
+        tick()
     return merged
 
 

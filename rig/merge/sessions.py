@@ -163,7 +163,8 @@ def insert_session(
     old_sid = rows.session["id"]
     conditions = json.loads(rows.session["conditions"] or "{}") | origin.conditions()
     db.table("sessions").insert(
-        rows.session | {"id": new_sid, "conditions": json.dumps(conditions, sort_keys=True)}
+        rows.session
+        | {"id": new_sid, "conditions": json.dumps(conditions, sort_keys=True), "pairing": None}
     )
     frame_ids = {
         fid: _frame_here(db, objects, origin, f, source_ids) for fid, f in rows.frames.items()

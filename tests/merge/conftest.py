@@ -21,7 +21,7 @@ class Library:
     extra: Path  # a DICOM file of a patient outside the library, imported by rigs later
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     root = tmp_path_factory.mktemp("library")
     labels = write_samples(root / "in", n_images=10, seed=4, spec=SampleSpec(rows=240, columns=200))

@@ -208,3 +208,22 @@ def test_a_corrupted_library_archive_is_refused(library: Library, tmp_path: Path
     project = init_project(tmp_path / "rig")
     assert main(["-p", str(project.root), "library", "import", str(bad)]) == 2
     assert not list((project.root / "objects").rglob("*/*"))
+
+
+def test_clashing_session_ids_from_two_rigs_are_kept_apart(
+    rigs: tuple[Project, Project], tmp_path: Path
+) -> None:
+    """A copy of rig a's project under another rig name: the same session ids, other rig."""
+    a, _ = rigs
+    twin = tmp_path / "twin"
+    subprocess.run(["cp", "-a", str(a.root), str(twin)], check=True)
+    toml = twin / "rig.toml"
+    toml.write_text(toml.read_text().replace('name = "rig-a"', 'name = "rig-twin"'))
+    report = merge_projects([a.root, twin], tmp_path / "r")
+    (sid,), (twin_sid,) = (r.added for r in report.rigs)
+    assert twin_sid == f"{sid}-2"
+    assert len(report.conflicts) == 5  # every item of a, verified on both "rigs"
+    card = export(open_project(tmp_path / "r"), ExportOptions(tmp_path / "ds", fmt="folders"))
+    assert {r["rig"]: r["pairs"] for r in card["rigs"]} == {"rig-a": 5, "rig-twin": 5}
+    photos = sorted(p.name for p in (tmp_path / "ds" / "photos").iterdir())
+    assert len(photos) == 10 and sum(p.startswith(f"{sid}-2-") for p in photos) == 5
