@@ -119,6 +119,13 @@ class ProjectConfig:
         """The rig's name: ``[rig] name``, else the project's name."""
         return self.rig.name or self.name
 
+    @property
+    def rig_conditions(self) -> dict[str, str]:
+        """What every pair made on this rig records about it (``rig merge``, the card)."""
+        return {"rig": self.rig_name} | {
+            k: v for k, v in (("monitor", self.rig.monitor), ("room", self.rig.room)) if v
+        }
+
 
 def _build(cls: type[T], data: dict[str, Any], where: str) -> T:
     known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]

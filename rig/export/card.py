@@ -40,9 +40,10 @@ def build_card(
     fmt: str,
     scheme: str,
     files: dict[str, Any],
-    rig_name: str = "",
+    this_rig: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The card; ``rig_name`` names the rig of pairs that do not say theirs (an unmerged project)."""
+    """The card; ``this_rig`` (``ProjectConfig.rig_conditions``) describes the rig of pairs that
+    do not name theirs (an unmerged project's)."""
     sessions = sorted({p.session_id for p in pairs})
     rows = {r["id"]: r for r in db.query("SELECT id, camera, created_at, state FROM sessions")}
     conditions: dict[str, Counter[str]] = {}
@@ -71,7 +72,7 @@ def build_card(
             for s, n in sorted(split_sizes.items())
         },
         "conditions": {k: dict(v) for k, v in sorted(conditions.items())},
-        "rigs": rigs_summary(pairs, rig_name),
+        "rigs": rigs_summary(pairs, this_rig or {}),
         "registration_quality": {
             key: _quantiles([p.quality.get(key) for p in pairs])  # type: ignore[misc]
             for key in ("psnr_db", "ssim", "reproj_err_px", "residual_px")
@@ -84,16 +85,17 @@ def build_card(
     }
 
 
-def rigs_summary(pairs: list[Pair], fallback: str) -> list[dict[str, Any]]:
-    """One entry per rig (rig.merge records ``rig`` with every merged pair): its monitors,
-    cameras, sessions, pairs, patients and pairs per split."""
+def rigs_summary(pairs: list[Pair], this_rig: dict[str, str]) -> list[dict[str, Any]]:
+    """One entry per rig (rig.merge records ``rig`` with every merged pair; other pairs
+    were made on ``this_rig``): its monitors, cameras, sessions, pairs, patients and pairs
+    per split."""
     by_rig: dict[str, list[Pair]] = {}
     for pair in pairs:
-        by_rig.setdefault(str(pair.conditions.get("rig") or fallback or "-"), []).append(pair)
+        by_rig.setdefault(str(_of(pair, this_rig, "rig", "-")), []).append(pair)
     return [
         {
             "rig": name,
-            "monitors": _counts(p.conditions.get("monitor") or "not recorded" for p in group),
+            "monitors": _counts(_of(p, this_rig, "monitor", "not recorded") for p in group),
             "cameras": _counts(_camera(p) for p in group),
             "sessions": len({p.session_id for p in group}),
             "pairs": len(group),
@@ -102,6 +104,14 @@ def rigs_summary(pairs: list[Pair], fallback: str) -> list[dict[str, Any]]:
         }
         for name, group in sorted(by_rig.items())
     ]
+
+
+def _of(pair: Pair, this_rig: dict[str, str], key: str, missing: str) -> str:
+    """A rig fact of the pair: its own (merged), else this rig's (unless it names another)."""
+    if key in pair.conditions:
+        return str(pair.conditions[key])
+    own = "rig" not in pair.conditions or pair.conditions["rig"] == this_rig.get("rig")
+    return this_rig.get(key, missing) if own else missing
 
 
 def _camera(pair: Pair) -> str:

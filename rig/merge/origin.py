@@ -49,9 +49,7 @@ class RigOrigin:
 
     def conditions(self) -> dict[str, str]:
         """What every pair of this rig records about it (rig.toml [rig])."""
-        rig = self.project.config.rig
-        return {"rig": self.name} | {k: v for k, v in (("monitor", rig.monitor),
-                                                        ("room", rig.room)) if v}  # fmt: skip
+        return self.project.config.rig_conditions
 
     def close(self) -> None:
         self.db.conn.close()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import Library, rig_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rigs_library import Library, rig_project
 
 from rig.cli import main
 from rig.library.archive import ArchiveError, export_library, import_library

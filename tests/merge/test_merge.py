@@ -19,7 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import Library, rig_project
+from rigs_library import Library, rig_project
 
 from rig.cli import main
 from rig.export.run import ExportOptions, export
@@ -227,3 +227,13 @@ def test_clashing_session_ids_from_two_rigs_are_kept_apart(
     assert {r["rig"]: r["pairs"] for r in card["rigs"]} == {"rig-a": 5, "rig-twin": 5}
     photos = sorted(p.name for p in (tmp_path / "ds" / "photos").iterdir())
     assert len(photos) == 10 and sum(p.startswith(f"{sid}-2-") for p in photos) == 5
+
+
+def test_a_single_rig_export_names_its_rig_in_the_card(
+    rigs: tuple[Project, Project], tmp_path: Path
+) -> None:
+    a, _ = rigs
+    card = export(a, ExportOptions(tmp_path / "ds", fmt="folders"))
+    (entry,) = card["rigs"]
+    assert entry["rig"] == "rig-a" and entry["monitors"] == {"EIZO RX250": 5}
+    assert entry["pairs"] == 5 and entry["cameras"] == {"none": 5}  # the phone's preset
