@@ -65,6 +65,11 @@ def open_origins(roots: list[Path], target: Path) -> list[RigOrigin]:
             project = open_project(root)
             origins.append(RigOrigin(project, open_snapshot(project.db_path)))
             check_schema(origins[-1].db, str(root), f"rig -p {root} session list")
+            if next(iter(origins[-1].db.query("SELECT count(*) AS n FROM merged_sessions")))["n"]:
+                raise UsageError(
+                    f"{root}: is a research project made by 'rig merge'; merge the rigs' own "
+                    "projects instead (with it, or into it with -o)"
+                )
         names = [o.name for o in origins]
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise UsageError(

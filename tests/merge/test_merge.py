@@ -137,6 +137,9 @@ def test_the_cli_merges_and_reports_in_json(
     again = json.loads(capsys.readouterr().out)
     assert again["sessions_added"] == 0 and again["sessions_unchanged"] == 2
     assert main(["merge", str(a.root), "-o", str(tmp_path / "x"), "--into", "y"]) == 2
+    capsys.readouterr()
+    assert main(["merge", str(tmp_path / "r"), "-o", str(tmp_path / "r2")]) == 2
+    assert "research project made by 'rig merge'" in capsys.readouterr().err
 
 
 def test_rigs_with_different_secrets_are_refused_unless_told(
