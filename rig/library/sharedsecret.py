@@ -42,8 +42,8 @@ def adopt_secret(project: Project, db: sqlite_utils.Database, secret: bytes | No
         return "same"
     if files := count_files(db):
         raise UsageError(
-            f"{where}: carries another project secret, and this project already holds {files} "
-            "file(s) keyed with its own; import it into a new project (rig init)"
+            f"{where}: carries another project secret than {project.root}, which already holds "
+            f"{files} file(s) keyed with its own; use a new project (rig init)"
         )
     write_secret(project, secret)
     return "adopted"

@@ -156,7 +156,7 @@ def _research_project(
         return project, "different (--different-secrets)"
     db = project.db()
     try:
-        status = adopt_secret(project, db, origins[0].project.secret, str(target))
+        status = adopt_secret(project, db, origins[0].project.secret, f"rig '{origins[0].name}'")
     finally:
         db.close()
     project.secret = origins[0].project.secret
