@@ -78,6 +78,12 @@ class SessionRows:
         return sorted(s for s in shas if s)
 
 
+def pair_names(sid: str) -> str:
+    """GLOB of the pair names of session ``sid`` (``<sid>-<idx:05d>-a<attempt>``), and not
+    of a session named ``<sid>-2`` (session ids hold letters, digits and '-' only)."""
+    return f"{sid}-[0-9][0-9][0-9][0-9][0-9]*-a[0-9]*"
+
+
 def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in db.query(sql, params)]
 
@@ -112,8 +118,8 @@ def read_session(db: sqlite_utils.Database, sid: str) -> SessionRows:
         _rows(db, "SELECT * FROM events WHERE session_id = ? ORDER BY id", [sid]),
         _rows(
             db,
-            "SELECT * FROM quality_ratings WHERE photo LIKE ? ORDER BY rater, photo",
-            [f"{sid}-%"],
+            "SELECT * FROM quality_ratings WHERE photo GLOB ? ORDER BY rater, photo",
+            [pair_names(sid)],
         ),
         frames,
     )
@@ -147,7 +153,7 @@ def delete_session(db: sqlite_utils.Database, sid: str) -> None:
         )
     for table in ("captures", "items", "calibrations", "events", "merged_sessions"):
         db.execute(f"DELETE FROM {table} WHERE session_id = ?", [sid])
-    db.execute("DELETE FROM quality_ratings WHERE photo LIKE ?", [f"{sid}-%"])
+    db.execute("DELETE FROM quality_ratings WHERE photo GLOB ?", [pair_names(sid)])
     db.execute("DELETE FROM sessions WHERE id = ?", [sid])
 
 

@@ -25,6 +25,7 @@ from rig.cli import main
 from rig.export.run import ExportOptions, export
 from rig.library.importer import import_paths
 from rig.merge.run import merge_projects
+from rig.merge.sessions import pair_names
 from rig.project import Project, init_project, open_project
 
 PLAN = 'screen_width = 1280\nscreen_height = 800\nsettle_ms = 0\ncamera = "sim?preset=none"\n'
@@ -240,3 +241,17 @@ def test_a_single_rig_export_names_its_rig_in_the_card(
     (entry,) = card["rigs"]
     assert entry["rig"] == "rig-a" and entry["monitors"] == {"EIZO RX250": 5}
     assert entry["pairs"] == 5 and entry["cameras"] == {"none": 5}  # the phone's preset
+
+
+@pytest.mark.parametrize(
+    ("sid", "photo", "is_its"),
+    [
+        ("s0a1b2c3d4", "s0a1b2c3d4-00000-a1", True),
+        ("s0a1b2c3d4", "s0a1b2c3d4-123456-a12", True),
+        ("s0a1b2c3d4", "s0a1b2c3d4-2-00000-a1", False),  # the pairs of its clashing twin
+        ("s0a1b2c3d4-2", "s0a1b2c3d4-2-00007-a2", True),
+    ],
+)
+def test_a_session_s_pair_names_are_not_its_twin_s(sid: str, photo: str, is_its: bool) -> None:
+    with sqlite3.connect(":memory:") as conn:
+        assert conn.execute("SELECT ? GLOB ?", [photo, pair_names(sid)]).fetchone()[0] == is_its
