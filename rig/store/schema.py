@@ -274,7 +274,8 @@ def m007_rigs(db: Database) -> None:
             merged_at TEXT NOT NULL
         );
         CREATE TABLE merged_sessions (
-            session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+            -- rig session delete in the research project takes its provenance along
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
             rig TEXT NOT NULL REFERENCES rigs(name),
             origin_session_id TEXT NOT NULL,  -- its id on the rig (ids clash: renamed here)
             origin_key TEXT NOT NULL UNIQUE,  -- hash of rig, origin id, creation time

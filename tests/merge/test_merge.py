@@ -255,3 +255,16 @@ def test_a_single_rig_export_names_its_rig_in_the_card(
 def test_a_session_s_pair_names_are_not_its_twin_s(sid: str, photo: str, is_its: bool) -> None:
     with sqlite3.connect(":memory:") as conn:
         assert conn.execute("SELECT ? GLOB ?", [photo, pair_names(sid)]).fetchone()[0] == is_its
+
+
+def test_a_merged_session_can_be_deleted_in_the_research_project(
+    rigs: tuple[Project, Project], tmp_path: Path
+) -> None:
+    a, b = rigs
+    report = merge_projects([a.root, b.root], tmp_path / "r")
+    sid = report.rigs[0].added[0]
+    assert main(["-p", str(tmp_path / "r"), "session", "delete", sid, "--force"]) == 0
+    with sqlite3.connect(tmp_path / "r" / "rig.db") as conn:
+        assert conn.execute("SELECT count(*) FROM merged_sessions").fetchone()[0] == 1
+    again = merge_projects([a.root, b.root], tmp_path / "r")  # merging brings it back
+    assert again.rigs[0].added == [sid] and again.rigs[1].unchanged
