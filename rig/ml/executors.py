@@ -62,9 +62,14 @@ def _start(jobs: Sequence[Job], on_status: Status) -> tuple[Outcome, set[str]]:
         if is_finished(job):
             outcome.kept.append(job.key)
             on_status(f"{job.title}: done earlier, kept")
-        else:
-            write_spec(job)
     return outcome, set(outcome.kept)
+
+
+def _starting(job: Job, on_status: Status) -> Job:
+    """A job about to run: its spec written into its run folder (made now, not before)."""
+    write_spec(job)
+    on_status(f"{job.title}: started")
+    return job
 
 
 def _reason(exc: BaseException) -> str:
@@ -91,8 +96,7 @@ class LocalExecutor:
     def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None) -> Outcome:
         outcome, finished = _start(jobs, on_status)
         while todo := ready_jobs(jobs, finished, set()):
-            job = todo[0]
-            on_status(f"{job.title}: started")
+            job = _starting(todo[0], on_status)
             outcome.seconds[job.key] = timed_execute(job, on_event)
             finished.add(job.key)
             outcome.ran.append(job.key)
@@ -141,8 +145,7 @@ class ProcessExecutor:
                     for job in ready_jobs(jobs, finished, taken | blocked):
                         if len(running) >= self.workers:
                             break
-                        on_status(f"{job.title}: started")
-                        running[pool.submit(run_job, job, threads)] = job
+                        running[pool.submit(run_job, _starting(job, on_status), threads)] = job
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -202,7 +205,7 @@ class SubmititExecutor:
                 break
             executor = executor or self._executor()
             with executor.batch():  # one sbatch --array for the whole wave
-                submitted = [executor.submit(run_job, job, 0) for job in wave]
+                submitted = [executor.submit(run_job, _starting(job, on_status), 0) for job in wave]
             ids = sorted({str(s.job_id).split("_")[0] for s in submitted})
             on_status(f"submitted {len(wave)} run(s) as job {', '.join(ids)} ({self.settings.cluster})")
             for job, sub in zip(wave, submitted, strict=True):
