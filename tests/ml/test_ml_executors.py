@@ -152,3 +152,18 @@ def test_bad_executor_settings_are_one_line_usage_errors(tmp_path: Path,
     assert main([*base, "--executor", "cloud"]) == 2
     assert "kind must be one of local, processes, slurm" in capsys.readouterr().err
     assert main([*base, "--executor", "processes", "--workers", "-1"]) == 2
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ('[executor]\nkind = "cloud"\n', r"\[executor\]: kind must be one of local, processes, slurm"),
+    ("[executor]\nworkers = -2\n", "workers must be >= 0"),
+    ('[executor.slurm]\ncluster = "pbs"\n', "cluster must be slurm, local or debug"),
+    ("[executor.slurm]\ncpus_per_task = 0\n", "cpus_per_task"),
+])
+def test_bad_executor_settings_in_rig_toml_name_the_field(tmp_path: Path, text: str, match: str) -> None:
+    from rig.config import load_config
+
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    with pytest.raises(RigError, match=match):
+        load_config(path)
