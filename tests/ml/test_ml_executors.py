@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rig.cli import main
-from rig.config import ExecutorConfig
+from rig.config import ExecutorConfig, SlurmConfig, dump_config
 from rig.errors import RigError
 from rig.ml.executors import ProcessExecutor, make_executor
 from rig.ml.jobs import RESULT, blocked_jobs, ready_jobs
@@ -127,9 +128,9 @@ def test_processes_give_every_run_the_result_local_gives_and_resume_only_the_mis
 def test_slurm_executor_through_submitit_local_emulation_from_rig_toml(
         generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = init_project(tmp_path / "proj")
-    toml = project.root / "rig.toml"
-    toml.write_text(toml.read_text() + '\n[executor]\nkind = "slurm"\n\n[executor.slurm]\n'
-                    'cluster = "local"\ncpus_per_task = 1\ntimeout_min = 10\n')
+    slurm = SlurmConfig(cluster="local", cpus_per_task=1, timeout_min=10)
+    (project.root / "rig.toml").write_text(dump_config(replace(
+        project.config, executor=ExecutorConfig(kind="slurm", slurm=slurm))))
     out = tmp_path / "study"
     args = ["study", "screen-photo", "--data", str(generated), "-o", str(out), "--project", str(project.root),
             "--splits", "2", "--repeats", "1", "--model", "tinycnn", "--input-size", "48", "--epochs", "1",
