@@ -74,9 +74,11 @@ def screen_photo(
     if data is None:
         data = _export_for_training(project, output)
     with _progress(as_json) as progress:
+        runs = progress.add_task("runs", total=None)  # done/total, rate and ETA over the study's runs
         summary = run_study(data, output, config,
                             on_status=lambda m: progress.console.print(m, markup=False),
-                            on_event=_ProgressView(progress), executor=runner)
+                            on_event=_ProgressView(progress), executor=runner,
+                            on_runs=lambda done, total: progress.update(runs, completed=done, total=total))
     if as_json:
         print_json(summary)
         return

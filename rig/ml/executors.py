@@ -47,10 +47,12 @@ if TYPE_CHECKING:
     from rig.ml.trainer import EventSink
 
 Status = Callable[[str], None]
+RunsProgress = Callable[[int, int], None]  # (runs settled: finished or failed, all runs)
 
 
 class Executor(Protocol):
-    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None) -> Outcome:
+    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None,
+            on_runs: RunsProgress | None = None) -> Outcome:
         """Run every unfinished job (needs first); raise ``RigError`` if any failed."""
         ...
 
@@ -63,6 +65,11 @@ def _start(jobs: Sequence[Job], on_status: Status) -> tuple[Outcome, set[str]]:
             outcome.kept.append(job.key)
             on_status(f"{job.title}: done earlier, kept")
     return outcome, set(outcome.kept)
+
+
+def _tally(outcome: Outcome, jobs: Sequence[Job], on_runs: RunsProgress | None) -> None:
+    if on_runs is not None:
+        on_runs(len(outcome.kept) + len(outcome.ran) + len(outcome.failed), len(jobs))
 
 
 def _starting(job: Job, on_status: Status) -> Job:
@@ -93,14 +100,17 @@ def _finish(jobs: Sequence[Job], outcome: Outcome, on_status: Status) -> Outcome
 class LocalExecutor:
     """One job after another in this process."""
 
-    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None) -> Outcome:
+    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None,
+            on_runs: RunsProgress | None = None) -> Outcome:
         outcome, finished = _start(jobs, on_status)
+        _tally(outcome, jobs, on_runs)
         while todo := ready_jobs(jobs, finished, set()):
             job = _starting(todo[0], on_status)
             outcome.seconds[job.key] = timed_execute(job, on_event)
             finished.add(job.key)
             outcome.ran.append(job.key)
             on_status(f"{job.title}: finished")
+            _tally(outcome, jobs, on_runs)
         return outcome
 
 
@@ -126,8 +136,10 @@ class ProcessExecutor:
 
     workers: int
 
-    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None) -> Outcome:
+    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None,
+            on_runs: RunsProgress | None = None) -> Outcome:
         outcome, finished = _start(jobs, on_status)
+        _tally(outcome, jobs, on_runs)
         if all(j.key in finished for j in jobs):
             return outcome
         threads = thread_count(self.workers)
@@ -152,6 +164,7 @@ class ProcessExecutor:
                     for future in done:
                         job = running.pop(future)
                         self._collect(future, job, outcome, finished, on_status)
+                        _tally(outcome, jobs, on_runs)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -195,8 +208,10 @@ class SubmititExecutor:
         ex.update_parameters(**params)
         return ex
 
-    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None) -> Outcome:
+    def run(self, jobs: Sequence[Job], on_status: Status, on_event: EventSink | None = None,
+            on_runs: RunsProgress | None = None) -> Outcome:
         outcome, finished = _start(jobs, on_status)
+        _tally(outcome, jobs, on_runs)
         executor = None
         while True:
             blocked = blocked_jobs(jobs, outcome.failed)
@@ -214,10 +229,12 @@ class SubmititExecutor:
                 except Exception as exc:  # a failed task is reported, the others go on
                     outcome.failed[job.key] = _reason(exc)
                     on_status(f"{job.title}: failed: {outcome.failed[job.key]}")
+                    _tally(outcome, jobs, on_runs)
                     continue
                 finished.add(job.key)
                 outcome.ran.append(job.key)
                 on_status(f"{job.title}: finished")
+                _tally(outcome, jobs, on_runs)
         return _finish(jobs, outcome, on_status)
 
 

@@ -49,7 +49,7 @@ from rig.errors import InputError, RigError, UsageError
 from rig.ml.classify import ClassifyConfig, label_columns, label_matrix, train_classifier
 from rig.ml.clseval import ClassifyEval, compute_figures, evaluate_classifier
 from rig.ml.data import fingerprint, read_manifest
-from rig.ml.executors import Executor, LocalExecutor
+from rig.ml.executors import Executor, LocalExecutor, RunsProgress
 from rig.ml.jobs import read_result, write_result
 from rig.ml.labels import check_policy
 from rig.ml.stats import Undefined
@@ -317,7 +317,8 @@ def _check_or_write_config(study_dir: Path, cfg: StudyConfig, labels: tuple[str,
 
 def run_study(data_dir: Path, study_dir: Path, config: StudyConfig,
               on_status: Callable[[str], None] = lambda _m: None,
-              on_event: EventSink | None = None, executor: Executor | None = None) -> dict[str, Any]:
+              on_event: EventSink | None = None, executor: Executor | None = None,
+              on_runs: RunsProgress | None = None) -> dict[str, Any]:
     """Run (or resume) the study; returns its summary (also written to summary.json).
 
     The runs go to ``executor`` (default: one after another here); only those without a
@@ -331,7 +332,7 @@ def run_study(data_dir: Path, study_dir: Path, config: StudyConfig,
     for plan in plans:  # the parts' facts, before any training is spent on them
         check_leakage(plan, None)
     jobs = study_jobs(study_dir, plans, cfg, labels)
-    outcome = (executor or LocalExecutor()).run(jobs, on_status, on_event)
+    outcome = (executor or LocalExecutor()).run(jobs, on_status, on_event, on_runs)
     leakage = [check_leakage(plan, job.run_dir) for plan, job in
                zip(plans, (j for j in jobs if isinstance(j, RestoreJob)), strict=True)]
     results = [read_result(j) for j in jobs if isinstance(j, ClassifierJob)]

@@ -82,8 +82,10 @@ def test_processes_run_two_at_once_needs_first_and_failures_spare_the_rest(tmp_p
     # Fixed: only the missing runs execute, in two processes at once where they can.
     (tmp_path / "a" / "fail").unlink()
     stamp = (tmp_path / "b" / RESULT).stat().st_mtime_ns
-    outcome = ProcessExecutor(2).run(jobs, said.append)
+    ticks: list[tuple[int, int]] = []
+    outcome = ProcessExecutor(2).run(jobs, said.append, on_runs=lambda d, t: ticks.append((d, t)))
     assert sorted(outcome.kept) == ["b", "b1"] and sorted(outcome.ran) == ["a", "a1", "a2", "c1"]
+    assert ticks == [(2, 6), (3, 6), (4, 6), (5, 6), (6, 6)]  # progress: kept first, then each run
     assert (tmp_path / "b" / RESULT).stat().st_mtime_ns == stamp
 
 
