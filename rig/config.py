@@ -96,6 +96,48 @@ class QualityConfig:
                                  f"poor in {'falling' if higher else 'rising'} order, got {cuts}")
 
 
+EXECUTOR_KINDS = ("local", "processes", "slurm")
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """How ``--executor slurm`` submits a sweep's runs (submitit job arrays)."""
+
+    cluster: str = "slurm"  # submitit's executor: slurm; local or debug emulate it on this machine
+    partition: str = ""  # "": the cluster's default
+    timeout_min: int = 240  # per run
+    cpus_per_task: int = 4
+    gpus_per_node: int = 0  # 1 for a GPU per run
+    mem_gb: int = 16
+    array_parallelism: int = 64  # runs of one array at once
+    account: str = ""
+
+    def validate(self, where: str) -> None:
+        if self.cluster not in ("slurm", "local", "debug"):
+            raise InputError(f"{where} [executor.slurm]: cluster must be slurm, local or debug, "
+                             f"got {self.cluster!r}")
+        if min(self.timeout_min, self.cpus_per_task, self.array_parallelism) < 1 or self.gpus_per_node < 0:
+            raise InputError(f"{where} [executor.slurm]: timeout_min, cpus_per_task and "
+                             "array_parallelism must be >= 1, gpus_per_node >= 0")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Where the runs of a sweep (``rig study …``) execute; the command line overrides it."""
+
+    kind: str = "local"  # local (in order), processes (N at once here), slurm (job arrays)
+    workers: int = 0  # processes at once for kind = processes; 0: one per core
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+
+    def validate(self, where: str) -> None:
+        if self.kind not in EXECUTOR_KINDS:
+            raise InputError(f"{where} [executor]: kind must be one of {', '.join(EXECUTOR_KINDS)}, "
+                             f"got {self.kind!r}")
+        if self.workers < 0:
+            raise InputError(f"{where} [executor]: workers must be >= 0, got {self.workers}")
+        self.slurm.validate(where)
+
+
 @dataclass(frozen=True)
 class RigConfig:
     """Which rig this project captures on, for datasets merged from several rigs
@@ -113,6 +155,7 @@ class ProjectConfig:
     render: RenderConfig = field(default_factory=RenderConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     rig: RigConfig = field(default_factory=RigConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @property
     def rig_name(self) -> str:
@@ -157,6 +200,7 @@ def load_config(path: Path) -> ProjectConfig:
         raise InputError(f"{path}: cannot read settings ({exc}); fix or recreate it") from exc
     config = _build(ProjectConfig, data, str(path))
     config.display.validate(str(path))
+    config.executor.validate(str(path))
     return config
 
 

@@ -20,6 +20,7 @@ from rig.cli.common import (
     JsonOption,
     ProjectOption,
     console,
+    flag_value,
     print_json,
     progress_bar,
     project_from,
@@ -55,6 +56,27 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("classify")(classify_command)
     bench_app.command("restore")(bench_restore)
     bench_app.command("classify")(bench_classify)
+    app.command("shards")(write_shards_command)
+
+
+def write_shards_command(
+    data: Annotated[Path, typer.Argument(help="Folder from 'rig export --format folders'.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="Folder for the shards (created).")],
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Pairs per shard.")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a folders export as WebDataset shards (<split>-NNNNNN.tar) for 'rig train restore --shards'."""
+    from rig.ml.shards import pattern_of, write_shards
+
+    if shard_size < 1:
+        raise UsageError("--shard-size must be >= 1")
+    written = write_shards(data, out, shard_size)
+    patterns = {split: pattern_of(out, names) for split, names in written.items()}
+    if as_json:
+        print_json({"shards": written, "patterns": patterns})
+        return
+    for split, pattern in patterns.items():
+        console.print(f"{split}: {len(written[split])} shard(s): {pattern}", markup=False)
 
 
 class _ProgressView:
@@ -98,22 +120,39 @@ def train_restore(
     loss: Annotated[str, typer.Option("--loss", help="Training loss: mse or ssim-l1 (default: the model's).")] = "",
     clip_grad: Annotated[float, typer.Option("--clip-grad", help="Max gradient norm (0: none; default: the model's).")] = -1.0,
     input_norm: Annotated[str, typer.Option("--input-norm", help="Per-photo tone stretch before the model: percentile or none.")] = "percentile",
+    shards: Annotated[str, typer.Option("--shards", help="Stream training pairs from WebDataset shards (local paths or URLs, brace patterns: 'd/train-{000000..000009}.tar'; 'rig shards' writes them).")] = "",
+    valid_shards: Annotated[str, typer.Option("--valid-shards", help="Validation shards with --shards (default: the first training pairs).")] = "",
+    loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes per training process.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a restoration model (registered photo -> displayed image) on a paired folder."""
+    """Train a restoration model (registered photo -> displayed image) on a paired folder or shards."""
     from rig.ml.photonorm import InputNorm
-    from rig.ml.train import TrainConfig, train_from_folder
+    from rig.ml.train import TrainConfig, train_from_folder, train_from_shards
 
     if run_dir is None:
         raise UsageError("give the run folder with -o RUN_DIR")
-    if data is None:
+    if loader_workers < 0:
+        raise UsageError("--loader-workers must be >= 0")
+    if data is None and not shards:
         data = _export_for_training(project, run_dir)
     config = TrainConfig(model=model, epochs=epochs, steps_per_epoch=steps, patch=patch, batch=batch,
                          lr=lr, seed=seed, budget_min=budget_min, patience=patience, device=device,
                          cpu_bf16=bf16, loss=loss, clip_grad=clip_grad,
-                         input_norm=InputNorm(input_norm))
+                         input_norm=InputNorm(input_norm), num_workers=loader_workers)
+    if shards:
+        from rig.ml.shards import expand_shards
+
+        with flag_value():  # a pattern naming no shard is a wrong flag value (exit 2)
+            for pattern in (shards, valid_shards):
+                if pattern:
+                    expand_shards(pattern)
     with _progress(as_json) as progress:
-        result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
+        if shards:
+            result = train_from_shards(shards, run_dir, config, valid_pattern=valid_shards, resume=resume,
+                                       on_event=_ProgressView(progress))
+        else:
+            assert data is not None
+            result = train_from_folder(data, run_dir, config, resume=resume, on_event=_ProgressView(progress))
     facts = result.to_json()
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only rank 0 reports

@@ -188,7 +188,7 @@ class PatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         if min(pair.truth.shape) < self.patch:
             raise InputError(f"pair {self.records[idx].pair_id}: image {pair.truth.shape} is "
                              f"smaller than the {self.patch}px patch; use a smaller --patch")
-        integral = cv2.integral(pair.mask.astype(np.uint8))  # (H+1, W+1) int32
+        integral = mask_integral(pair.mask)
         self._cache[idx] = (pair, integral)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -203,19 +203,30 @@ class PatchDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, i])
         pair, integral = self._image(self.image_index(i))
-        p = self.patch
-        h, w = pair.truth.shape
-        y = x = 0
-        for _ in range(PLACEMENT_TRIES):
-            y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-            inside = integral[y + p, x + p] - integral[y, x + p] - integral[y + p, x] + integral[y, x]
-            if inside == p * p:
-                break
-        crops = [a[y : y + p, x : x + p] for a in (pair.aligned, pair.truth, pair.mask)]
-        if rng.random() < 0.5:
-            crops = [c[:, ::-1] for c in crops]
-        if rng.random() < 0.5:
-            crops = [c[::-1, :] for c in crops]
-        aligned, truth, mask = (np.ascontiguousarray(c, dtype=np.float32) for c in crops)
-        return (torch.from_numpy(aligned / 255.0)[None], torch.from_numpy(truth / 255.0)[None],
-                torch.from_numpy(mask)[None])
+        return cut_patch(pair, integral, self.patch, rng)
+
+
+def mask_integral(mask: np.ndarray) -> np.ndarray:
+    """(H+1, W+1) int32 summed-area table of a boolean mask (for ``cut_patch``)."""
+    return np.asarray(cv2.integral(mask.astype(np.uint8)))
+
+
+def cut_patch(pair: LoadedPair, integral: np.ndarray, p: int, rng: np.random.Generator
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random (aligned, truth, mask) ``p`` x ``p`` patch, each (1, P, P) float32 in [0, 1],
+    inside the mask when one of ``PLACEMENT_TRIES`` placements is, randomly flipped."""
+    h, w = pair.truth.shape
+    y = x = 0
+    for _ in range(PLACEMENT_TRIES):
+        y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+        inside = integral[y + p, x + p] - integral[y, x + p] - integral[y + p, x] + integral[y, x]
+        if inside == p * p:
+            break
+    crops = [a[y : y + p, x : x + p] for a in (pair.aligned, pair.truth, pair.mask)]
+    if rng.random() < 0.5:
+        crops = [c[:, ::-1] for c in crops]
+    if rng.random() < 0.5:
+        crops = [c[::-1, :] for c in crops]
+    aligned, truth, mask = (np.ascontiguousarray(c, dtype=np.float32) for c in crops)
+    return (torch.from_numpy(aligned / 255.0)[None], torch.from_numpy(truth / 255.0)[None],
+            torch.from_numpy(mask)[None])

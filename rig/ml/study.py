@@ -22,8 +22,12 @@ repeats) reported 0.864 / 0.849 / 0.853. On a project's pairs this module runs:
    test image's probability averaged over the R repeats; AUROC with patient bootstrap
    CIs, DeLong photo vs dicom and restored vs photo) with its ROC figure.
 
-Resumable: a run is finished when its ``result.json`` exists; a killed run resumes from
-its last checkpoint; a finished restoration run is reused.
+Every run (a split's restoration, a classifier per split x repeat) is a self-contained
+job (``RestoreJob`` / ``ClassifierJob``, ``rig.ml.jobs``) written to its own run folder
+and executed by ``rig.ml.executors`` (in order here, N processes, or a Slurm array); the
+classifiers of a split need its restoration (the ``restored`` view). Resumable: a run is
+finished when its ``result.json`` exists, a killed run resumes from its last
+checkpoint, and the summary is gathered from the run folders.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from rig.errors import InputError, RigError, UsageError
 from rig.ml.classify import ClassifyConfig, label_columns, label_matrix, train_classifier
 from rig.ml.clseval import ClassifyEval, compute_figures, evaluate_classifier
 from rig.ml.data import fingerprint, read_manifest
+from rig.ml.executors import Executor, LocalExecutor, RunsProgress
+from rig.ml.jobs import read_result, write_result
 from rig.ml.labels import check_policy
 from rig.ml.stats import Undefined
 from rig.ml.train import EventSink, TrainConfig, train_from_folder
@@ -200,29 +206,90 @@ def check_leakage(plan: SplitPlan, restore_run: Path | None) -> dict[str, Any]:
     return facts
 
 
-def _train_restoration(plan: SplitPlan, run: Path, cfg: StudyConfig, on_event: EventSink | None) -> Path:
+@dataclass(frozen=True)
+class RestoreJob:
+    """Split ``split``'s restoration model (a ``rig.ml.jobs.Job``)."""
+
+    split: int
+    data: Path  # the split's restoration manifest folder (no test patient)
+    run_dir: Path
+    config: TrainConfig
+
+    @property
+    def key(self) -> str:
+        return f"split-{self.split:02d}/restore"
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def title(self) -> str:
+        return f"split {self.split}: restoration ({self.config.model})"
+
+    def execute(self, on_event: EventSink | None = None) -> dict[str, Any]:
+        result = train_from_folder(self.data, self.run_dir, self.config,
+                                   resume=(self.run_dir / "last.pt").is_file(), on_event=on_event)
+        payload = {**result.to_json(), "split": self.split}
+        write_result(self.run_dir, payload)
+        return payload
+
+
+@dataclass(frozen=True)
+class ClassifierJob:
+    """One classifier run (split x repeat), scored on the split's test cases in every view."""
+
+    split: int
+    repeat: int
+    data: Path  # the split's classifier manifest folder
+    run_dir: Path
+    restore_run: Path  # the split's RestoreJob run (the restored view)
+    config: ClassifyConfig
+
+    @property
+    def key(self) -> str:
+        return f"split-{self.split:02d}/repeat-{self.repeat}"
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        return (f"split-{self.split:02d}/restore",)
+
+    @property
+    def title(self) -> str:
+        return f"split {self.split}, repeat {self.repeat}"
+
+    def execute(self, on_event: EventSink | None = None) -> dict[str, Any]:
+        train_classifier(self.data, self.run_dir, self.config,
+                         resume=(self.run_dir / "last.pt").is_file(), on_event=on_event)
+        result = evaluate_classifier(self.run_dir, self.data, self.restore_run, VIEWS, "test")
+        payload = {**result.to_json(), "split": self.split, "repeat": self.repeat,
+                   "seed": self.config.seed,
+                   "scores": {v: result.probs[v].round(6).tolist() for v in result.probs},
+                   "pairs": [r.pair_id for r in result.records]}
+        write_result(self.run_dir, payload)
+        return payload
+
+
+def study_jobs(study_dir: Path, plans: list[SplitPlan], cfg: StudyConfig,
+               labels: tuple[str, ...]) -> list[RestoreJob | ClassifierJob]:
+    """Every run of the study, each split's restoration before its classifiers."""
+    jobs: list[RestoreJob | ClassifierJob] = []
     spe = max(1, min(150, cfg.restore_steps or 1))
-    tcfg = TrainConfig(model=cfg.restore_model, epochs=max(1, -(-cfg.restore_steps // spe)),
-                       steps_per_epoch=spe, seed=plan.k, patience=100_000, val_max_images=3,
-                       device=cfg.device)
-    train_from_folder(plan.restore_data, run, tcfg, resume=(run / "last.pt").is_file(), on_event=on_event)
-    return run
-
-
-def _classifier_run(plan: SplitPlan, repeat: int, run: Path, restore: Path, cfg: StudyConfig,
-                    labels: tuple[str, ...], on_event: EventSink | None) -> dict[str, Any]:
-    ccfg = ClassifyConfig(model=cfg.model, labels=labels, policy=cfg.policy, train_on=cfg.train_on,
-                          input_size=cfg.input_size, epochs=cfg.epochs,
-                          steps_per_epoch=cfg.steps_per_epoch, batch=cfg.batch,
-                          seed=100 * plan.k + repeat, patience=100_000, device=cfg.device,
-                          restore_run=str(restore) if cfg.train_on in ("restored", "mixed") else "")
-    train_classifier(plan.cls_data, run, ccfg, resume=(run / "last.pt").is_file(), on_event=on_event)
-    result = evaluate_classifier(run, plan.cls_data, restore, VIEWS, "test")
-    payload = {**result.to_json(), "split": plan.k, "repeat": repeat, "seed": 100 * plan.k + repeat,
-               "scores": {v: result.probs[v].round(6).tolist() for v in result.probs},
-               "pairs": [r.pair_id for r in result.records]}
-    write_text_atomic(run / "result.json", json.dumps(payload, indent=1, sort_keys=True) + "\n")
-    return payload
+    for plan in plans:
+        base = study_dir / "runs" / f"split-{plan.k:02d}"
+        tcfg = TrainConfig(model=cfg.restore_model, epochs=max(1, -(-cfg.restore_steps // spe)),
+                           steps_per_epoch=spe, seed=plan.k, patience=100_000, val_max_images=3,
+                           device=cfg.device)
+        jobs.append(RestoreJob(plan.k, plan.restore_data, base / "restore", tcfg))
+        for r in range(cfg.repeats):
+            restore_run = str(base / "restore") if cfg.train_on in ("restored", "mixed") else ""
+            ccfg = ClassifyConfig(model=cfg.model, labels=labels, policy=cfg.policy, train_on=cfg.train_on,
+                                  input_size=cfg.input_size, epochs=cfg.epochs,
+                                  steps_per_epoch=cfg.steps_per_epoch, batch=cfg.batch,
+                                  seed=100 * plan.k + r, patience=100_000, device=cfg.device,
+                                  restore_run=restore_run)
+            jobs.append(ClassifierJob(plan.k, r, plan.cls_data, base / f"repeat-{r}", base / "restore", ccfg))
+    return jobs
 
 
 def _study_labels(data_dir: Path, cfg: StudyConfig) -> tuple[str, ...]:
@@ -250,28 +317,25 @@ def _check_or_write_config(study_dir: Path, cfg: StudyConfig, labels: tuple[str,
 
 def run_study(data_dir: Path, study_dir: Path, config: StudyConfig,
               on_status: Callable[[str], None] = lambda _m: None,
-              on_event: EventSink | None = None) -> dict[str, Any]:
-    """Run (or resume) the study; returns its summary (also written to summary.json)."""
+              on_event: EventSink | None = None, executor: Executor | None = None,
+              on_runs: RunsProgress | None = None) -> dict[str, Any]:
+    """Run (or resume) the study; returns its summary (also written to summary.json).
+
+    The runs go to ``executor`` (default: one after another here); only those without a
+    ``result.json`` run, and the summary is gathered from the run folders.
+    """
     config.check()
     labels = _study_labels(data_dir, config)
     cfg = replace(config, labels=labels)
     _check_or_write_config(study_dir, cfg, labels, data_dir)
     plans = plan_splits(study_dir, data_dir, cfg, labels)
-    leakage, results = [], []
-    for plan in plans:
-        run_base = study_dir / "runs" / f"split-{plan.k:02d}"
-        on_status(f"split {plan.k}: restoration ({cfg.restore_model}) on {sum(p == 'train' for p in plan.parts.values())} training patients")
-        restore = _train_restoration(plan, run_base / "restore", cfg, on_event)
-        leakage.append(check_leakage(plan, restore))
-        for r in range(cfg.repeats):
-            run = run_base / f"repeat-{r}"
-            if (run / "result.json").is_file():
-                on_status(f"split {plan.k}, repeat {r}: done earlier, kept")
-                results.append(json.loads((run / "result.json").read_text()))
-                continue
-            on_status(f"split {plan.k}, repeat {r}: training {cfg.model} on {cfg.train_on}")
-            results.append(_classifier_run(plan, r, run, restore, cfg, labels, on_event))
-            on_status(f"split {plan.k}, repeat {r}: finished")
+    for plan in plans:  # the parts' facts, before any training is spent on them
+        check_leakage(plan, None)
+    jobs = study_jobs(study_dir, plans, cfg, labels)
+    outcome = (executor or LocalExecutor()).run(jobs, on_status, on_event, on_runs)
+    leakage = [check_leakage(plan, job.run_dir) for plan, job in
+               zip(plans, (j for j in jobs if isinstance(j, RestoreJob)), strict=True)]
+    results = [read_result(j) for j in jobs if isinstance(j, ClassifierJob)]
     write_text_atomic(study_dir / "leakage.json", json.dumps(leakage, indent=2) + "\n")
     summary = summarize_study(results, labels, cfg)
     summary["leakage"] = leakage
@@ -279,6 +343,7 @@ def run_study(data_dir: Path, study_dir: Path, config: StudyConfig,
     from rig.ml.study_report import write_study_report
 
     summary["report"] = str(write_study_report(summary, pooled(results), study_dir / "report"))
+    summary["execution"] = outcome.to_json()  # this call's work (not in summary.json: it varies)
     return summary
 
 

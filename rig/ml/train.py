@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ from torch import nn
 
 from rig.atomic import write_text_atomic
 from rig.errors import InputError, UsageError
-from rig.ml.data import Manifest, PairRecord, PatchDataset, fingerprint, iter_pairs, read_manifest
+from rig.ml.data import (
+    LoadedPair,
+    Manifest,
+    PairRecord,
+    PatchDataset,
+    fingerprint,
+    iter_pairs,
+    read_manifest,
+)
 from rig.ml.infer import TileConfig, restore_array, to_uint8
 from rig.ml.losses import loss_fn, masked_mse
 from rig.ml.models import build_model, model_entry, tone_module
@@ -45,7 +54,7 @@ from rig.ml.trainer import (
 )
 
 __all__ = ["EpochDone", "Event", "EventSink", "StepDone", "TrainConfig", "TrainResult",
-           "cpu_has_bf16", "pick_device", "train_from_folder"]
+           "cpu_has_bf16", "pick_device", "train_from_folder", "train_from_shards"]
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,17 @@ class ValScore:
 def validate(model: nn.Module, records: list[PairRecord], device: torch.device, tile: int,
              crop: int = 0, norm: InputNorm | None = None, cpu_bf16: bool = False) -> ValScore:
     """Mean PSNR (dB) and SSIM (masked, 8-bit output) over the pairs (central crops if crop)."""
+    return validate_pairs(model, (pair for _, pair in iter_pairs(records)), device, tile, crop, norm,
+                          cpu_bf16)
+
+
+def validate_pairs(model: nn.Module, pairs: Iterable[LoadedPair], device: torch.device, tile: int,
+                   crop: int = 0, norm: InputNorm | None = None, cpu_bf16: bool = False) -> ValScore:
+    """``validate`` on loaded pairs (from a folder or from shards)."""
     from calibration.metrics import psnr, ssim
 
     scores = []
-    for _, pair in iter_pairs(records):
+    for pair in pairs:
         aligned, truth, mask = (_centre(a, crop) for a in (pair.aligned, pair.truth, pair.mask))
         restored = to_uint8(restore_array(model, aligned, device, TileConfig(tile=tile), norm,
                                           cpu_bf16))
@@ -135,11 +151,15 @@ def validate(model: nn.Module, records: list[PairRecord], device: torch.device, 
 
 def fit_tone_front(model: nn.Module, records: list[PairRecord], norm: InputNorm) -> None:
     """Fit the model's tone-curve LUT (if any) on ``records`` (normalised) in closed form."""
+    fit_tone_front_pairs(model, (p for _, p in iter_pairs(records)), norm)
+
+
+def fit_tone_front_pairs(model: nn.Module, pairs: Iterable[LoadedPair], norm: InputNorm) -> None:
+    """``fit_tone_front`` on loaded pairs."""
     tone = tone_module(model)
     if tone is None:
         return
-    count, total = accumulate((as_uint8(norm.apply(p.aligned)), p.truth, p.mask)
-                              for _, p in iter_pairs(records))
+    count, total = accumulate((as_uint8(norm.apply(p.aligned)), p.truth, p.mask) for p in pairs)
     lut: torch.Tensor = tone.lut  # type: ignore[assignment]
     lut.copy_(torch.from_numpy(fit_lut(count, total) / 255.0).to(lut))
 
@@ -150,31 +170,20 @@ def _val_records(manifest: Manifest, cfg: TrainConfig) -> list[PairRecord]:
 
 
 @dataclass
-class RestorationTask:
-    """Restoration as the shared loop sees it (``rig.ml.trainer.Task``)."""
+class _RestorationCore:
+    """What restoration is to the shared loop, whatever feeds it (folder or shards)."""
 
     cfg: TrainConfig
-    manifest: Manifest
     fingerprint: str
-    kind: str = "restore"
-    closed_form: bool = False
-    val_records: list[PairRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.kind = "restore"
         self.closed_form = model_entry(self.cfg.model).closed_form
-        self.val_records = _val_records(self.manifest, self.cfg)
         self._criterion = loss_fn(self.cfg.loss)
 
     def build(self) -> ModelBuild:
         model, mcfg = build_model(self.cfg.model, self.cfg.model_options)
         return ModelBuild(model, self.cfg.model, asdict(mcfg))
-
-    def prepare(self, model: nn.Module) -> None:
-        fit_tone_front(model, self.manifest.split("train"), self.cfg.input_norm)
-
-    def train_data(self, samples: int) -> PatchDataset:
-        return PatchDataset(self.manifest.split("train"), self.cfg.patch, samples, self.cfg.seed,
-                            self.cfg.input_norm)
 
     def forward(self, net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         out: torch.Tensor = net(batch[0])  # (B, 1, P, P)
@@ -190,13 +199,63 @@ class RestorationTask:
         mse = means.get("mse")
         return {"train_psnr": float(-10 * np.log10(max(mse, 1e-12))) if mse else None}
 
-    def validate(self, model: nn.Module, device: torch.device, cpu_bf16: bool) -> dict[str, float]:
-        val = validate(model, self.val_records, device, self.cfg.tile, self.cfg.val_crop,
-                       self.cfg.input_norm, cpu_bf16)
+    def _scores(self, val: ValScore) -> dict[str, float]:
         return {"val_psnr": val.psnr, "val_ssim": val.ssim, "score": val.score(self.cfg.loss)}
 
     def describe(self) -> dict[str, Any]:
         return asdict(self.cfg)
+
+
+@dataclass
+class RestorationTask(_RestorationCore):
+    """Restoration on a folders export (``rig.ml.trainer.Task``)."""
+
+    manifest: Manifest = field(default=None)  # type: ignore[assignment]
+    val_records: list[PairRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.val_records = _val_records(self.manifest, self.cfg)
+
+    def prepare(self, model: nn.Module) -> None:
+        fit_tone_front(model, self.manifest.split("train"), self.cfg.input_norm)
+
+    def train_data(self, samples: int) -> PatchDataset:
+        return PatchDataset(self.manifest.split("train"), self.cfg.patch, samples, self.cfg.seed,
+                            self.cfg.input_norm)
+
+    def validate(self, model: nn.Module, device: torch.device, cpu_bf16: bool) -> dict[str, float]:
+        return self._scores(validate(model, self.val_records, device, self.cfg.tile, self.cfg.val_crop,
+                                     self.cfg.input_norm, cpu_bf16))
+
+
+TONE_FIT_PAIRS = 64  # pairs streamed for a tone-curve front's closed-form fit
+
+
+@dataclass
+class ShardRestorationTask(_RestorationCore):
+    """Restoration streamed from WebDataset shards (``rig.ml.shards``)."""
+
+    urls: list[str] = field(default_factory=list)
+    pattern: str = ""
+    val_pairs: list[LoadedPair] = field(default_factory=list)
+    per_pair: int = 4
+
+    def prepare(self, model: nn.Module) -> None:
+        from rig.ml.shards import first_pairs
+
+        if tone_module(model) is not None:
+            fit_tone_front_pairs(model, first_pairs(self.urls, TONE_FIT_PAIRS), self.cfg.input_norm)
+
+    def train_data(self, samples: int) -> Any:
+        from rig.ml.shards import ShardPatches
+
+        return ShardPatches(self.urls, self.pattern, self.cfg.patch, self.cfg.batch,
+                            self.cfg.steps_per_epoch, self.cfg.seed, self.cfg.input_norm, self.per_pair)
+
+    def validate(self, model: nn.Module, device: torch.device, cpu_bf16: bool) -> dict[str, float]:
+        return self._scores(validate_pairs(model, self.val_pairs, device, self.cfg.tile, self.cfg.val_crop,
+                                           self.cfg.input_norm, cpu_bf16))
 
 
 def train_from_folder(data_dir: Path, run_dir: Path, config: TrainConfig, *, resume: bool = False,
@@ -208,12 +267,37 @@ def train_from_folder(data_dir: Path, run_dir: Path, config: TrainConfig, *, res
     if not manifest.split("train"):
         raise InputError(f"{data_dir / 'manifest.csv'}: no pairs in the train split")
     fp = fingerprint(manifest)
-    task = RestorationTask(cfg, manifest, fp)
+    task = RestorationTask(cfg, fp, manifest)
     if (run_dir / "last.pt").is_file() and not resume:
         raise UsageError(f"{run_dir}: already holds a run; pass --resume or choose a new -o folder")
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config.json").is_file() or not resume:
         write_text_atomic(run_dir / "config.json", json.dumps(
             {"task": "restore", "train_config": asdict(cfg), "data": str(data_dir),
+             "data_fingerprint": fp}, indent=2, sort_keys=True) + "\n")
+    return fit(task, run_dir, cfg.loop(), resume=resume, on_event=on_event, clock=clock)
+
+
+def train_from_shards(pattern: str, run_dir: Path, config: TrainConfig, *, valid_pattern: str = "",
+                      resume: bool = False, on_event: EventSink | None = None,
+                      clock: Callable[[], float] = time.monotonic) -> TrainResult:
+    """Train ``config.model`` on pairs streamed from WebDataset shards into ``run_dir``.
+
+    Validation: the first ``val_max_images`` pairs of ``valid_pattern`` (else of the
+    training shards, as a folder without a valid split does).
+    """
+    from rig.ml.shards import expand_shards, first_pairs, shards_fingerprint
+
+    cfg = resolve(config)
+    urls = expand_shards(pattern)
+    val_urls = expand_shards(valid_pattern) if valid_pattern else urls
+    fp = shards_fingerprint(urls)
+    task = ShardRestorationTask(cfg, fp, urls, pattern, first_pairs(val_urls, cfg.val_max_images))
+    if (run_dir / "last.pt").is_file() and not resume:
+        raise UsageError(f"{run_dir}: already holds a run; pass --resume or choose a new -o folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (not (run_dir / "config.json").is_file() or not resume) and os.environ.get("RANK", "0") == "0":
+        write_text_atomic(run_dir / "config.json", json.dumps(
+            {"task": "restore", "train_config": asdict(cfg), "shards": pattern, "valid_shards": valid_pattern,
              "data_fingerprint": fp}, indent=2, sort_keys=True) + "\n")
     return fit(task, run_dir, cfg.loop(), resume=resume, on_event=on_event, clock=clock)

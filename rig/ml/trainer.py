@@ -95,6 +95,9 @@ class RunState:
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
     done: bool = False
     stop_reason: str = ""
+    # Streamed data (rig.ml.shards): {"world", "workers", "places": [[pass, slot, offset]
+    # per rank x worker]}, where every stream continues; {} for map-style data.
+    data_position: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
@@ -420,6 +423,9 @@ def _val(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _loader(loop: _Loop, data: Dataset[Any]) -> DataLoader[Any]:
+    if getattr(data, "streaming", False):  # an IterableDataset that splits itself by rank and worker
+        return DataLoader(data, batch_size=loop.cfg.batch, num_workers=loop.cfg.num_workers,
+                          pin_memory=loop.device.type == "cuda")
     sampler: DistributedSampler[Any] | None = (
         DistributedSampler(data, loop.world, loop.rank, shuffle=False) if loop.world > 1 else None)
     return DataLoader(data, batch_size=loop.cfg.batch, sampler=sampler, shuffle=False,
@@ -429,6 +435,7 @@ def _loader(loop: _Loop, data: Dataset[Any]) -> DataLoader[Any]:
 def _train_epochs(loop: _Loop, run: RunState) -> RunState:
     cfg, device, world = loop.cfg, loop.device, loop.world
     data = loop.task.train_data(cfg.steps_per_epoch * cfg.batch * world)
+    places = _Places.of(loop, data, run)
     loader = _loader(loop, data)  # type: ignore[arg-type]
     session_start, elapsed_before = loop.clock(), run.elapsed_s
     budget_s = cfg.budget_min * 60.0 if cfg.budget_min is not None else math.inf
@@ -445,8 +452,12 @@ def _train_epochs(loop: _Loop, run: RunState) -> RunState:
     for epoch in range(run.epoch + 1, cfg.epochs):
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         data.set_epoch(epoch)
+        if places is not None:
+            places.seek(data)
         epoch_start = loop.clock()
-        steps, logs, over_budget = _train_one_epoch(loop, loader, epoch, run, budget_s, spent)
+        steps, logs, over_budget = _train_one_epoch(loop, loader, epoch, run, budget_s, spent, places)
+        if places is not None:
+            run.data_position = places.gather(loop)
         run.steps_done += steps
         run.train_s += loop.clock() - epoch_start
         if cfg.budget_min is not None:
@@ -473,7 +484,7 @@ def _train_epochs(loop: _Loop, run: RunState) -> RunState:
 
 
 def _train_one_epoch(loop: _Loop, loader: DataLoader[Any], epoch: int, run: RunState,
-                     budget_s: float, spent: Callable[[], float]
+                     budget_s: float, spent: Callable[[], float], places: _Places | None = None,
                      ) -> tuple[int, dict[str, list[float]], bool]:
     cfg, device, world = loop.cfg, loop.device, loop.world
     optimizer = loop.optimizer
@@ -489,6 +500,8 @@ def _train_one_epoch(loop: _Loop, loader: DataLoader[Any], epoch: int, run: RunS
             break  # the last epoch, cut to the steps the budget holds
         for group in optimizer.param_groups:
             group["lr"] = lr_at(cfg, epoch, step, run.planned_steps)
+        if places is not None:
+            batch = places.consume(batch)
         batch = tuple(t.to(device, non_blocking=True) for t in batch)
         if cfg.channels_last and batch[0].dim() == 4:
             batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
@@ -515,6 +528,48 @@ def _train_one_epoch(loop: _Loop, loader: DataLoader[Any], epoch: int, run: RunS
         if _any_rank(spent() > budget_s, world, device):
             return steps, logs, True
     return steps, logs, False
+
+
+@dataclass
+class _Places:
+    """Where this process's data streams are: worker -> [pass, slot, offset] (next sample)."""
+
+    workers: int
+    mine: dict[int, list[int]]
+
+    @classmethod
+    def of(cls, loop: _Loop, data: Any, run: RunState) -> _Places | None:
+        if not getattr(data, "streaming", False):
+            return None
+        workers = max(1, loop.cfg.num_workers)
+        data.place(loop.world, loop.rank, workers)
+        saved = run.data_position
+        if not saved:
+            return cls(workers, {})
+        if (saved["world"], saved["workers"]) != (loop.world, workers):
+            raise UsageError(f"{loop.run_dir}: this run streamed its data with {saved['world']} process(es) x "
+                             f"{saved['workers']} worker(s); resume it with the same to keep its order")
+        rows = saved["places"][loop.rank * workers : (loop.rank + 1) * workers]
+        return cls(workers, {w: list(p) for w, p in enumerate(rows)})
+
+    def seek(self, data: Any) -> None:
+        data.seek(self.mine)
+
+    def consume(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Strip the batch's places (last tensor, (B, 4): worker, pass, slot, offset)."""
+        *tensors, where = batch
+        for worker, pass_, slot, offset in where.tolist():
+            self.mine[int(worker)] = [int(pass_), int(slot), int(offset) + 1]
+        return tuple(tensors)
+
+    def gather(self, loop: _Loop) -> dict[str, Any]:
+        """Every rank's places, rank-major (rank 0 saves them)."""
+        rows = [self.mine.get(w, [0, 0, 0]) for w in range(self.workers)]
+        if loop.world > 1:
+            every: list[Any] = [None] * loop.world
+            dist.all_gather_object(every, rows)
+            rows = [r for part in every for r in part]
+        return {"world": loop.world, "workers": self.workers, "places": rows}
 
 
 def _end_epoch(loop: _Loop, run: RunState, epoch: int, steps: int,

@@ -25,3 +25,13 @@ def make_folder(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def labelled_folder(tmp_path: Path) -> Path:
     return write_labelled_folder(tmp_path / "labelled", n=48)
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated radiographs photographed by the virtual camera, one patient per pair
+    (shared by the study and executor tests: the camera simulation is the slow part)."""
+    from rig.ml.benchdata import BenchSpec, build_bench_folder
+
+    spec = BenchSpec(pairs=24, rows=240, columns=200, seed=5)
+    return build_bench_folder(tmp_path_factory.mktemp("samples") / "data", spec, workers=2)

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rig.cli import main
-from rig.ml.benchdata import BenchSpec, build_bench_folder
 from rig.ml.study import StudyConfig, assign_folds, run_study, split_parts
 
 
@@ -38,12 +37,6 @@ def test_splits_are_patient_level_and_test_every_patient_once(strata: dict[str, 
     for stratum in set(strata.values()):  # stratified: each fold holds its share (±1)
         sizes = [sum(1 for p, f in folds.items() if f == i and strata[p] == stratum) for i in range(k)]
         assert max(sizes) - min(sizes) <= 1
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = BenchSpec(pairs=24, rows=240, columns=200, seed=5)
-    return build_bench_folder(tmp_path_factory.mktemp("samples") / "data", spec, workers=2)
 
 
 ARGS = ["--splits", "2", "--repeats", "1", "--model", "tinycnn", "--input-size", "64", "--epochs", "2",
