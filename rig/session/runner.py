@@ -9,7 +9,13 @@ Theory of operation
   inert): the database connection, the worker pool, the camera. One runner object can
   therefore be run again in the same process (resume).
 - Registration of item i runs in a worker while item i+1 is shown and shot, so the
-  camera, not rig, sets the pace. A rejected photo puts its item back in the queue
+  camera, not rig, sets the pace. With a pipelining camera (a v1.2 phone, docs/protocol.md
+  §6.4) even the photo's upload and storage are off the critical path: the capture returns
+  once the photo is durable on the phone (``CapturedPhoto.later``), item i+1 is shown at
+  once, and the arrival of item i (stored, then registered) runs in the background; a lost
+  upload fails that attempt and retakes the item like a rejection. The capture row stays
+  ``requested`` until the photo is stored here, so a crash loses at most the photos in
+  flight, and resume asks for exactly those attempts again (the phone re-uploads them). A rejected photo puts its item back in the queue
   for a retake with the next attempt number (the frame code changes with it, so a
   stale photo of an old attempt can never verify a new one).
 - On resume, the attempt that was in flight is adopted: its photo, if the camera side
@@ -466,17 +472,23 @@ class SessionRunner:
         )
         settle_ms = self._settle.settle_ms  # the panel's response, proven by the frame codes
         self._settle_used[(work.idx, work.attempt)] = settle_ms
-        await self.clock.sleep(settle_ms / 1000.0)
+        # The capture row is committed while the panel settles: off the critical path.
+        settled = asyncio.ensure_future(self.clock.sleep(settle_ms / 1000.0))
         capture_id = work.capture_id
         if capture_id is None:
-            capture_id = self.store.request_capture(
-                self.session_id,
-                work.idx,
-                work.attempt,
-                conditions,
-                shown_at,
-                prepared.truth.frame_id,
-            )
+            try:
+                capture_id = self.store.request_capture(
+                    self.session_id,
+                    work.idx,
+                    work.attempt,
+                    conditions,
+                    shown_at,
+                    prepared.truth.frame_id,
+                )
+            except BaseException:
+                settled.cancel()
+                raise
+        await settled
         self._emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
         tag = {"session": self.session_id, "index": work.idx, "attempt": work.attempt}
         request = CaptureRequest(
@@ -484,6 +496,9 @@ class SessionRunner:
         )
         photo = await self._shoot(request, capture_id, work)
         if photo is None:
+            return
+        if photo.later is not None:  # durable on the phone; stored and checked in the background
+            self._background(self._arrive(capture_id, work, prepared, photo.later))
             return
         received_at = self.clock.now()
         if photo.pending is not None:  # kept on the phone (CheXpeditor): rig import-photos files it
@@ -499,10 +514,33 @@ class SessionRunner:
             job = self._register(capture_id, prepared, photo.jpeg)
         else:  # already durable where the capturer put it: file it in the background
             job = self._store_then_register(capture_id, work, prepared, photo, received_at)
+        self._background(job)
+
+    def _background(self, job: Any) -> None:
+        """Run ``job`` (store / register a photo) beside the next captures; awaited at the end."""
         task = asyncio.ensure_future(job)
         self._registering.add(task)
         task.add_done_callback(self._registering.discard)
         task.add_done_callback(self._note_storage_failure)
+
+    async def _arrive(
+        self, capture_id: int, work: _Work, prepared: PreparedItem, later: Any
+    ) -> None:
+        """A photo held on the phone (docs/protocol.md §6.4): stored once it arrived, then
+        registered; lost on the way, the attempt fails and the item is retaken."""
+        try:
+            photo: CapturedPhoto = await later
+        except StorageError:
+            raise
+        except (CameraFailedError, *LOST_ERRORS) as exc:
+            reason = exc.message if isinstance(exc, RigError) else str(exc)
+            self.store.fail_capture(capture_id, reason)
+            self._emit(
+                ev.CaptureFailed(self.session_id, idx=work.idx, attempt=work.attempt, reason=reason)
+            )
+            self._retake(work.idx, work.source_id)
+            return
+        await self._store_then_register(capture_id, work, prepared, photo, self.clock.now())
 
     def _note_storage_failure(self, task: asyncio.Future[Any]) -> None:
         """A disk that refused a background write pauses the session before the next item."""
