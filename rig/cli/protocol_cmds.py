@@ -243,6 +243,9 @@ def bench_protocol(
     fsync: Annotated[
         bool, typer.Option(help="fsync stored photos (off: shows the protocol cost alone).")
     ] = True,
+    inflight: Annotated[
+        int, typer.Option(help="Photos in flight with a v1.2 phone (0 = v1.1 lock-step).")
+    ] = 2,
     json_out: JsonOption = False,
 ) -> None:
     """Desktop endpoint + phone-sim process over loopback with a fault proxy between them."""
@@ -250,15 +253,20 @@ def bench_protocol(
 
     if captures < 1:
         raise UsageError("--captures must be >= 1")
+    if not 0 <= inflight <= 16:
+        raise UsageError("--inflight must be in 0..16")
 
     def progress(done: int) -> None:
         if not json_out and (done % 500 == 0 or done == captures):
             console.print(f"  {done}/{captures} captures")
 
-    result = asyncio.run(run_protocol_bench(captures, faults, shot_ms, seed, progress, fsync))
+    result = asyncio.run(
+        run_protocol_bench(captures, faults, shot_ms, seed, progress, fsync, inflight)
+    )
     if json_out:
         print_json(result)
         return
     for key in ("captures", "skipped", "duplicated", "retransmissions", "rejected_datagrams",
-                "overhead_ms_median", "overhead_ms_p95", "errors", "wall_s", "netem"):  # fmt: skip
+                "overhead_ms_median", "overhead_ms_p95", "stored_lag_ms_median", "errors",
+                "wall_s", "netem"):  # fmt: skip
         console.print(f"{key:>20}: {result.get(key)}")

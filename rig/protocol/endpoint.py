@@ -135,7 +135,7 @@ class DesktopEndpoint:
         self._state: EndpointState | None = None
         self._statefile = StateFile(self.store_dir, session_id, key)
         self._state_save: asyncio.TimerHandle | None = None
-        self._saved_map = -1
+        self._saved_map = self._saved_moves = -1
         self.machine: DesktopMachine | None = None
         self.link: MachineLink | None = None
         self.server: UploadServer | None = None
@@ -446,22 +446,31 @@ class DesktopEndpoint:
     # ------------------------------------------------------------------ persistence
     def _persist(self, durable: bool = True) -> None:
         """Save when the seq block runs out, the peer moved or the wire map changed — before
-        any datagram that depends on it is sent (MachineLink calls this first)."""
+        any datagram that depends on it is sent (MachineLink calls this first).
+
+        fsync only for what power loss must not take (seq reservations, the peer, re-planned
+        wire pairs): a new identity pair (item i attempt a as wire (i, a), nearly every
+        capture) is written atomically without fsync — the session's own database records
+        that request durably, and a desktop that forgot it asks for it again on resume
+        (an upload meanwhile is answered 404 not_requested and retried, §5.3). So no fsync
+        stands between a capture request and its CAPTURE datagram."""
         machine, state = self.machine, self._state
         if machine is None or state is None:
             return
         window = machine.codec.window
         highest = window.highest if window is not None else 0
-        changed = (
+        must_sync = (
             machine.next_seq >= state.seq_mark
             or list(machine.peer or []) != (state.peer or [])
-            or machine.wiremap.version != self._saved_map
+            or machine.wiremap.moved_version != self._saved_moves
         )
+        changed = must_sync or machine.wiremap.version != self._saved_map
         if machine.next_seq >= state.seq_mark:
             state.seq_mark = machine.next_seq + SEQ_BLOCK
         state.peer = list(machine.peer) if machine.peer is not None else None
         state.wiremap = machine.wiremap.entries()
         if changed or not durable:
             state.peer_highest = highest
-            self._statefile.save(state, durable=durable)
+            self._statefile.save(state, durable=durable and must_sync)
             self._saved_map = machine.wiremap.version
+            self._saved_moves = machine.wiremap.moved_version

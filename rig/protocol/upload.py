@@ -7,6 +7,12 @@ atomically under a name that carries index, attempt and hash, and is idempotent 
 index, attempt); every refusal is one of the statuses and JSON bodies of §5.3. In simulation it
 also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.httpd``.
 
+Durability is off the event loop (``GroupCommit``): the hash check, the file's fdatasync,
+the rename and one fsync of the folder for every photo that became ready meanwhile run on a
+worker thread, and the photo is reported stored (``on_stored``, then STORED, then ``complete``)
+only once it is durable. The loop keeps answering datagrams — the next capture's among them —
+while the disk works.
+
 A disk that cannot take a photo (full, read-only: checked before the body is read, and any
 ``OSError`` meaning so while writing) is answered 507 ``storage`` (the phone retries later),
 its partial file removed, and told once to ``on_storage_error``: the session pauses with that
@@ -133,6 +139,60 @@ def parse_meta(headers: dict[str, str], key: bytes, session: bytes) -> UploadMet
     return UploadMeta(session.hex(), index, attempt, sha, size, auth, shot_ms)
 
 
+class GroupCommit:
+    """Photos made durable on a worker thread, one folder fsync per batch (group commit).
+
+    ``await commit(part, target)`` returns once ``part`` is fdatasync'ed, renamed to
+    ``target`` and the folder is fsynced — for every photo that was queued while the previous
+    batch was on disk, together. Nothing runs until the first commit (inert constructor).
+    """
+
+    def __init__(self, folder: Path, durable: bool = True) -> None:
+        self.folder, self.durable = folder, durable
+        self.batches = 0  # folder fsyncs: fewer than photos when commits overlapped
+        self._queued: list[tuple[Path, Path, asyncio.Future[None]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def commit(self, part: Path, target: Path) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued.append((part, target, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.ensure_future(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, []
+            try:
+                await asyncio.to_thread(self._sync, [(part, target) for part, target, _ in batch])
+            except OSError as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    def _sync(self, jobs: list[tuple[Path, Path]]) -> None:
+        """On the worker: data first, then the names, then the folder (rig/atomic.py's order)."""
+        for part, target in jobs:
+            if self.durable:
+                with open(part, "rb+") as handle:
+                    _fdatasync(handle.fileno())
+            os.replace(part, target)  # atomic: a reader sees no photo or the whole verified one
+        if self.durable:
+            fsync_dir(self.folder)
+        self.batches += 1
+
+
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # the data, not the mtime; fsync where missing
+
+
+def _sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 class UploadServer:
     """Stores verified photos in ``store_dir/photos``; calls ``on_stored`` once per new photo.
 
@@ -165,6 +225,7 @@ class UploadServer:
         self.by_index: dict[int, dict[int, PhotoRecord]] = {}  # index -> attempt -> record
         self.rejected: dict[str, int] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self.commits = GroupCommit(self.photos_dir, durable)
 
     def load_existing(self) -> None:
         """Index photos stored by an earlier run (names carry index, attempt and hash)."""
@@ -233,7 +294,7 @@ class UploadServer:
             part = self._partial(meta)
             done = (meta.index, meta.attempt) in self.stored
             if not done and part.exists() and part.stat().st_size >= meta.size:
-                return self._finish(meta, part)
+                return await self._finish(meta, part)
             return state
 
     async def _put(self, meta: UploadMeta, request: Request, body: Body) -> Response:
@@ -257,7 +318,7 @@ class UploadServer:
             received = await self._append(meta, part, received, body)
             if received < meta.size:
                 return Response.json(200, {"received": received, "complete": False})
-            return self._finish(meta, part)
+            return await self._finish(meta, part)
 
     async def _append(self, meta: UploadMeta, part: Path, received: int, body: Body) -> int:
         """Write the body's chunks to the partial file; a broken connection keeps what came."""
@@ -271,18 +332,12 @@ class UploadServer:
                     self.on_progress(meta.index, meta.attempt, received)
         return received
 
-    def _finish(self, meta: UploadMeta, part: Path) -> Response:
-        data = part.read_bytes()
-        if hashlib.sha256(data).hexdigest() != meta.sha256:
+    async def _finish(self, meta: UploadMeta, part: Path) -> Response:
+        if await asyncio.to_thread(_sha256_of, part) != meta.sha256:
             part.unlink(missing_ok=True)
             raise Refused(422, "sha256")
         target = self.photos_dir / f"{meta.index:06d}_a{meta.attempt}_{meta.sha256}.jpg"
-        if self.durable:
-            with open(part, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(part, target)  # atomic: a reader sees no photo or the whole verified photo
-        if self.durable:
-            fsync_dir(self.photos_dir)
+        await self.commits.commit(part, target)
         record = PhotoRecord(
             meta.index, meta.attempt, str(target), meta.sha256, meta.size, time.time(), meta.shot_ms
         )
