@@ -70,7 +70,14 @@ async def run_protocol_bench(
         desk, phone_store = Path(tmp) / "desktop", Path(tmp) / "phone"
         key, session = os.urandom(32), os.urandom(8)
         ep = DesktopEndpoint(
-            key, session, "127.0.0.1", 0, 0, desk, lambda age_ms: frame, durable=durable,
+            key,
+            session,
+            "127.0.0.1",
+            0,
+            0,
+            desk,
+            lambda age_ms: frame,
+            durable=durable,
             max_inflight=max_inflight,
         )
         async with ep, NetemProxy(("127.0.0.1", 0), ("127.0.0.1", ep.udp_port), net, seed) as px:

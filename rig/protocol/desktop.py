@@ -247,8 +247,7 @@ class DesktopMachine:
         self._send(m.Stored(index=index, attempt=attempt, sha256=sha256))
         held = self.inflight.pop((index, attempt), None)
         if held is not None:
-            c = held.capture
-            self._events.append(ev.PhotoVerified(c.item, c.attempt, sha256))
+            self._events.append(ev.PhotoVerified(held.capture.item, held.capture.attempt, sha256))
             return
         if self.state not in OPEN_STATES or not self._matches(index, attempt):
             self.stale += 1
@@ -366,8 +365,10 @@ class DesktopMachine:
     def _on_photo_ready(self, msg: m.PhotoReady, now: float) -> None:
         if (msg.index, msg.attempt) in self.inflight:
             return  # the answer to a poll of a held photo: its upload is (re)started
-        if self.pipelined and self.state in (WAIT_ACK, WAIT_PHOTO) and self._matches(
-            msg.index, msg.attempt
+        if (
+            self.pipelined
+            and self.state in (WAIT_ACK, WAIT_PHOTO)
+            and self._matches(msg.index, msg.attempt)
         ):
             self._hold(msg, now)
             return

@@ -39,7 +39,9 @@ class MemResult:
     stored: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # index -> [(a, sha)]
     saved: Counter[int] = field(default_factory=Counter)  # index -> photos saved on the phone
     saved_pairs: Counter[tuple[int, int]] = field(default_factory=Counter)  # wire (i, a) -> saves
-    verified: dict[int, tuple[int, str]] = field(default_factory=dict)  # pipelined: item -> accepted
+    verified: dict[int, tuple[int, str]] = field(
+        default_factory=dict
+    )  # pipelined: item -> accepted
     max_inflight_seen: int = 0
     phone_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # (item, attempt)
     wire_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # what the phone saved

@@ -185,6 +185,8 @@ class PhoneSim:
         with open(self.cfg.store / SHOTS_NAME, "a", encoding="ascii") as log:
             log.write(f"{index} {attempt} {sha}\n")
         self.shot_ms[(index, attempt)] = (self.link.now() - started) * 1000
+        self._log(f"phone-sim: shot {index} attempt {attempt} in "
+                  f"{self.shot_ms[(index, attempt)]:.0f} ms")  # fmt: skip
         self.machine.photo_saved(index, attempt, sha, len(jpeg), self.link.now())
         self.link.pump()  # persists the state (before_send) before PHOTO_READY goes out
         if index in self.cfg.faults.restart_at and index not in self.restarts_done:

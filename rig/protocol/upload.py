@@ -7,9 +7,9 @@ atomically under a name that carries index, attempt and hash, and is idempotent 
 index, attempt); every refusal is one of the statuses and JSON bodies of §5.3. In simulation it
 also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.httpd``.
 
-Durability is off the event loop (``GroupCommit``): the hash check, the file's fdatasync,
-the rename and one fsync of the folder for every photo that became ready meanwhile run on a
-worker thread, and the photo is reported stored (``on_stored``, then STORED, then ``complete``)
+Durability is off the event loop (``PhotoCommits``, a ``rig.groupcommit.GroupCommit``): the
+hash check, the file's fdatasync, the rename and one fsync of the folder for every photo that
+became ready meanwhile run on a worker thread, and the photo is reported stored (``on_stored``, then STORED, then ``complete``)
 only once it is durable. The loop keeps answering datagrams — the next capture's among them —
 while the disk works.
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from rig.atomic import ensure_free, fsync_dir
 from rig.errors import StorageError, storage_error
+from rig.groupcommit import GroupCommit
 from rig.protocol.auth import hex_equal, tap_auth, upload_auth
 from rig.protocol.httpd import Body, Request, Response
 from rig.protocol.messages import MAX_INDEX
@@ -139,43 +140,18 @@ def parse_meta(headers: dict[str, str], key: bytes, session: bytes) -> UploadMet
     return UploadMeta(session.hex(), index, attempt, sha, size, auth, shot_ms)
 
 
-class GroupCommit:
-    """Photos made durable on a worker thread, one folder fsync per batch (group commit).
-
-    ``await commit(part, target)`` returns once ``part`` is fdatasync'ed, renamed to
-    ``target`` and the folder is fsynced — for every photo that was queued while the previous
-    batch was on disk, together. Nothing runs until the first commit (inert constructor).
-    """
+class PhotoCommits:
+    """Verified photos made durable in groups (``rig.groupcommit``): each file fdatasync'ed
+    and renamed into place, then the folder fsynced once per batch (rig/atomic.py's order)."""
 
     def __init__(self, folder: Path, durable: bool = True) -> None:
         self.folder, self.durable = folder, durable
-        self.batches = 0  # folder fsyncs: fewer than photos when commits overlapped
-        self._queued: list[tuple[Path, Path, asyncio.Future[None]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        self.group: GroupCommit[tuple[Path, Path]] = GroupCommit(self._sync)
 
     async def commit(self, part: Path, target: Path) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queued.append((part, target, future))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.ensure_future(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                await asyncio.to_thread(self._sync, [(part, target) for part, target, _ in batch])
-            except OSError as exc:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for *_, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+        await self.group.commit((part, target))
 
     def _sync(self, jobs: list[tuple[Path, Path]]) -> None:
-        """On the worker: data first, then the names, then the folder (rig/atomic.py's order)."""
         for part, target in jobs:
             if self.durable:
                 with open(part, "rb+") as handle:
@@ -183,7 +159,6 @@ class GroupCommit:
             os.replace(part, target)  # atomic: a reader sees no photo or the whole verified one
         if self.durable:
             fsync_dir(self.folder)
-        self.batches += 1
 
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # the data, not the mtime; fsync where missing
@@ -225,7 +200,7 @@ class UploadServer:
         self.by_index: dict[int, dict[int, PhotoRecord]] = {}  # index -> attempt -> record
         self.rejected: dict[str, int] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
-        self.commits = GroupCommit(self.photos_dir, durable)
+        self.commits = PhotoCommits(self.photos_dir, durable)
 
     def load_existing(self) -> None:
         """Index photos stored by an earlier run (names carry index, attempt and hash)."""

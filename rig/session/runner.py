@@ -180,7 +180,9 @@ class SessionRunner:
         """Run to the end (or stop); return the reconciliation."""
         self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
         self._storage_failure = None
-        store = self._store = SessionStore.open(self.project, self.clock.now)
+        # Group commit: the loop never waits for an fsync; "stored" and "verified" are told
+        # only after ``store.durable()`` (rig.session.store).
+        store = self._store = SessionStore.open(self.project, self.clock.now, group_commit=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
         self._open_quality(store)
         self._settle = self._open_settle(store)
@@ -262,10 +264,19 @@ class SessionRunner:
 
         if self._store is None:  # the run ended; the database is closed
             return
-        save_capture_score(self._store.db, result.capture_id, result.kind, result.run,
-                           result.scores, result.error)
-        self._emit(ev.CaptureScored(self.session_id, idx=result.idx, attempt=result.attempt,
-                                    model=result.kind, scores=result.scores, error=result.error))
+        save_capture_score(
+            self._store.db, result.capture_id, result.kind, result.run, result.scores, result.error
+        )
+        self._emit(
+            ev.CaptureScored(
+                self.session_id,
+                idx=result.idx,
+                attempt=result.attempt,
+                model=result.kind,
+                scores=result.scores,
+                error=result.error,
+            )
+        )
 
     def _score_later(self, capture_id: int, idx: int, attempt: int, aligned: str) -> None:
         from rig.library.frames import decode_png
@@ -558,6 +569,7 @@ class SessionRunner:
         else:
             sha = self.project.objects.put(photo.jpeg)
         self.store.store_photo(capture_id, sha, photo.device)
+        await self.store.durable()
         self._emit(
             ev.CaptureStored(
                 self.session_id, idx=idx, attempt=attempt, sha256=sha, received_at=received_at
@@ -631,8 +643,10 @@ class SessionRunner:
         idx, attempt = prepared.idx, prepared.attempt
         if verdict is not None and self._gate is not None:  # graded: kept for training
             photo = pair_id(self.session_id, idx, attempt)
-            save_grade(self.store.db, capture_id, photo, verdict.figures, verdict.grade,
-                       self._gate.config)
+            save_grade(
+                self.store.db, capture_id, photo, verdict.figures, verdict.grade, self._gate.config
+            )
+        await self.store.durable()  # the verdict survives power loss before anyone hears of it
         if outcome.accepted:
             if aligned is not None:
                 self._score_later(capture_id, idx, attempt, aligned)

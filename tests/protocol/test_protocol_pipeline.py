@@ -126,7 +126,10 @@ MATRIX = {
     "network": (MemConfig(n=30, upload_ms=60), NET),
     "upload-failure": (MemConfig(n=30, upload_ms=60), "upload_fail=0.4," + NET),
     "late-rejections": (MemConfig(n=30, upload_ms=60, reject=frozenset({3, 4, 17})), NET),
-    "phone-restart": (MemConfig(n=30, upload_ms=60, phone_restarts={5: "after_save", 9: "before_save"}), NET),
+    "phone-restart": (
+        MemConfig(n=30, upload_ms=60, phone_restarts={5: "after_save", 9: "before_save"}),
+        NET,
+    ),
     "desktop-restart": (MemConfig(n=30, upload_ms=60, desktop_restarts=(6, 19)), NET),
     "one-in-flight": (MemConfig(n=20, upload_ms=60, max_inflight=1), NET),
 }

@@ -97,10 +97,10 @@ def test_progress_limits_and_recovery_through_the_wire_map(tmp_path: Path) -> No
     sim = SimPhoneOptions(None, shot_ms=50, upload_ms=400)
 
     async def first_run() -> tuple[list[CapturePhase], Any, Any, Any]:
+        # lock-step (max_inflight 0): the upload's progress reaches the capture's callback
         capturer = ProtocolCapturer(PairingRecord.fresh(), tmp_path / "uploads",
                                     lambda at: on_screen[0], sim, timers=SHORT_SHOT,
-                                    max_inflight=0)  # lock-step: the upload's progress counts
-        # fmt: skip
+                                    max_inflight=0)  # fmt: skip
         await capturer.start()
         try:
             phases: list[CapturePhase] = []
@@ -177,7 +177,9 @@ def test_resume_adopts_the_uploaded_photo_in_flight(project: Project) -> None:
     )
     assert rec.clean and rec.verified == 3 and rec.retakes == 0
     asked_again = [e.idx for e in bus.history if isinstance(e, ev.CaptureRequested)]
-    assert asked_again == [2] or asked_again == [1, 2], asked_again
+    # only what was in flight (or never asked), each once; a photo that reached the upload
+    # store meanwhile is adopted without asking
+    assert set(asked_again) <= {1, 2} and len(asked_again) == len(set(asked_again)), asked_again
     stored_after = {e.idx for e in bus.history if isinstance(e, ev.CaptureStored)}
     assert {i for i, _ in in_flight} <= stored_after
     phone = service.session_dir(project, session_id) / "sim-phone"
