@@ -191,6 +191,10 @@ def _figures(
     events = rig["events"]
     shown = {(i, a): d["shown_at"] for _, k, i, a, d in events if k == "ItemShown"}
     asked = {(i, a): ts for ts, k, i, a, _ in events if k == "CaptureRequested"}
+    # The runner commits the request while the panel settles and logs the settle it chose.
+    for ts, k, i, a, d in events:
+        if k == "CaptureRequested" and d.get("settle_ms") is not None and (i, a) in shown:
+            asked[(i, a)] = shown[(i, a)] + float(d["settle_ms"]) / 1000
     verified = [ts for ts, k, *_ in events if k == "CaptureVerified"]
     rejected = [d.get("reason") or "" for _, k, _, _, d in events if k == "CaptureRejected"]
     order = sorted(shown, key=shown.__getitem__)

@@ -130,6 +130,7 @@ class SessionRunner:
         self._aborted = False
         self._store: SessionStore | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._render_pool: ThreadPoolExecutor | None = None  # frames ahead: never behind a check
         self._registering: set[asyncio.Future[Any]] = set()
         self._storage_failure: StorageError | None = None  # met by a background registration
         self._queue: deque[_Work] = deque()
@@ -184,6 +185,9 @@ class SessionRunner:
         # only after ``store.durable()`` (rig.session.store).
         store = self._store = SessionStore.open(self.project, self.clock.now, group_commit=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
+        # The next frames render on their own worker: registrations of earlier photos (now
+        # several at once, pipelined) must never make the display wait.
+        self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rig-render")
         self._open_quality(store)
         self._settle = self._open_settle(store)
         started = False
@@ -223,6 +227,7 @@ class SessionRunner:
             raise
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._render_pool.shutdown(wait=True, cancel_futures=True)
             self._close_scorer()
             self._store = None
             store.close()
@@ -431,8 +436,8 @@ class SessionRunner:
         )
 
     async def _loop(self) -> None:
-        assert self._pool is not None
-        prefetch = Prefetcher(self._pool)
+        assert self._render_pool is not None
+        prefetch = Prefetcher(self._render_pool)
         try:
             await self._drain(prefetch)
         finally:
@@ -495,6 +500,7 @@ class SessionRunner:
                     conditions,
                     shown_at,
                     prepared.truth.frame_id,
+                    settle_ms,
                 )
             except BaseException:
                 settled.cancel()
@@ -636,8 +642,12 @@ class SessionRunner:
             self._pool, partial(verify_and_gate, prepared, jpeg, self.layout, self._gate)
         )
         objects = self.project.objects
-        aligned = objects.put(outcome.aligned_png) if outcome.aligned_png is not None else None
-        mask = objects.put(outcome.mask_png) if outcome.mask_png is not None else None
+        # Written (and fsynced) on a worker: the loop is shooting the next items meanwhile.
+        aligned = mask = None
+        if outcome.aligned_png is not None:
+            aligned = await loop.run_in_executor(self._pool, objects.put, outcome.aligned_png)
+        if outcome.mask_png is not None:
+            mask = await loop.run_in_executor(self._pool, objects.put, outcome.mask_png)
         self.store.record_registration(capture_id, outcome, aligned, mask)
         self._learn_settle(prepared, outcome)
         idx, attempt = prepared.idx, prepared.attempt

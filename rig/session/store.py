@@ -447,10 +447,13 @@ class SessionStore:
         conditions: dict[str, Any] | None = None,
         shown_at: float | None = None,
         frame_id: int | None = None,
+        settle_ms: float | None = None,
     ) -> int:
         """Item ``idx`` is on screen and attempt ``attempt`` is about to be asked for.
 
-        Written before the camera is asked, so a crash leaves a trace of the attempt in flight.
+        Written before the camera is asked, so a crash leaves a trace of the attempt in flight
+        (the runner writes it while the panel settles: ``settle_ms``, kept in the event row,
+        is how long after ``shown_at`` the camera is asked).
         """
         next_capture_state(None, "request")
         with self._tx() as c:
@@ -473,7 +476,8 @@ class SessionStore:
                     _dumps(conditions or {}),
                 ],
             ).lastrowid
-            self._log(CAPTURE_EVENT_KINDS["request"], session_id, conditions, idx, attempt)
+            logged = conditions if settle_ms is None else {**(conditions or {}), "settle_ms": settle_ms}
+            self._log(CAPTURE_EVENT_KINDS["request"], session_id, logged, idx, attempt)
         return int(row_id or 0)
 
     def _capture_step(
