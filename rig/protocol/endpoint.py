@@ -4,8 +4,9 @@ Wiring only: the sans-I/O ``DesktopMachine`` on a UDP socket (``MachineLink``), 
 server on ``rig.protocol.httpd``, and ``StateFile`` for what a restart needs. Protocol events
 become a photo record or a ``DeviceError``. With a v1.2 phone (§6.4) ``shoot`` returns as soon
 as the photo is durable on the phone, with a future of its verified record: the caller shows
-the next item while the upload completes (at most ``max_inflight`` photos in flight). The screen tap of simulation sessions is a function
-handed in (the simulated display keeps the frames and models its latency, not this class).
+the next item while the upload completes (at most ``max_inflight`` photos in flight). The
+screen tap of simulation sessions is a function handed in (the simulated display keeps the
+frames and models its latency, not this class).
 """
 
 from __future__ import annotations

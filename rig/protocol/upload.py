@@ -9,9 +9,9 @@ also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.htt
 
 Durability is off the event loop (``PhotoCommits``, a ``rig.groupcommit.GroupCommit``): the
 hash check, the file's fdatasync, the rename and one fsync of the folder for every photo that
-became ready meanwhile run on a worker thread, and the photo is reported stored (``on_stored``, then STORED, then ``complete``)
-only once it is durable. The loop keeps answering datagrams — the next capture's among them —
-while the disk works.
+became ready meanwhile run on a worker thread, and the photo is reported stored
+(``on_stored``, then STORED, then ``complete``) only once it is durable. The loop keeps
+answering datagrams — the next capture's among them — while the disk works.
 
 A disk that cannot take a photo (full, read-only: checked before the body is read, and any
 ``OSError`` meaning so while writing) is answered 507 ``storage`` (the phone retries later),
