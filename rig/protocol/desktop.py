@@ -279,12 +279,6 @@ class DesktopMachine:
             self.current = None
             self._resend_due_s = None
 
-    def abandon(self, index: int, attempt: int) -> None:
-        """Forget a held photo (the caller gave up on it); a late upload is then stale."""
-        for wire, held in list(self.inflight.items()):
-            if (held.capture.item, held.capture.attempt) == (index, attempt):
-                del self.inflight[wire]
-
     def close(self, reason: str, now: float) -> None:
         """End the session: BYE to a v1.1 phone until BYE_ACK (§7.5); CLOSED at once otherwise."""
         self.cancel(now)

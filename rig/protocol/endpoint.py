@@ -297,6 +297,9 @@ class DesktopEndpoint:
         done = self.stored(index, attempt)
         if done is not None:
             return Shot(index, done.attempt, _resolved(done))
+        held = self._held.get((index, attempt))
+        if held is not None and not held.done():  # asked again while in flight: the same photo
+            return Shot(index, attempt, held)
         await self._room()
         self._on_progress, self._told = on_progress, None
         try:
@@ -348,7 +351,6 @@ class DesktopEndpoint:
         assert self.machine is not None and self.link is not None
         if self.machine.state in OPEN_STATES:
             self._cancel()  # a capture abandoned without our knowing (never a crash, §6)
-        self.machine.abandon(index, attempt)  # asked again: an older hold of it is moot
         self._waiter = asyncio.get_running_loop().create_future()
         self._waiting_for = (index, attempt)
         self.machine.request_capture(index, attempt, tag, self.link.now())
