@@ -15,7 +15,8 @@ Theory of operation
   once, and the arrival of item i (stored, then registered) runs in the background; a lost
   upload fails that attempt and retakes the item like a rejection. The capture row stays
   ``requested`` until the photo is stored here, so a crash loses at most the photos in
-  flight, and resume asks for exactly those attempts again (the phone re-uploads them). A rejected photo puts its item back in the queue
+  flight, and resume asks for exactly those attempts again (the phone re-uploads them).
+  A rejected photo puts its item back in the queue
   for a retake with the next attempt number (the frame code changes with it, so a
   stale photo of an old attempt can never verify a new one).
 - On resume, the attempt that was in flight is adopted: its photo, if the camera side
@@ -269,19 +270,10 @@ class SessionRunner:
 
         if self._store is None:  # the run ended; the database is closed
             return
-        save_capture_score(
-            self._store.db, result.capture_id, result.kind, result.run, result.scores, result.error
-        )
-        self._emit(
-            ev.CaptureScored(
-                self.session_id,
-                idx=result.idx,
-                attempt=result.attempt,
-                model=result.kind,
-                scores=result.scores,
-                error=result.error,
-            )
-        )
+        save_capture_score(self._store.db, result.capture_id, result.kind, result.run,
+                           result.scores, result.error)
+        self._emit(ev.CaptureScored(self.session_id, idx=result.idx, attempt=result.attempt,
+                                    model=result.kind, scores=result.scores, error=result.error))
 
     def _score_later(self, capture_id: int, idx: int, attempt: int, aligned: str) -> None:
         from rig.library.frames import decode_png
@@ -653,9 +645,8 @@ class SessionRunner:
         idx, attempt = prepared.idx, prepared.attempt
         if verdict is not None and self._gate is not None:  # graded: kept for training
             photo = pair_id(self.session_id, idx, attempt)
-            save_grade(
-                self.store.db, capture_id, photo, verdict.figures, verdict.grade, self._gate.config
-            )
+            save_grade(self.store.db, capture_id, photo, verdict.figures, verdict.grade,
+                       self._gate.config)
         await self.store.durable()  # the verdict survives power loss before anyone hears of it
         if outcome.accepted:
             if aligned is not None:
