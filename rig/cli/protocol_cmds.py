@@ -120,6 +120,11 @@ def phone_sim(
         Path | None, typer.Option(help="--compat chexpeditor: folder the names point into.")
     ] = None,
     row_start: Annotated[int, typer.Option(help="--compat chexpeditor: first expected row.")] = 0,
+    wait_pairing_s: Annotated[
+        float,
+        typer.Option(help="PAIRING is a file still to come: wait this long for it (a phone "
+                     "already running, pairing as soon as the desktop shows its code)."),
+    ] = 0.0,
     insecure_chexpeditor: Annotated[
         bool, typer.Option("--insecure-chexpeditor", help="Allow the unauthenticated protocol.")
     ] = False,
@@ -143,6 +148,8 @@ def phone_sim(
         raise UsageError("phone-sim: give the PAIRING payload (or --compat chexpeditor)")
     from rig.protocol.timers import Timers
 
+    if wait_pairing_s > 0:
+        _wait_for_pairing(Path(pairing), wait_pairing_s)
     with flag_value():
         pairing_info = load_pairing(pairing)
     cfg = PhoneSimConfig(
@@ -154,6 +161,19 @@ def phone_sim(
         console.print(f"phone-sim: pairing with {cfg.pairing.host}:{cfg.pairing.udp_port}")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(PhoneSim(cfg).run())
+
+
+def _wait_for_pairing(path: Path, limit_s: float) -> None:
+    """Poll for the pairing file (written atomically by the desktop); everything is imported."""
+    import sys
+    import time
+
+    print(f"phone-sim: ready, waiting for {path}", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise UsageError(f"--wait-pairing-s: no pairing file {path} after {limit_s:g} s")
+        time.sleep(0.01)
 
 
 def _compat_phone_sim(
@@ -243,6 +263,9 @@ def bench_protocol(
     fsync: Annotated[
         bool, typer.Option(help="fsync stored photos (off: shows the protocol cost alone).")
     ] = True,
+    inflight: Annotated[
+        int, typer.Option(help="Photos in flight with a v1.2 phone (0 = v1.1 lock-step).")
+    ] = 2,
     json_out: JsonOption = False,
 ) -> None:
     """Desktop endpoint + phone-sim process over loopback with a fault proxy between them."""
@@ -250,15 +273,20 @@ def bench_protocol(
 
     if captures < 1:
         raise UsageError("--captures must be >= 1")
+    if not 0 <= inflight <= 16:
+        raise UsageError("--inflight must be in 0..16")
 
     def progress(done: int) -> None:
         if not json_out and (done % 500 == 0 or done == captures):
             console.print(f"  {done}/{captures} captures")
 
-    result = asyncio.run(run_protocol_bench(captures, faults, shot_ms, seed, progress, fsync))
+    result = asyncio.run(
+        run_protocol_bench(captures, faults, shot_ms, seed, progress, fsync, inflight)
+    )
     if json_out:
         print_json(result)
         return
     for key in ("captures", "skipped", "duplicated", "retransmissions", "rejected_datagrams",
-                "overhead_ms_median", "overhead_ms_p95", "errors", "wall_s", "netem"):  # fmt: skip
+                "overhead_ms_median", "overhead_ms_p95", "stored_lag_ms_median", "errors",
+                "wall_s", "netem"):  # fmt: skip
         console.print(f"{key:>20}: {result.get(key)}")

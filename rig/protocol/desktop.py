@@ -1,4 +1,4 @@
-"""The desktop's side of the capture protocol as a sans-I/O state machine (v1.1).
+"""The desktop's side of the capture protocol as a sans-I/O state machine (v1.2).
 
 Rules / theory of operation (docs/protocol.md §6–§7):
 
@@ -15,6 +15,12 @@ Rules / theory of operation (docs/protocol.md §6–§7):
 * The capture completes only through ``photo_stored`` for exactly its wire pair: the desktop
   advances only after the photo is verified on disk (the CheXpeditor rule). The upload may
   overtake every datagram, so it completes the capture from any waiting state.
+* v1.2 pipelining (§6.4), only with a phone that announced minor >= 2: a PHOTO_READY of the
+  open capture closes it at once (``PhotoHeld``; the photo is durable on the phone) and the
+  capture moves to ``inflight`` until ``photo_stored`` (``PhotoVerified``) or its upload
+  deadline (``CameraFailed``). At most ``max_inflight`` such photos; each is polled with its
+  CAPTURE every ``poll_s`` (the phone answers from its results and re-uploads, never
+  re-shoots), so a phone restart or a lost upload is retried without the caller.
 * ERROR GAP is resolved here, by the rule of §7.3 (the desktop's record wins, and it converges):
   a phone whose cursor has passed the wire index gets the capture re-planned at its cursor; a
   phone behind it gets an explicit RESYNC, backed off, at most ``MAX_GAPS`` per capture, after
@@ -58,6 +64,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (WAIT_ACK, "acked"): WAIT_PHOTO,
     (WAIT_ACK, "announced"): WAIT_UPLOAD,
     (WAIT_PHOTO, "announced"): WAIT_UPLOAD,
+    (WAIT_ACK, "held"): IDLE,  # v1.2: the photo is safe on the phone; upload in flight (§6.4)
+    (WAIT_PHOTO, "held"): IDLE,
     (WAIT_ACK, "gap"): NEED_RESYNC,
     (WAIT_PHOTO, "gap"): NEED_RESYNC,
     (WAIT_RESYNC, "gap"): NEED_RESYNC,  # RESYNC_ACK naming another index: the phone refused
@@ -88,6 +96,17 @@ class Current:
     wire_attempt: int
 
 
+@dataclass
+class InFlight:
+    """A v1.2 capture closed on PHOTO_READY whose upload is not stored yet (§6.4)."""
+
+    capture: Current
+    sha256: str
+    size: int
+    deadline_s: float  # upload_timeout_s after the announcement or the last upload bytes
+    poll_due_s: float  # the next CAPTURE poll (the phone answers from its results)
+
+
 @dataclass(frozen=True)
 class CaptureProgress:
     """What the phone has done for the open capture, for a caller's deadline (§6.2)."""
@@ -113,8 +132,11 @@ class DesktopMachine:
         peer: Any = None,
         timers: Timers | None = None,
         wiremap: WireMap | None = None,
+        max_inflight: int = 2,
     ) -> None:
         self.timers = timers or Timers()
+        self.max_inflight = max_inflight  # v1.2 look-ahead: photos held, not yet stored (§6.4)
+        self.inflight: dict[tuple[int, int], InFlight] = {}  # wire pair -> held capture
         self.codec = m.Codec(key, session, m.ROLE_DESKTOP, next_seq=initial_seq)
         self.peer = peer
         self.next_index = next_index
@@ -179,6 +201,15 @@ class DesktopMachine:
         c = self.current
         return c is not None and (c.index, c.wire_attempt) == (index, attempt)
 
+    @property
+    def pipelined(self) -> bool:
+        """Whether captures close on PHOTO_READY (the phone announced minor >= 2, §6.4)."""
+        return self.peer_minor >= m.PIPELINE_MINOR and self.max_inflight > 0
+
+    def inflight_full(self) -> bool:
+        """No new capture may open until a held photo is stored or lost (bounded look-ahead)."""
+        return len(self.inflight) >= max(1, self.max_inflight)
+
     def shot_timeout_s(self) -> float:
         """How long a shot may take: ours, or the phone's announced camera timeout + margin."""
         return max(self.timers.shot_timeout_s, self.phone_shot_s + SHOT_MARGIN_S)
@@ -197,6 +228,10 @@ class DesktopMachine:
             raise LocalProtocolError(f"item {index} / attempt {attempt} out of range (§6.1)")
         if not m.valid_tag(tag):
             raise LocalProtocolError("capture tag must be up to 128 of A-Z a-z 0-9 . _ - (§4.2)")
+        if self.inflight and self.inflight_full():
+            raise LocalProtocolError(
+                f"{len(self.inflight)} photos in flight: wait for one before the next (§6.4)"
+            )
         self._go("request")
         wire = self.wiremap.assign(index, attempt, self.phone_cursor)
         self.current = Current(index, attempt, tag, *wire)
@@ -210,6 +245,10 @@ class DesktopMachine:
     def photo_stored(self, index: int, attempt: int, sha256: str, now: float) -> None:
         """The upload server verified and stored wire pair (index, attempt)."""
         self._send(m.Stored(index=index, attempt=attempt, sha256=sha256))
+        held = self.inflight.pop((index, attempt), None)
+        if held is not None:
+            self._events.append(ev.PhotoVerified(held.capture.item, held.capture.attempt, sha256))
+            return
         if self.state not in OPEN_STATES or not self._matches(index, attempt):
             self.stale += 1
             return
@@ -224,7 +263,10 @@ class DesktopMachine:
 
     def upload_progressed(self, index: int, attempt: int, received: int, now: float) -> None:
         """The upload server holds ``received`` bytes of wire pair (index, attempt)."""
-        if self.state in OPEN_STATES and self._matches(index, attempt):
+        held = self.inflight.get((index, attempt))
+        if held is not None:
+            held.deadline_s = now + self.timers.upload_timeout_s
+        elif self.state in OPEN_STATES and self._matches(index, attempt):
             self._upload_bytes = received
             self._progress_s = now
             if self.state == WAIT_UPLOAD:  # bytes flow: a slow upload is not a failed one
@@ -240,6 +282,7 @@ class DesktopMachine:
     def close(self, reason: str, now: float) -> None:
         """End the session: BYE to a v1.1 phone until BYE_ACK (§7.5); CLOSED at once otherwise."""
         self.cancel(now)
+        self.inflight.clear()
         if self.state != IDLE:
             return
         if self.peer is None or self.peer_minor < 1:
@@ -284,12 +327,18 @@ class DesktopMachine:
         minor = self.peer_minor if msg.minor is not None else None  # v1.0 bytes to a v1.0 phone
         self._send(m.HelloAck(nonce=msg.nonce, next=nxt, minor=minor))
         self._events.append(ev.PeerHello(msg.cursor))
+        for held in self.inflight.values():  # a restarted phone re-uploads what it holds
+            self._poll_held(held, now)
         if self.state in POLLED:
             self._send_capture(now, first=False)  # the phone (re)started: ask at once
         elif self.state == CLOSING:
             self._send_bye(now)
 
     def _on_capture_ack(self, msg: m.CaptureAck, now: float) -> None:
+        if (msg.index, msg.attempt) in self.inflight:
+            if msg.state == m.ST_FAILED:  # cannot happen for a saved photo; a broken phone
+                self._fail_held((msg.index, msg.attempt), "phone reports the shot failed")
+            return
         if not self._matches(msg.index, msg.attempt):
             self.stale += 1
             return
@@ -308,6 +357,15 @@ class DesktopMachine:
             self._on_camera_failed(msg.index, msg.attempt, "camera failed")
 
     def _on_photo_ready(self, msg: m.PhotoReady, now: float) -> None:
+        if (msg.index, msg.attempt) in self.inflight:
+            return  # the answer to a poll of a held photo: its upload is (re)started
+        if (
+            self.pipelined
+            and self.state in (WAIT_ACK, WAIT_PHOTO)
+            and self._matches(msg.index, msg.attempt)
+        ):
+            self._hold(msg, now)
+            return
         if not self._matches(msg.index, msg.attempt) or self.state not in (WAIT_ACK, WAIT_PHOTO):
             if not (self.state == WAIT_UPLOAD and self._matches(msg.index, msg.attempt)):
                 self.stale += 1
@@ -320,7 +378,36 @@ class DesktopMachine:
         self._resend_due_s = now + self.timers.poll_s
         self._events.append(ev.PhotoAnnounced(c.item, c.attempt, msg.sha256, msg.size))
 
+    def _hold(self, msg: m.PhotoReady, now: float) -> None:
+        """v1.2: the photo is durable on the phone; close the capture, keep the photo in flight
+        (the phone's cursor moved past it when it saved it, §7.1)."""
+        c = self.current
+        assert c is not None
+        self._go("held")
+        self.current = None
+        self._resend_due_s = None
+        self.inflight[(c.index, c.wire_attempt)] = InFlight(
+            c, msg.sha256, msg.size, now + self.timers.upload_timeout_s, now + self.timers.poll_s
+        )
+        self.next_index = max(self.next_index, c.index + 1)
+        if self.phone_cursor == c.index:
+            self.phone_cursor = c.index + 1
+        self._events.append(ev.PhotoAnnounced(c.item, c.attempt, msg.sha256, msg.size))
+        self._events.append(ev.PhotoHeld(c.item, c.attempt, msg.sha256, msg.size))
+
+    def _fail_held(self, wire: tuple[int, int], reason: str) -> None:
+        held = self.inflight.pop(wire)
+        self._events.append(ev.CameraFailed(held.capture.item, held.capture.attempt, reason))
+
+    def _poll_held(self, held: InFlight, now: float) -> None:
+        c = held.capture
+        self._send(m.Capture(index=c.index, attempt=c.wire_attempt, tag=c.tag))
+        held.poll_due_s = now + self.timers.poll_s
+
     def _on_camera_failed(self, index: int, attempt: int, reason: str) -> None:
+        if (index, attempt) in self.inflight:
+            self._fail_held((index, attempt), reason)
+            return
         if not self._matches(index, attempt) or self.state not in OPEN_STATES:
             self.stale += 1
             return
@@ -388,15 +475,21 @@ class DesktopMachine:
 
     # ------------------------------------------------------------------ timers
     def get_timer(self) -> float | None:
+        held = [t for h in self.inflight.values() for t in (h.deadline_s, h.poll_due_s)]
         if self.state in (IDLE, CLOSED):
-            return None
-        times = [self._resend_due_s]
+            return min(held) if held else None
+        times = [self._resend_due_s, *held]
         if self.state in OPEN_STATES:
             times += [self._heard_s + self.timers.phone_timeout_s, self._deadline_s]
         present = [t for t in times if t is not None]
         return min(present) if present else None
 
     def handle_timer(self, now: float) -> None:
+        for wire, held in list(self.inflight.items()):
+            if now >= held.deadline_s:
+                self._fail_held(wire, "upload not completed")
+            elif now >= held.poll_due_s:
+                self._poll_held(held, now)
         if self.state == CLOSING:
             if self._resend_due_s is not None and now >= self._resend_due_s:
                 self._send_bye(now)

@@ -2,8 +2,11 @@
 
 Wiring only: the sans-I/O ``DesktopMachine`` on a UDP socket (``MachineLink``), the upload
 server on ``rig.protocol.httpd``, and ``StateFile`` for what a restart needs. Protocol events
-become a photo record or a ``DeviceError``. The screen tap of simulation sessions is a function
-handed in (the simulated display keeps the frames and models its latency, not this class).
+become a photo record or a ``DeviceError``. With a v1.2 phone (§6.4) ``shoot`` returns as soon
+as the photo is durable on the phone, with a future of its verified record: the caller shows
+the next item while the upload completes (at most ``max_inflight`` photos in flight). The
+screen tap of simulation sessions is a function handed in (the simulated display keeps the
+frames and models its latency, not this class).
 """
 
 from __future__ import annotations
@@ -65,6 +68,33 @@ class ProtocolLimits:
         return self.phone_s + self.shot_s + self.upload_s + self.margin_s
 
 
+@dataclass(frozen=True)
+class Shot:
+    """A capture the phone answered with a photo: ``stored`` resolves to its verified record —
+    already in lock-step, later when the photo is held in flight (v1.2, §6.4) — or raises
+    ``CameraFailedError`` if its upload is lost (the caller retakes the item)."""
+
+    index: int
+    attempt: int
+    stored: asyncio.Future[PhotoRecord]
+
+    @property
+    def held(self) -> bool:
+        return not self.stored.done()
+
+
+def _resolved(record: PhotoRecord) -> asyncio.Future[PhotoRecord]:
+    future: asyncio.Future[PhotoRecord] = asyncio.get_running_loop().create_future()
+    future.set_result(record)
+    return future
+
+
+def _quiet(future: asyncio.Future[Any]) -> None:
+    """Mark a held photo's failure as seen (its owner may have stopped waiting)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class DesktopEndpoint:
     """``async with DesktopEndpoint(...) as ep: photo = await ep.capture(i, 1, tag)``."""
 
@@ -83,7 +113,9 @@ class DesktopEndpoint:
         advertise_host: str | None = None,
         durable: bool = True,
         http_limits: HttpLimits | None = None,
+        max_inflight: int = 2,
     ) -> None:
+        self.max_inflight = max_inflight  # v1.2 look-ahead (0: lock-step with every phone)
         self.durable = durable
         self.key, self.session = key, session_id
         self.host, self.udp_port, self.http_port = host, udp_port, http_port
@@ -96,13 +128,15 @@ class DesktopEndpoint:
         self.events: list[ev.Event] = []  # every protocol event, for the operator log
         self.listeners: list[Callable[[ev.Event], None]] = []  # told of every event (tools)
         self._waiter: asyncio.Future[ev.Event] | None = None
+        self._waiting_for: tuple[int, int] | None = None  # (item, attempt) of the open capture
+        self._held: dict[tuple[int, int], asyncio.Future[PhotoRecord]] = {}
         self._on_progress: ProgressFn | None = None
         self._told: tuple[int, int, float] | None = None  # the progress last handed on
         self._closed: asyncio.Future[None] | None = None
         self._state: EndpointState | None = None
         self._statefile = StateFile(self.store_dir, session_id, key)
         self._state_save: asyncio.TimerHandle | None = None
-        self._saved_map = -1
+        self._saved_map = self._saved_moves = -1
         self.machine: DesktopMachine | None = None
         self.link: MachineLink | None = None
         self.server: UploadServer | None = None
@@ -126,7 +160,7 @@ class DesktopEndpoint:
         floor = time_seq()
         peer = tuple(state.peer) if state.peer else None
         self.machine = DesktopMachine(self.key, self.session, max(state.seq_mark, floor), nxt,
-                                      peer, self.timers, wiremap)  # fmt: skip
+                                      peer, self.timers, wiremap, self.max_inflight)  # fmt: skip
         # Old genuine datagrams replayed after our restart must still count as replays (§4.6).
         self.machine.codec.window = ReplayWindow.restored(state.peer_highest, floor)
         self._persist()
@@ -155,6 +189,10 @@ class DesktopEndpoint:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._closed), BYE_WAIT_S)
         self._persist()
+        held, self._held = self._held, {}
+        for future in held.values():
+            if not future.done():
+                future.set_exception(PhoneLostError("the session closed before the photo arrived"))
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -242,9 +280,27 @@ class DesktopEndpoint:
         cancellation by the caller, an error — the capture is closed in the protocol machine,
         so the next call starts clean; protocol errors surface as ``PhoneLostError``.
         """
+        shot = await self.shoot(index, attempt, tag, timeout_s, on_progress)
+        return await shot.stored
+
+    async def shoot(
+        self,
+        index: int,
+        attempt: int = 1,
+        tag: str = "",
+        timeout_s: float | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> Shot:
+        """Like ``capture``, but returns once the photo is safe: verified on the desktop, or —
+        with a v1.2 phone — saved on the phone and announced, its upload still running (§6.4).
+        Waits first while ``max_inflight`` photos are in flight (bounded look-ahead)."""
         done = self.stored(index, attempt)
         if done is not None:
-            return done
+            return Shot(index, done.attempt, _resolved(done))
+        held = self._held.get((index, attempt))
+        if held is not None and not held.done():  # asked again while in flight: the same photo
+            return Shot(index, attempt, held)
+        await self._room()
         self._on_progress, self._told = on_progress, None
         try:
             return await asyncio.wait_for(self._capture(index, attempt, tag), timeout_s)
@@ -258,14 +314,25 @@ class DesktopEndpoint:
             self._on_progress = None
             self._cancel()
 
-    async def _capture(self, index: int, attempt: int, tag: str) -> PhotoRecord:
+    async def _room(self) -> None:
+        """Wait until fewer than ``max_inflight`` photos are in flight (any outcome frees one)."""
+        while self.machine is not None and self.machine.inflight and self.machine.inflight_full():
+            pending = [f for f in self._held.values() if not f.done()]
+            if not pending:
+                return
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _capture(self, index: int, attempt: int, tag: str) -> Shot:
         last = ""
         for a in range(attempt, attempt + self.camera_retries + 1):
             event = await self._run_attempt(index, a, tag)
+            if isinstance(event, ev.PhotoHeld):
+                future = self._held.get((index, a))
+                if future is None:  # verified before this coroutine resumed
+                    future = _resolved(self._verified_record(index, a))
+                return Shot(index, a, future)
             if isinstance(event, ev.PhotoVerified):
-                record = self.stored(index, a)
-                assert record is not None and record.attempt == a
-                return record
+                return Shot(index, a, _resolved(self._verified_record(index, a)))
             if isinstance(event, ev.PhoneLost):
                 raise PhoneLostError(f"phone lost at item {index}: {event.reason}")
             assert isinstance(event, ev.CameraFailed)
@@ -275,17 +342,23 @@ class DesktopEndpoint:
             "check the phone's camera"
         )
 
+    def _verified_record(self, index: int, attempt: int) -> PhotoRecord:
+        record = self.stored(index, attempt)
+        assert record is not None and record.attempt == attempt
+        return record
+
     async def _run_attempt(self, index: int, attempt: int, tag: str) -> ev.Event:
         assert self.machine is not None and self.link is not None
         if self.machine.state in OPEN_STATES:
             self._cancel()  # a capture abandoned without our knowing (never a crash, §6)
         self._waiter = asyncio.get_running_loop().create_future()
+        self._waiting_for = (index, attempt)
         self.machine.request_capture(index, attempt, tag, self.link.now())
         self.link.pump()
         try:
             return await self._waiter
         finally:
-            self._waiter = None
+            self._waiter = self._waiting_for = None
 
     # ------------------------------------------------------------------ callbacks
     def _on_event(self, event: ev.Event) -> None:
@@ -297,12 +370,31 @@ class DesktopEndpoint:
         self._tell_progress()
         if isinstance(event, ev.ByeAcked) and self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
-        elif (
-            isinstance(event, ev.PhotoVerified | ev.PhoneLost | ev.CameraFailed)
-            and self._waiter is not None
-            and not self._waiter.done()
-        ):
+            return
+        if not isinstance(event, ev.PhotoHeld | ev.PhotoVerified | ev.PhoneLost | ev.CameraFailed):
+            return
+        key = (event.index, event.attempt)
+        if isinstance(event, ev.PhotoHeld):
+            future: asyncio.Future[PhotoRecord] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_quiet)
+            self._held[key] = future
+        else:
+            self._settle_held(key, event)
+        if key == self._waiting_for and self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(event)
+
+    def _settle_held(self, key: tuple[int, int], event: ev.Event) -> None:
+        """A held photo's outcome: its verified record, or the loss the caller retakes."""
+        future = self._held.pop(key, None)
+        if future is None or future.done():
+            return
+        if isinstance(event, ev.PhotoVerified):
+            future.set_result(self._verified_record(*key))
+        else:
+            reason = getattr(event, "reason", "")
+            future.set_exception(
+                CameraFailedError(f"the photo of item {key[0]} attempt {key[1]} was lost: {reason}")
+            )
 
     def _on_stored(self, record: PhotoRecord) -> None:
         assert self.machine is not None and self.link is not None
@@ -319,6 +411,12 @@ class DesktopEndpoint:
         session pauses naming the path), not a deadline later as a misleading PhoneLost."""
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
+        for future in self._held.values():  # the session pauses; what it holds is retaken
+            if not future.done():
+                future.set_exception(exc)
+        self._held.clear()
+        if self.machine is not None:
+            self.machine.inflight.clear()
 
     def _on_upload_bytes(self, index: int, attempt: int, received: int) -> None:
         if self.machine is not None and self.link is not None:
@@ -351,22 +449,31 @@ class DesktopEndpoint:
     # ------------------------------------------------------------------ persistence
     def _persist(self, durable: bool = True) -> None:
         """Save when the seq block runs out, the peer moved or the wire map changed — before
-        any datagram that depends on it is sent (MachineLink calls this first)."""
+        any datagram that depends on it is sent (MachineLink calls this first).
+
+        fsync only for what power loss must not take (seq reservations, the peer, re-planned
+        wire pairs): a new identity pair (item i attempt a as wire (i, a), nearly every
+        capture) is written atomically without fsync — the session's own database records
+        that request durably, and a desktop that forgot it asks for it again on resume
+        (an upload meanwhile is answered 404 not_requested and retried, §5.3). So no fsync
+        stands between a capture request and its CAPTURE datagram."""
         machine, state = self.machine, self._state
         if machine is None or state is None:
             return
         window = machine.codec.window
         highest = window.highest if window is not None else 0
-        changed = (
+        must_sync = (
             machine.next_seq >= state.seq_mark
             or list(machine.peer or []) != (state.peer or [])
-            or machine.wiremap.version != self._saved_map
+            or machine.wiremap.moved_version != self._saved_moves
         )
+        changed = must_sync or machine.wiremap.version != self._saved_map
         if machine.next_seq >= state.seq_mark:
             state.seq_mark = machine.next_seq + SEQ_BLOCK
         state.peer = list(machine.peer) if machine.peer is not None else None
         state.wiremap = machine.wiremap.entries()
         if changed or not durable:
             state.peer_highest = highest
-            self._statefile.save(state, durable=durable)
+            self._statefile.save(state, durable=durable and must_sync)
             self._saved_map = machine.wiremap.version
+            self._saved_moves = machine.wiremap.moved_version

@@ -32,6 +32,17 @@ class PhotoAnnounced(Event):
 
 
 @dataclass(frozen=True)
+class PhotoHeld(Event):
+    """v1.2 pipelining (§6.4): the phone saved the photo durably and announced it; the capture
+    is closed and the photo's upload and verification go on while the next item is shot."""
+
+    index: int
+    attempt: int
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class PhotoVerified(Event):
     index: int
     attempt: int

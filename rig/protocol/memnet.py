@@ -4,7 +4,9 @@ Used by the tests (the full fault matrix) and handy for exploring the protocol: 
 no threads, no wall clock; a run with a given seed is exactly reproducible. The "desktop
 driver" plays the session engine (capture 0..n-1 from attempt 1, retry camera failures with
 attempt + 1; GAPs are resolved inside the desktop machine); the "phone world" plays camera and
-uploader.
+uploader. With ``pipelined`` the driver plays the v1.2 session (docs/protocol.md §6.4): it asks
+for the next item as soon as the photo is held on the phone, re-queues an item whose held photo
+is lost or rejected late (``reject``), and re-asks the attempts in flight after a desktop restart.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import heapq
 import itertools
 import json
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,11 @@ class MemResult:
     completed: list[int] = field(default_factory=list)
     stored: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # index -> [(a, sha)]
     saved: Counter[int] = field(default_factory=Counter)  # index -> photos saved on the phone
+    saved_pairs: Counter[tuple[int, int]] = field(default_factory=Counter)  # wire (i, a) -> saves
+    verified: dict[int, tuple[int, str]] = field(
+        default_factory=dict
+    )  # pipelined: item -> accepted
+    max_inflight_seen: int = 0
     phone_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # (item, attempt)
     wire_sha: dict[tuple[int, int], str] = field(default_factory=dict)  # what the phone saved
     lost: list[int] = field(default_factory=list)
@@ -63,6 +70,9 @@ class MemConfig:
     time_limit_s: float = 36_000.0
     retakes: dict[int, int] = field(default_factory=dict)  # item -> retaken once this one is done
     phone_factory: Callable[..., Any] = PhoneMachine  # (key, session, addr, seq, state, timers)
+    pipelined: bool = False  # the v1.2 driver (§6.4); the machines pipeline with a v1.2 phone
+    max_inflight: int = 2
+    reject: frozenset[int] = frozenset()  # pipelined: items whose first verified photo is rejected
 
 
 class MemRun:
@@ -91,6 +101,9 @@ class MemRun:
         self.retake: tuple[int, int] | None = None  # (item, attempt) to capture next
         self.pending_retakes = dict(cfg.retakes)
         self.last_attempt: dict[int, int] = {}
+        self.work: deque[tuple[int, int]] = deque((i, 1) for i in range(cfg.n))
+        self.open: tuple[int, int] | None = None  # pipelined: the capture the machine holds open
+        self.rejected_pairs: set[tuple[int, int]] = set()
 
     # ------------------------------------------------------------------ construction
     def _new_phone(self, initial_seq: int) -> Any:
@@ -100,7 +113,8 @@ class MemRun:
     def _new_desktop(self, initial_seq: int) -> DesktopMachine:
         nxt = self._first_unstored()
         wiremap = WireMap(self.wire_entries)  # the endpoint persists it with its state
-        return DesktopMachine(KEY, SESSION, initial_seq, nxt, None, self.cfg.timers, wiremap)
+        return DesktopMachine(KEY, SESSION, initial_seq, nxt, None, self.cfg.timers, wiremap,
+                              self.cfg.max_inflight)  # fmt: skip
 
     def _first_unstored(self) -> int:
         i = 0
@@ -152,6 +166,7 @@ class MemRun:
 
     def _photo(self, index: int, attempt: int) -> None:
         self.res.saved[index] += 1
+        self.res.saved_pairs[(index, attempt)] += 1
         sha = hashlib.sha256(f"{index}/{attempt}/{self.phone_boot}".encode()).hexdigest()
         self.res.wire_sha[(index, attempt)] = sha
         self.phone.photo_saved(index, attempt, sha, 1000 + index, self.now)
@@ -181,6 +196,9 @@ class MemRun:
 
     # ------------------------------------------------------------------ desktop driver
     def _drive(self) -> None:
+        if self.cfg.pipelined:
+            self._drive_pipelined()
+            return
         if self.driver_busy or not self.desktop_up:
             return
         if self.retake is not None:
@@ -202,7 +220,75 @@ class MemRun:
         self.last_attempt[self.index] = self.attempt
         self.desktop.request_capture(self.index, self.attempt, f"s-{self.index:06d}", self.now)
 
+    # ------------------------------------------------------------------ pipelined driver (§6.4)
+    def _drive_pipelined(self) -> None:
+        d = self.desktop
+        if self.open is not None or not self.desktop_up or (d.inflight and d.inflight_full()):
+            return
+        while self.work and self.work[0][0] in self.res.verified:
+            self.work.popleft()
+        if not self.work:
+            return
+        item, attempt = self.work.popleft()
+        if item in self.pending_desktop_restarts:
+            self.pending_desktop_restarts.discard(item)
+            self.work.appendleft((item, attempt))
+            self._crash_desktop()
+            return
+        self.open = (item, attempt)
+        self.last_attempt[item] = attempt
+        d.request_capture(item, attempt, f"s-{item:06d}", self.now)
+
+    def _requeue(self, item: int, attempt: int) -> None:
+        if item not in self.res.verified and all(w[0] != item for w in self.work):
+            self.work.appendleft((item, attempt))
+
+    def _on_pipelined_event(self, e: ev.Event) -> None:
+        key = (getattr(e, "index", -1), getattr(e, "attempt", -1))
+        if key == self.open and isinstance(
+            e, ev.PhotoHeld | ev.PhotoVerified | ev.CameraFailed | ev.PhoneLost
+        ):
+            self.open = None
+        self.res.max_inflight_seen = max(self.res.max_inflight_seen, len(self.desktop.inflight))
+        item, attempt = key
+        if isinstance(e, ev.PhotoVerified):
+            if key in self.rejected_pairs or item in self.res.verified:
+                return
+            if item in self.cfg.reject and not any(i == item for i, _ in self.rejected_pairs):
+                self.rejected_pairs.add(key)  # e.g. the frame code shows the previous frame
+                self._requeue(item, attempt + 1)
+                return
+            self.res.verified[item] = (attempt, e.sha256)
+            self.res.completed.append(item)
+        elif isinstance(e, ev.CameraFailed):
+            if attempt > self.cfg.camera_retries:
+                self.res.failed.append(item)
+            else:
+                self._requeue(item, attempt + 1)
+        elif isinstance(e, ev.PhoneLost):
+            self.res.lost.append(item)
+            self._requeue(item, attempt)
+        elif isinstance(e, ev.ResyncNeeded):
+            self.res.resyncs += 1
+        elif isinstance(e, ev.Replanned):
+            self.res.replans += 1
+
+    def _restart_pipelined_driver(self) -> None:
+        """A restarted session asks again for every item without an accepted photo, with the
+        attempt it last asked (the phone answers from its results: never a second shot)."""
+        self.open = None
+        todo = []
+        for i in range(self.cfg.n):
+            if i in self.res.verified:
+                continue
+            a = self.last_attempt.get(i, 1)
+            todo.append((i, a + 1 if (i, a) in self.rejected_pairs else a))
+        self.work = deque(todo)
+
     def _on_desktop_event(self, e: ev.Event) -> None:
+        if self.cfg.pipelined:
+            self._on_pipelined_event(e)
+            return
         if isinstance(e, ev.PhotoVerified):
             self.res.completed.append(e.index)
             self.driver_busy = False
@@ -292,6 +378,8 @@ class MemRun:
             self.desktop = self._new_desktop(initial_seq=payload)
             self.driver_busy = False
             self.index, self.attempt = self._first_unstored(), 1
+            if self.cfg.pipelined:
+                self._restart_pipelined_driver()
         elif payload[0] != self.phone_boot or not self.phone_up:
             return  # camera / upload work of a phone process that has since crashed
         elif kind == "photo":

@@ -19,7 +19,8 @@ from rig.protocol.auth import TAG_LEN, ReplayWindow, datagram_tag, tags_equal
 
 MAGIC = b"RG"
 VERSION = 1  # the major version: the header byte and the pairing URI's v
-MINOR = 1  # this implementation's minor version, negotiated in HELLO / HELLO_ACK (§7.4)
+MINOR = 2  # this implementation's minor version, negotiated in HELLO / HELLO_ACK (§7.4)
+PIPELINE_MINOR = 2  # from this minor on the desktop may pipeline captures (§6.4)
 HEADER = struct.Struct(
     ">2sBBBBH8sQ"
 )  # magic, version, type, flags, reserved, body_len, session, seq

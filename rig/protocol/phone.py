@@ -1,4 +1,4 @@
-"""The phone's side of the capture protocol as a sans-I/O state machine (v1.1).
+"""The phone's side of the capture protocol as a sans-I/O state machine (v1.2).
 
 Rules / theory of operation (docs/protocol.md §6–§7):
 
@@ -16,6 +16,9 @@ Rules / theory of operation (docs/protocol.md §6–§7):
 * The phone shoots only the index it expects (``cursor``) or a retake (a higher attempt) of an
   index it finished before; anything else is answered ERROR GAP and changes nothing until the
   desktop sends an explicit RESYNC — which always wins: the cursor becomes its ``next``.
+* v1.2 (§6.4): the HELLO says minor 2, promising that the adapter uploads beside the next shot
+  and keeps saved photos until stored; the rules above already answer a poll of a held photo
+  from the results (re-upload, never re-shot) while another attempt is being shot.
 * Every wait is bounded: the camera by ``camera_timeout_s`` (then CAMERA_FAILED), the desktop by
   ``desktop_timeout_s`` (then ``DesktopLost``, back to CONNECTING).
 """

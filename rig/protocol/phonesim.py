@@ -158,26 +158,35 @@ class PhoneSim:
         delay_ms = self.cfg.shot_ms + (f.slow_ms if self.rng.random() < f.slow_camera else 0.0)
         fail = self.rng.random() < f.camera_fail
         age_ms = f.early_ms if self.rng.random() < f.early else 0.0
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
         if fail:
+            if delay_ms > 0:
+                await asyncio.sleep(delay_ms / 1000)
             self.machine.camera_failed(index, attempt, "simulated camera error", self.link.now())
             self.link.pump()
             return
+        # The shutter opens when the request arrives (what the screen shows then is the
+        # photo: a settle too short really photographs the previous frame); processing and
+        # saving fill the rest of the shot, so a shot takes ``shot_ms`` in all, as a phone
+        # whose camera needs that long from request to saved photo.
         p = self.cfg.pairing
         frame = await fetch_tap(self.http, self.base_url, p.key, p.session, index, attempt, age_ms)
         if frame is None:
             frame = np.full((48, 64), (index * 37) % 256, np.uint8)  # no tap: a stand-in scene
-        if self.cfg.camera_preset:
-            jpeg = await asyncio.to_thread(self._photograph, frame)
+        if self.cfg.camera_preset or frame.size > 1 << 20:
+            jpeg = await asyncio.to_thread(self._photograph, frame)  # keeps the phone answering
         else:
             jpeg = self._photograph(frame)  # a small JPEG encode: cheaper than a thread hop
+        remaining_s = started + delay_ms / 1000 - self.link.now()
+        if remaining_s > 0:
+            await asyncio.sleep(remaining_s)
         path = self._photo_path(index, attempt)
         _replace_file(path, jpeg)
         sha = hashlib.sha256(jpeg).hexdigest()
         with open(self.cfg.store / SHOTS_NAME, "a", encoding="ascii") as log:
             log.write(f"{index} {attempt} {sha}\n")
         self.shot_ms[(index, attempt)] = (self.link.now() - started) * 1000
+        self._log(f"phone-sim: shot {index} attempt {attempt} in "
+                  f"{self.shot_ms[(index, attempt)]:.0f} ms")  # fmt: skip
         self.machine.photo_saved(index, attempt, sha, len(jpeg), self.link.now())
         self.link.pump()  # persists the state (before_send) before PHOTO_READY goes out
         if index in self.cfg.faults.restart_at and index not in self.restarts_done:

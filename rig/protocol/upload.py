@@ -7,6 +7,12 @@ atomically under a name that carries index, attempt and hash, and is idempotent 
 index, attempt); every refusal is one of the statuses and JSON bodies of §5.3. In simulation it
 also serves the screen tap (``GET /tap``). The socket side is ``rig.protocol.httpd``.
 
+Durability is off the event loop (``PhotoCommits``, a ``rig.groupcommit.GroupCommit``): the
+hash check, the file's fdatasync, the rename and one fsync of the folder for every photo that
+became ready meanwhile run on a worker thread, and the photo is reported stored
+(``on_stored``, then STORED, then ``complete``) only once it is durable. The loop keeps
+answering datagrams — the next capture's among them — while the disk works.
+
 A disk that cannot take a photo (full, read-only: checked before the body is read, and any
 ``OSError`` meaning so while writing) is answered 507 ``storage`` (the phone retries later),
 its partial file removed, and told once to ``on_storage_error``: the session pauses with that
@@ -33,6 +39,7 @@ import numpy as np
 
 from rig.atomic import ensure_free, fsync_dir
 from rig.errors import StorageError, storage_error
+from rig.groupcommit import GroupCommit
 from rig.protocol.auth import hex_equal, tap_auth, upload_auth
 from rig.protocol.httpd import Body, Request, Response
 from rig.protocol.messages import MAX_INDEX
@@ -133,6 +140,34 @@ def parse_meta(headers: dict[str, str], key: bytes, session: bytes) -> UploadMet
     return UploadMeta(session.hex(), index, attempt, sha, size, auth, shot_ms)
 
 
+class PhotoCommits:
+    """Verified photos made durable in groups (``rig.groupcommit``): each file fdatasync'ed
+    and renamed into place, then the folder fsynced once per batch (rig/atomic.py's order)."""
+
+    def __init__(self, folder: Path, durable: bool = True) -> None:
+        self.folder, self.durable = folder, durable
+        self.group: GroupCommit[tuple[Path, Path]] = GroupCommit(self._sync)
+
+    async def commit(self, part: Path, target: Path) -> None:
+        await self.group.commit((part, target))
+
+    def _sync(self, jobs: list[tuple[Path, Path]]) -> None:
+        for part, target in jobs:
+            if self.durable:
+                with open(part, "rb+") as handle:
+                    _fdatasync(handle.fileno())
+            os.replace(part, target)  # atomic: a reader sees no photo or the whole verified one
+        if self.durable:
+            fsync_dir(self.folder)
+
+
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # the data, not the mtime; fsync where missing
+
+
+def _sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 class UploadServer:
     """Stores verified photos in ``store_dir/photos``; calls ``on_stored`` once per new photo.
 
@@ -165,6 +200,7 @@ class UploadServer:
         self.by_index: dict[int, dict[int, PhotoRecord]] = {}  # index -> attempt -> record
         self.rejected: dict[str, int] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        self.commits = PhotoCommits(self.photos_dir, durable)
 
     def load_existing(self) -> None:
         """Index photos stored by an earlier run (names carry index, attempt and hash)."""
@@ -233,7 +269,7 @@ class UploadServer:
             part = self._partial(meta)
             done = (meta.index, meta.attempt) in self.stored
             if not done and part.exists() and part.stat().st_size >= meta.size:
-                return self._finish(meta, part)
+                return await self._finish(meta, part)
             return state
 
     async def _put(self, meta: UploadMeta, request: Request, body: Body) -> Response:
@@ -257,7 +293,7 @@ class UploadServer:
             received = await self._append(meta, part, received, body)
             if received < meta.size:
                 return Response.json(200, {"received": received, "complete": False})
-            return self._finish(meta, part)
+            return await self._finish(meta, part)
 
     async def _append(self, meta: UploadMeta, part: Path, received: int, body: Body) -> int:
         """Write the body's chunks to the partial file; a broken connection keeps what came."""
@@ -271,18 +307,12 @@ class UploadServer:
                     self.on_progress(meta.index, meta.attempt, received)
         return received
 
-    def _finish(self, meta: UploadMeta, part: Path) -> Response:
-        data = part.read_bytes()
-        if hashlib.sha256(data).hexdigest() != meta.sha256:
+    async def _finish(self, meta: UploadMeta, part: Path) -> Response:
+        if await asyncio.to_thread(_sha256_of, part) != meta.sha256:
             part.unlink(missing_ok=True)
             raise Refused(422, "sha256")
         target = self.photos_dir / f"{meta.index:06d}_a{meta.attempt}_{meta.sha256}.jpg"
-        if self.durable:
-            with open(part, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(part, target)  # atomic: a reader sees no photo or the whole verified photo
-        if self.durable:
-            fsync_dir(self.photos_dir)
+        await self.commits.commit(part, target)
         record = PhotoRecord(
             meta.index, meta.attempt, str(target), meta.sha256, meta.size, time.time(), meta.shot_ms
         )

@@ -25,9 +25,10 @@ class WireMap:
         self._used: set[Pair] = set()  # every wire pair ever requested (retired ones too)
         self._by_item: dict[int, dict[int, Pair]] = {}  # item -> attempt -> wire
         self.version = 0  # bumped on every change: persist when it moves
+        self.moved_version = 0  # bumped when an entry is not the identity (a re-plan)
         for item, attempt, wi, wa in entries or []:
             self._set((item, attempt), (wi, wa))
-        self.version = 0
+        self.version = self.moved_version = 0
 
     def entries(self) -> list[list[int]]:
         """Persistable form: [item, attempt, wire_index, wire_attempt] per capture."""
@@ -86,4 +87,5 @@ class WireMap:
         self._by_item.setdefault(key[0], {})[key[1]] = wire
         self._used.add(wire)
         self.version += 1
+        self.moved_version += wire != key
         return wire

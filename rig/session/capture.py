@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -53,6 +53,9 @@ class CapturedPhoto:
     device: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where the capturer already stored it durably, if it did
     pending: str | None = None  # the photo stays on the phone under this name (CheXpeditor)
+    # Pipelined (docs/protocol.md §6.4): the photo is durable on the camera side and its bytes
+    # arrive later; awaiting this gives the photo (or raises CameraFailedError: retake).
+    later: Awaitable[CapturedPhoto] | None = None
 
 
 class CapturePhase(StrEnum):

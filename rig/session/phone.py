@@ -209,8 +209,10 @@ class ProtocolCapturer:
         network: NetworkOptions | None = None,
         timers: Timers | None = None,
         on_paired: Callable[[str], None] | None = None,
+        max_inflight: int = 2,
     ) -> None:
         self.pairing = pairing if network is None else pairing.with_network(network)
+        self.max_inflight = max_inflight  # photos held on a v1.2 phone at once (0: lock-step)
         self.store_dir = store_dir
         self.screen_tap = screen_tap
         self.sim_phone = sim_phone
@@ -247,6 +249,7 @@ class ProtocolCapturer:
             timers=self.timers,
             camera_retries=0,  # the session decides about new attempts (new frame code)
             advertise_host=p.advertise or None,
+            max_inflight=self.max_inflight,
         )
         self._paired = False
         self.endpoint = await endpoint.__aenter__()
@@ -343,8 +346,14 @@ class ProtocolCapturer:
             if phase is not None and (step.item, step.attempt) == (request.idx, request.attempt):
                 progress(phase)
 
-        record = await self.endpoint.capture(request.idx, request.attempt, tag, None, moved)
-        return self._photo(record)
+        shot = await self.endpoint.shoot(request.idx, request.attempt, tag, None, moved)
+        if not shot.held:
+            return self._photo(shot.stored.result())
+        # v1.2 (§6.4): safe on the phone; the upload and its checks overlap the next item.
+        return CapturedPhoto(b"", time.time(), {"camera": "phone"}, later=self._arrival(shot))
+
+    async def _arrival(self, shot: pe.Shot) -> CapturedPhoto:
+        return self._photo(await shot.stored)
 
 
 def _address(peer: Any) -> str:

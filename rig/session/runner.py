@@ -9,7 +9,14 @@ Theory of operation
   inert): the database connection, the worker pool, the camera. One runner object can
   therefore be run again in the same process (resume).
 - Registration of item i runs in a worker while item i+1 is shown and shot, so the
-  camera, not rig, sets the pace. A rejected photo puts its item back in the queue
+  camera, not rig, sets the pace. With a pipelining camera (a v1.2 phone, docs/protocol.md
+  §6.4) even the photo's upload and storage are off the critical path: the capture returns
+  once the photo is durable on the phone (``CapturedPhoto.later``), item i+1 is shown at
+  once, and the arrival of item i (stored, then registered) runs in the background; a lost
+  upload fails that attempt and retakes the item like a rejection. The capture row stays
+  ``requested`` until the photo is stored here, so a crash loses at most the photos in
+  flight, and resume asks for exactly those attempts again (the phone re-uploads them).
+  A rejected photo puts its item back in the queue
   for a retake with the next attempt number (the frame code changes with it, so a
   stale photo of an old attempt can never verify a new one).
 - On resume, the attempt that was in flight is adopted: its photo, if the camera side
@@ -124,6 +131,7 @@ class SessionRunner:
         self._aborted = False
         self._store: SessionStore | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._render_pool: ThreadPoolExecutor | None = None  # frames ahead: never behind a check
         self._registering: set[asyncio.Future[Any]] = set()
         self._storage_failure: StorageError | None = None  # met by a background registration
         self._queue: deque[_Work] = deque()
@@ -174,8 +182,13 @@ class SessionRunner:
         """Run to the end (or stop); return the reconciliation."""
         self._stop, self._failure, self._aborted = False, None, False  # each run starts afresh
         self._storage_failure = None
-        store = self._store = SessionStore.open(self.project, self.clock.now)
+        # Group commit: the loop never waits for an fsync; "stored" and "verified" are told
+        # only after ``store.durable()`` (rig.session.store).
+        store = self._store = SessionStore.open(self.project, self.clock.now, group_commit=True)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rig-session")
+        # The next frames render on their own worker: registrations of earlier photos (now
+        # several at once, pipelined) must never make the display wait.
+        self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rig-render")
         self._open_quality(store)
         self._settle = self._open_settle(store)
         started = False
@@ -215,6 +228,7 @@ class SessionRunner:
             raise
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+            self._render_pool.shutdown(wait=True, cancel_futures=True)
             self._close_scorer()
             self._store = None
             store.close()
@@ -414,8 +428,8 @@ class SessionRunner:
         )
 
     async def _loop(self) -> None:
-        assert self._pool is not None
-        prefetch = Prefetcher(self._pool)
+        assert self._render_pool is not None
+        prefetch = Prefetcher(self._render_pool)
         try:
             await self._drain(prefetch)
         finally:
@@ -466,17 +480,24 @@ class SessionRunner:
         )
         settle_ms = self._settle.settle_ms  # the panel's response, proven by the frame codes
         self._settle_used[(work.idx, work.attempt)] = settle_ms
-        await self.clock.sleep(settle_ms / 1000.0)
+        # The capture row is committed while the panel settles: off the critical path.
+        settled = asyncio.ensure_future(self.clock.sleep(settle_ms / 1000.0))
         capture_id = work.capture_id
         if capture_id is None:
-            capture_id = self.store.request_capture(
-                self.session_id,
-                work.idx,
-                work.attempt,
-                conditions,
-                shown_at,
-                prepared.truth.frame_id,
-            )
+            try:
+                capture_id = self.store.request_capture(
+                    self.session_id,
+                    work.idx,
+                    work.attempt,
+                    conditions,
+                    shown_at,
+                    prepared.truth.frame_id,
+                    settle_ms,
+                )
+            except BaseException:
+                settled.cancel()
+                raise
+        await settled
         self._emit(ev.CaptureRequested(self.session_id, idx=work.idx, attempt=work.attempt))
         tag = {"session": self.session_id, "index": work.idx, "attempt": work.attempt}
         request = CaptureRequest(
@@ -484,6 +505,9 @@ class SessionRunner:
         )
         photo = await self._shoot(request, capture_id, work)
         if photo is None:
+            return
+        if photo.later is not None:  # durable on the phone; stored and checked in the background
+            self._background(self._arrive(capture_id, work, prepared, photo.later))
             return
         received_at = self.clock.now()
         if photo.pending is not None:  # kept on the phone (CheXpeditor): rig import-photos files it
@@ -499,10 +523,33 @@ class SessionRunner:
             job = self._register(capture_id, prepared, photo.jpeg)
         else:  # already durable where the capturer put it: file it in the background
             job = self._store_then_register(capture_id, work, prepared, photo, received_at)
+        self._background(job)
+
+    def _background(self, job: Any) -> None:
+        """Run ``job`` (store / register a photo) beside the next captures; awaited at the end."""
         task = asyncio.ensure_future(job)
         self._registering.add(task)
         task.add_done_callback(self._registering.discard)
         task.add_done_callback(self._note_storage_failure)
+
+    async def _arrive(
+        self, capture_id: int, work: _Work, prepared: PreparedItem, later: Any
+    ) -> None:
+        """A photo held on the phone (docs/protocol.md §6.4): stored once it arrived, then
+        registered; lost on the way, the attempt fails and the item is retaken."""
+        try:
+            photo: CapturedPhoto = await later
+        except StorageError:
+            raise
+        except (CameraFailedError, *LOST_ERRORS) as exc:
+            reason = exc.message if isinstance(exc, RigError) else str(exc)
+            self.store.fail_capture(capture_id, reason)
+            self._emit(
+                ev.CaptureFailed(self.session_id, idx=work.idx, attempt=work.attempt, reason=reason)
+            )
+            self._retake(work.idx, work.source_id)
+            return
+        await self._store_then_register(capture_id, work, prepared, photo, self.clock.now())
 
     def _note_storage_failure(self, task: asyncio.Future[Any]) -> None:
         """A disk that refused a background write pauses the session before the next item."""
@@ -520,6 +567,7 @@ class SessionRunner:
         else:
             sha = self.project.objects.put(photo.jpeg)
         self.store.store_photo(capture_id, sha, photo.device)
+        await self.store.durable()
         self._emit(
             ev.CaptureStored(
                 self.session_id, idx=idx, attempt=attempt, sha256=sha, received_at=received_at
@@ -586,8 +634,12 @@ class SessionRunner:
             self._pool, partial(verify_and_gate, prepared, jpeg, self.layout, self._gate)
         )
         objects = self.project.objects
-        aligned = objects.put(outcome.aligned_png) if outcome.aligned_png is not None else None
-        mask = objects.put(outcome.mask_png) if outcome.mask_png is not None else None
+        # Written (and fsynced) on a worker: the loop is shooting the next items meanwhile.
+        aligned = mask = None
+        if outcome.aligned_png is not None:
+            aligned = await loop.run_in_executor(self._pool, objects.put, outcome.aligned_png)
+        if outcome.mask_png is not None:
+            mask = await loop.run_in_executor(self._pool, objects.put, outcome.mask_png)
         self.store.record_registration(capture_id, outcome, aligned, mask)
         self._learn_settle(prepared, outcome)
         idx, attempt = prepared.idx, prepared.attempt
@@ -595,6 +647,7 @@ class SessionRunner:
             photo = pair_id(self.session_id, idx, attempt)
             save_grade(self.store.db, capture_id, photo, verdict.figures, verdict.grade,
                        self._gate.config)
+        await self.store.durable()  # the verdict survives power loss before anyone hears of it
         if outcome.accepted:
             if aligned is not None:
                 self._score_later(capture_id, idx, attempt, aligned)

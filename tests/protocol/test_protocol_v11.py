@@ -134,11 +134,11 @@ def test_version_negotiation_v11_and_v10() -> None:
     p.start(0.0)
     hello = _deliver(p, d, 0.0)
     assert m.open_datagram(hello[0], KEY, SESSION, m.ROLE_DESKTOP, None)[0] == m.Hello(
-        0, p._nonce, minor=1, shot_s=20
+        0, p._nonce, minor=m.MINOR, shot_s=20
     )
     ack = _deliver(d, p, 0.0)
-    assert m.open_datagram(ack[0], KEY, SESSION, m.ROLE_PHONE, None)[0].body()["minor"] == 1
-    assert d.peer_minor == 1 and p.desktop_minor == 1 and d.phone_shot_s == 20
+    assert m.open_datagram(ack[0], KEY, SESSION, m.ROLE_PHONE, None)[0].body()["minor"] == m.MINOR
+    assert d.peer_minor == m.MINOR and p.desktop_minor == m.MINOR and d.phone_shot_s == 20
 
     d10, old = _pair(V10Phone)
     old.start(0.0)

@@ -128,5 +128,16 @@ def test_killed_desktop_and_restarted_phone_end_with_one_verified_photo_per_item
         in_flight = conn.execute("SELECT count(*) FROM captures WHERE state='requested'")
         assert in_flight.fetchone()[0] == 0
     assert summary["state"] == "finished"
+    # Pipelined (docs/protocol.md §6.4): items were asked for while earlier photos were still
+    # on their way, and the kills above met photos in flight.
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT idx, kind, ts FROM events WHERE kind IN ('CaptureRequested','CaptureStored') "
+            "ORDER BY id"
+        ).fetchall()
+    requested = {i: ts for i, kind, ts in rows if kind == "CaptureRequested"}
+    stored = {i: ts for i, kind, ts in rows if kind == "CaptureStored"}
+    overlapped = [i for i in stored if i + 1 in requested and requested[i + 1] < stored[i]]
+    assert len(overlapped) > 50, f"only {len(overlapped)} items overlapped the next"
     # The phone really restarted twice, the desktop three processes served the session.
     assert (logs / "desktop2.err").exists()

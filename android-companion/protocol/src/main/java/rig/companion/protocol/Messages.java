@@ -30,7 +30,10 @@ public final class Messages {
     public static final int ST_SAVED = 1;
     public static final int ST_FAILED = 2;
     public static final int MAX_INDEX = Integer.MAX_VALUE; // 2^31 - 1
-    public static final int MINOR = 1; // this implementation's minor version (§7.4)
+    // This implementation's minor version (§7.4). 2: the phone serves pipelined captures (§6.4):
+    // it answers a CAPTURE of the next item while earlier uploads still run (PhoneLoop uploads
+    // on their own threads) and keeps every saved photo until the desktop stored it.
+    public static final int MINOR = 2;
 
     private static final Pattern SHA_RE = Pattern.compile("[0-9a-f]{64}");
 

@@ -11,7 +11,8 @@ import rig.companion.protocol.PhoneState.Result;
 
 /**
  * The phone's side of the capture protocol as a sans-I/O state machine (docs/protocol.md §6–§7,
- * v1.1), the Java twin of rig.protocol.phone.PhoneMachine.
+ * v1.2: a v1.1 machine that announces minor 2, whose adapter uploads beside the next shot, §6.4),
+ * the Java twin of rig.protocol.phone.PhoneMachine.
  *
  * <p>Rules / theory of operation:
  * <ul>
