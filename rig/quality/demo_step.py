@@ -3,9 +3,10 @@ table on held-out patients, from the demo's own captured photos.
 
 The demo photographs one preset in good conditions, so its verified pairs are nearly all
 graded good; a model needs bad photos too. Every exported pair therefore also yields
-degraded copies of its aligned photo — defocus, camera shake, a glare veil — each graded
-against the pair's ground truth by the same automatic grader as the live gate
-(``grade_pair_images``), so grades 1–4 all occur. A tiny model trains for a fixed number
+degraded copies of its aligned photo — defocus, camera shake, a glare veil, mild to
+strong — each graded against the pair's ground truth by the same automatic grader as the
+live gate (``grade_pair_images``), labelled by the figures a retake can change (the
+gate's view: glare, sharpness, coverage), so grades 1–4 all occur. A tiny model trains for a fixed number
 of optimiser steps (``QUALITY_STEPS``; the work does not depend on the machine's load),
 picks its operating point on the validation patients and is scored on the test patients
 with the simple baselines beside it (``rig.quality.model_eval``).
@@ -29,30 +30,34 @@ from rig.quality.project_grades import grade_pair_images
 
 QUALITY_STEPS = 60  # batch 4 x bag 8 tiles of 96 px: ~20 s on one idle core
 PATCH = 96
-Degrade = Callable[[np.ndarray], np.ndarray]
 
 
-def _defocus(image: np.ndarray) -> np.ndarray:
-    return cv2.GaussianBlur(image, (0, 0), 2.5)
+STRENGTHS = (0.35, 0.6, 1.0)  # cycled over the pairs: mild, middling and strong copies
 
 
-def _shake(image: np.ndarray) -> np.ndarray:
-    kernel = np.zeros((11, 11), np.float32)
-    kernel[5, :] = 1.0 / 11  # an 11 px horizontal streak
+def _defocus(image: np.ndarray, strength: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), 2.5 * strength)  # sigma up to 2.5 px
+
+
+def _shake(image: np.ndarray, strength: float) -> np.ndarray:
+    n = 2 * round(5 * strength) + 1  # a horizontal streak of up to 11 px
+    kernel = np.zeros((n, n), np.float32)
+    kernel[n // 2, :] = 1.0 / n
     return cv2.filter2D(image, -1, kernel)
 
 
-def _glare(image: np.ndarray) -> np.ndarray:
-    """A bright smooth veil over about a sixth of the image (a window's reflection)."""
+def _glare(image: np.ndarray, strength: float) -> np.ndarray:
+    """A bright smooth veil (a window's reflection) over up to a sixth of the image."""
     h, w = image.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
-    disc = ((yy - 0.4 * h) ** 2 + (xx - 0.6 * w) ** 2 <= (0.23 * min(h, w)) ** 2)
+    radius = 0.23 * min(h, w) * strength**0.5
+    disc = (yy - 0.4 * h) ** 2 + (xx - 0.6 * w) ** 2 <= radius**2
     veil = cv2.GaussianBlur(disc.astype(np.float32), (0, 0), 0.03 * min(h, w)) * 170.0
     return np.clip(image.astype(np.float32) + veil, 0, 255).astype(np.uint8)
 
 
-VARIANTS: dict[str, Degrade | None] = {"captured": None, "defocus": _defocus,
-                                       "shake": _shake, "glare": _glare}
+VARIANTS: dict[str, Callable[[np.ndarray, float], np.ndarray] | None] = {
+    "captured": None, "defocus": _defocus, "shake": _shake, "glare": _glare}
 
 
 @dataclass(frozen=True)
@@ -67,17 +72,20 @@ def build_label_set(export_dir: Path, out: Path, config: QualityConfig) -> list[
     with (export_dir / "manifest.csv").open(newline="") as handle:
         pairs = list(csv.DictReader(handle))
     rows = []
-    for pair in pairs:
+    for index, pair in enumerate(pairs):
         truth = cv2.imread(str(export_dir / pair["ground_truth"]), cv2.IMREAD_GRAYSCALE)
         aligned = cv2.imread(str(export_dir / pair["aligned"]), cv2.IMREAD_GRAYSCALE)
         mask = cv2.imread(str(export_dir / pair["mask"]), cv2.IMREAD_GRAYSCALE)
         if truth is None or aligned is None or mask is None or truth.shape != aligned.shape:
             continue
         for name, degrade in VARIANTS.items():
-            photo = aligned if degrade is None else degrade(aligned)
+            strength = STRENGTHS[index % len(STRENGTHS)]
+            photo = aligned if degrade is None else degrade(aligned, strength)
             figures, grade = grade_pair_images(photo, truth, mask > 127, None, config)
-            row = LabelRow(f"{pair['pair_id']}-{name}", pair["patient"], name, 1, grade.grade,
-                           figures.to_dict(), grade.reasons)
+            # The label is what the live gate judges: the figures a retake can change (the
+            # demo's small phone photos lose PSNR to the camera itself, which no retake fixes).
+            row = LabelRow(f"{pair['pair_id']}-{name}", pair["patient"], name, 1,
+                           grade.retake_grade(), figures.to_dict(), grade.reasons)
             for path, data in ((photo_path(out, row), photo), (mask_path(out, row), mask)):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(path), data)
@@ -129,7 +137,7 @@ def quality_table(gate: dict[str, Any], result: dict[str, Any]) -> list[str]:
     return [
         f"| live quality gate: photos retaken | {gate.get('retaken', 0)}"
         + (f" ({by})" if by else "") + " |",
-        f"| quality model AUC, bad = grade < 3 ({result['photos']} photos) | {auc} |",
+        f"| quality model AUC, bad = retake grade < 3 ({result['photos']} photos) | {auc} |",
         f"| quality model sens / spec / PPV / NPV | {pct(t['sensitivity'])} / "
         f"{pct(t['specificity'])} / {pct(t['ppv'])} / {pct(t['npv'])} |",
         f"| best simple baseline AUC ({best}) | {pct(result['baseline_auc'])} |",
