@@ -337,7 +337,7 @@ def cmd_show(
 
 def _show_quality(gate: dict[str, Any], scores: list[dict[str, Any]]) -> None:
     """The quality gate's retakes per figure, and the background models' scores."""
-    gated = gate.get("min_grade", 1) > 1
+    gated = gate.get("min_grade", 1) > 1 or gate.get("retaken", 0) > 0  # p_bad: the learned gate
     head = f"min grade {gate.get('min_grade')}, {gate.get('retaken', 0)} retaken" if gated else "off"
     console.print(f"{'quality gate':>15}: {head}", markup=False)
     for figure, n in gate.get("by_figure", {}).items():
