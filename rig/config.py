@@ -97,11 +97,34 @@ class QualityConfig:
 
 
 @dataclass(frozen=True)
+class RigConfig:
+    """Which rig this project captures on, for datasets merged from several rigs
+    (``rig merge``): recorded with every pair and listed in the dataset card."""
+
+    name: str = ""  # e.g. "rig-a"; empty: the project's name
+    monitor: str = ""  # make, model and settings of the display, e.g. "EIZO RX250, DICOM GSDF"
+    room: str = ""  # where it stands (lighting differs between rooms)
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     name: str = "rig-project"
     display: DisplayConfig = field(default_factory=DisplayConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    rig: RigConfig = field(default_factory=RigConfig)
+
+    @property
+    def rig_name(self) -> str:
+        """The rig's name: ``[rig] name``, else the project's name."""
+        return self.rig.name or self.name
+
+    @property
+    def rig_conditions(self) -> dict[str, str]:
+        """What every pair made on this rig records about it (``rig merge``, the card)."""
+        return {"rig": self.rig_name} | {
+            k: v for k, v in (("monitor", self.rig.monitor), ("room", self.rig.room)) if v
+        }
 
 
 def _build(cls: type[T], data: dict[str, Any], where: str) -> T:

@@ -49,6 +49,7 @@ COMMAND_MODULES = (
     "rig.cli.quality_cmds",
     "rig.cli.samples_cmds",
     "rig.cli.study_cmds",
+    "rig.cli.multirig_cmds",
 )
 
 for _name in COMMAND_MODULES:

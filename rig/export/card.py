@@ -35,8 +35,15 @@ def _quantiles(values: list[float]) -> dict[str, float] | None:
 
 
 def build_card(
-    db: sqlite_utils.Database, pairs: list[Pair], fmt: str, scheme: str, files: dict[str, Any]
+    db: sqlite_utils.Database,
+    pairs: list[Pair],
+    fmt: str,
+    scheme: str,
+    files: dict[str, Any],
+    this_rig: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The card; ``this_rig`` (``ProjectConfig.rig_conditions``) describes the rig of pairs that
+    do not name theirs (an unmerged project's)."""
     sessions = sorted({p.session_id for p in pairs})
     rows = {r["id"]: r for r in db.query("SELECT id, camera, created_at, state FROM sessions")}
     conditions: dict[str, Counter[str]] = {}
@@ -65,6 +72,7 @@ def build_card(
             for s, n in sorted(split_sizes.items())
         },
         "conditions": {k: dict(v) for k, v in sorted(conditions.items())},
+        "rigs": rigs_summary(pairs, this_rig or {}),
         "registration_quality": {
             key: _quantiles([p.quality.get(key) for p in pairs])  # type: ignore[misc]
             for key in ("psnr_db", "ssim", "reproj_err_px", "residual_px")
@@ -75,6 +83,61 @@ def build_card(
         "privacy": privacy_statement(text),
         "how_to_cite": CITATION,
     }
+
+
+def rigs_summary(pairs: list[Pair], this_rig: dict[str, str]) -> list[dict[str, Any]]:
+    """One entry per rig (rig.merge records ``rig`` with every merged pair; other pairs
+    were made on ``this_rig``): its monitors, cameras, sessions, pairs, patients and pairs
+    per split."""
+    by_rig: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_rig.setdefault(str(_of(pair, this_rig, "rig", "-")), []).append(pair)
+    return [
+        {
+            "rig": name,
+            "monitors": _counts(_of(p, this_rig, "monitor", "not recorded") for p in group),
+            "cameras": _counts(_camera(p) for p in group),
+            "sessions": len({p.session_id for p in group}),
+            "pairs": len(group),
+            "patients": len({p.patient for p in group}),
+            "splits": _counts(p.split for p in group),
+        }
+        for name, group in sorted(by_rig.items())
+    ]
+
+
+def _of(pair: Pair, this_rig: dict[str, str], key: str, missing: str) -> str:
+    """A rig fact of the pair: its own (merged), else this rig's (unless it names another)."""
+    if key in pair.conditions:
+        return str(pair.conditions[key])
+    own = "rig" not in pair.conditions or pair.conditions["rig"] == this_rig.get("rig")
+    return this_rig.get(key, missing) if own else missing
+
+
+def _camera(pair: Pair) -> str:
+    """The camera that took the pair: its model where merged, else the preset or URL."""
+    c = pair.conditions
+    return str(c.get("camera_model") or c.get("preset") or c.get("camera") or "-")
+
+
+def _counts(values: Any) -> dict[str, int]:
+    return dict(sorted(Counter(str(v) for v in values).items()))
+
+
+def _rigs_table(rigs: list[dict[str, Any]]) -> list[str]:
+    def cell(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} ({n})" for k, n in counts.items())
+
+    return [
+        "| rig | monitors | cameras | sessions | pairs | patients | pairs per split |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {r['rig']} | {cell(r['monitors'])} | {cell(r['cameras'])} | {r['sessions']} | "
+            f"{r['pairs']} | {r['patients']} | {cell(r['splits'])} |"
+            for r in rigs
+        ),
+        "",
+    ]
 
 
 TEXT_STATUSES = ("masked", "clear", "kept", "not_at_risk", "unchecked")
@@ -180,6 +243,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         "|---|---|---|",
         *(f"| {s} | {v['pairs']} | {v['patients']} |" for s, v in card["split_sizes"].items()),
         "",
+        "## Rigs",
+        "",
+        *_rigs_table(card.get("rigs", [])),
         "## Sessions",
         "",
         *(

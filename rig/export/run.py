@@ -66,7 +66,8 @@ def export(
         try:
             fetch = _counting_fetch(project.objects.get, pairs, on_progress)
             files = LAYOUTS[options.fmt]().write(tmp, pairs, fetch, list(fractions))
-            card = build_card(db, pairs, options.fmt, scheme_name(fractions, options.seed), files)
+            card = build_card(db, pairs, options.fmt, scheme_name(fractions, options.seed), files,
+                              project.config.rig_conditions)
             card["split_sizes"] = {
                 name: card["split_sizes"].get(name, {"pairs": 0, "patients": 0})
                 for name in fractions

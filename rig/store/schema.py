@@ -258,8 +258,33 @@ def m006_capture_scores(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="m007_gate_decisions")
-def m007_gate_decisions(db: Database) -> None:
+@MIGRATIONS(name="m007_rigs")
+def m007_rigs(db: Database) -> None:
+    # Issue 24: a research project merged from several rigs' projects (`rig merge`).
+    # Each merged session remembers the rig and the session it came from, so merging
+    # again adds nothing (origin_key) and a source session that changed since is copied
+    # again (digest of its rows).
+    db.executescript(
+        """
+        CREATE TABLE rigs (
+            name TEXT PRIMARY KEY,            -- rig.toml [rig] name (else the project's name)
+            monitor TEXT NOT NULL,            -- rig.toml [rig] monitor ('' when not set)
+            room TEXT NOT NULL,
+            screen TEXT NOT NULL,             -- rig.toml [display] WxH
+            merged_at TEXT NOT NULL
+        );
+        CREATE TABLE merged_sessions (
+            -- rig session delete in the research project takes its provenance along
+            session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+            rig TEXT NOT NULL REFERENCES rigs(name),
+            origin_session_id TEXT NOT NULL,  -- its id on the rig (ids clash: renamed here)
+            origin_key TEXT NOT NULL UNIQUE,  -- hash of rig, origin id, creation time
+            digest TEXT NOT NULL,             -- hash of its rows when merged
+            merged_at TEXT NOT NULL
+
+
+@MIGRATIONS(name="m008_gate_decisions")
+def m008_gate_decisions(db: Database) -> None:
     # Issue 17: the quality gate's decision on a photo, stored when it decides, so that
     # 'session show' counts exactly what the gate did (its sharpness is relative to the
     # session's best shots, which the stored absolute figures cannot replay).
