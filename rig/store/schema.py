@@ -281,6 +281,9 @@ def m007_rigs(db: Database) -> None:
             origin_key TEXT NOT NULL UNIQUE,  -- hash of rig, origin id, creation time
             digest TEXT NOT NULL,             -- hash of its rows when merged
             merged_at TEXT NOT NULL
+        );
+        """
+    )
 
 
 @MIGRATIONS(name="m008_gate_decisions")
