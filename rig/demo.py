@@ -89,7 +89,20 @@ def run_demo(root: Path, config: DemoConfig, say: Say = lambda _s: None) -> Demo
         data_dir, project.root / "runs" / f"{config.classifier}-{session_id}", config, result, say
     )
     _evaluate(run_dir, cls_dir, data_dir, result, say)
+    _quality(project, data_dir, session_id, result, say)
     return result
+
+
+def _quality(project: Project, data_dir: Path, session_id: str, result: DemoResult,
+             say: Say) -> None:
+    """The live gate's retakes and the quality model's table (rig.quality.demo_step)."""
+    from rig.quality.demo_step import run_quality_step
+
+    gate = result.figures["session"].get("quality_gate", {})
+    quality = run_quality_step(data_dir, project.root / "runs" / f"quality-{session_id}", gate, say)
+    result.figures["quality"] = quality.figures
+    result.table += "\n" + "\n".join(quality.table)
+    result.steps.append(("quality", quality.step))
 
 
 def _import_samples(project: Project, config: DemoConfig, result: DemoResult, say: Say) -> None:

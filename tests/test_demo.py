@@ -19,7 +19,7 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
                         classifier_steps=4)
     result = run_demo(tmp_path / "project", config, said.append)
     assert [step for step, _ in result.steps] == ["import", "capture", "export", "train restore",
-                                                 "train classify", "evaluate"]
+                                                 "train classify", "evaluate", "quality"]
     session = result.figures["session"]
     assert session["verified"] == session["items"] == 8 and session["clean"], session
     manifest = next((tmp_path / "project" / "exports").iterdir()) / "manifest.csv"
@@ -40,6 +40,14 @@ def test_demo_runs_every_step_and_reports_before_and_after(tmp_path: Path) -> No
                 "AUROC restored"):
         assert row in result.table, row
     assert set(result.figures["diagnosis"]) == {"dicom", "photo", "restored"}
+    # The quality step: the gate's retakes and the model's table on held-out patients, on
+    # photos spanning the grades (captured ones and degraded copies).
+    for row in ("live quality gate: photos retaken", "quality model AUC",
+                "quality model sens / spec / PPV / NPV", "best simple baseline AUC"):
+        assert row in result.table, row
+    quality = result.figures["quality"]
+    assert quality["grades"][4] > 0 and quality["grades"][1] + quality["grades"][2] > 0
+    assert quality["patients"] >= 1 and quality["model"]["auc_ci"] is not None
     for path in result.figures["reports"].values():
         assert Path(path).is_file(), path
     assert result.report is not None and result.report.is_file()

@@ -337,7 +337,7 @@ def cmd_show(
 
 def _show_quality(gate: dict[str, Any], scores: list[dict[str, Any]]) -> None:
     """The quality gate's retakes per figure, and the background models' scores."""
-    gated = gate.get("min_grade", 1) > 1
+    gated = gate.get("min_grade", 1) > 1 or gate.get("retaken", 0) > 0  # p_bad: the learned gate
     head = f"min grade {gate.get('min_grade')}, {gate.get('retaken', 0)} retaken" if gated else "off"
     console.print(f"{'quality gate':>15}: {head}", markup=False)
     for figure, n in gate.get("by_figure", {}).items():
@@ -474,6 +474,9 @@ def cmd_import_photos(
         False, "--chexpeditor", help="Photos named by the CheXpeditor app."
     ),
     session_id: str = typer.Option(..., "--session", help="The session that triggered the shots."),
+    quality_gate: Path | None = typer.Option(
+        None, "--quality-gate", help="Run of 'rig train quality': refuse photos it flags bad "
+        "(default: the session's --quality-gate)."),
     json_out: JsonOption = False,
     project: ProjectOption = None,
 ) -> None:
@@ -482,12 +485,14 @@ def cmd_import_photos(
 
     if not chexpeditor:
         raise UsageError("only --chexpeditor folders can be imported (name: seq__nonce__parts)")
-    out = import_chexpeditor_photos(project_from(project), folder, session_id)
+    run = _run_folder(quality_gate, "--quality-gate", "quality_run.json")
+    out = import_chexpeditor_photos(project_from(project), folder, session_id, run)
     if json_out:
         print_json(out.to_dict())
     console.print(
         f"{len(out.verified)} verified, {len(out.rejected)} rejected, "
         f"{len(out.unmatched)} unmatched, {len(out.still_missing)} items still missing"
+        + (f", {len(out.flagged)} flagged bad by the quality model" if out.flagged else "")
     )
     for photo in out.rejected:
         console.print(f"  item {photo.item} attempt {photo.attempt}: {photo.reason}")

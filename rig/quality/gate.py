@@ -26,7 +26,8 @@ import numpy as np
 from calibration.photometric import ToneCurve
 from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
-from rig.quality.grading import GATE_REASON_PREFIX, Grade, grade_figures
+from rig.quality.grading import GATE_REASON_PREFIX, Grade, Reference, grade_figures
+from rig.quality.learned_gate import LEARNED_FIGURE, QualityScorer, learned_reason
 from rig.quality.project_grades import grade_pair_images
 
 if TYPE_CHECKING:  # rig.session calls this module, never the other way round
@@ -59,26 +60,49 @@ class SharpnessReference:
 
 @dataclass(frozen=True)
 class QualityGate:
-    """The gate's settings for one session."""
+    """The gate's settings for one session. ``learned``: the no-reference model that also
+    acts as the gate (cameras the frame code cannot verify: ``rig.quality.learned_gate``)."""
 
     config: QualityConfig
     min_grade: int
     tone_curve: ToneCurve | None = None
     sharpness: SharpnessReference = field(default_factory=SharpnessReference, compare=False)
+    learned: QualityScorer | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the gate decided for one photo, stored when it decides (``session show``
+    counts these, so it always agrees with the gate)."""
+
+    retake: bool
+    figures: tuple[str, ...] = ()  # retakable figures below min_grade, or ("p_bad",)
+    reason: str | None = None
+    gate: str = "grade"  # "grade" (full reference) | "learned" (no-reference model)
+
+
+PASSED = GateDecision(False)
 
 
 @dataclass(frozen=True)
 class GateVerdict:
-    outcome: RegistrationOutcome  # refused when the grade is below min_grade
+    outcome: RegistrationOutcome  # refused when the gate says retake
     figures: PairFigures
-    grade: Grade
+    grade: Grade  # the stored label: figures against the ground truth
+    decision: GateDecision = PASSED
 
 
 def gate_reason(grade: Grade, min_grade: int) -> str:
     """'quality grade 2 < 3: glare covers 12 % of the image; blurred: ...' (the retakable
-    figures below ``min_grade``, worst first)."""
-    reasons = [_gate_words(n, grade.figure_reasons[n]) for n in grade.retake_failing(min_grade)]
+    figures below ``min_grade``, worst first, in the words of ``grade``'s reference)."""
+    reasons = [grade.figure_reasons[n] for n in grade.retake_failing(min_grade)]
     return f"{REASON_PREFIX} {grade.retake_grade()} < {min_grade}: " + "; ".join(reasons)
+
+
+def judge_learned(scorer: QualityScorer, image: np.ndarray) -> GateDecision:
+    """The learned gate's decision on one photo (aligned, or raw when not registered)."""
+    reason = learned_reason(scorer.score(image), scorer.threshold)
+    return PASSED if reason is None else GateDecision(True, (LEARNED_FIGURE,), reason, "learned")
 
 
 def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGate
@@ -97,32 +121,36 @@ def apply_gate(outcome: RegistrationOutcome, truth: np.ndarray, gate: QualityGat
     # The stored grade (a label) keeps the absolute figures; the gate judges sharpness
     # against the session's best shots, and only what a retake can change.
     judged = grade_figures(replace(figures, sharpness=gate.sharpness.relative(figures.sharpness)),
-                           gate.config)
-    if not judged.retake_failing(gate.min_grade):
+                           gate.config, Reference.BEST_SHOTS)
+    failing = judged.retake_failing(gate.min_grade)
+    if failing:
+        decision = GateDecision(True, tuple(failing), gate_reason(judged, gate.min_grade))
+    elif gate.learned is not None:  # what the full reference passed, the model may flag
+        decision = judge_learned(gate.learned, aligned)
+    else:
         return GateVerdict(outcome, figures, grade)
+    if not decision.retake:
+        return GateVerdict(outcome, figures, grade, decision)
     # Refused, but the aligned photo and mask stay: a retaken photo is a labelled bad example.
-    reason = gate_reason(judged, gate.min_grade)
-    return GateVerdict(replace(outcome, accepted=False, reason=reason), figures, grade)
-
-
-def _gate_words(figure: str, reason: str) -> str:
-    # The gate's sharpness is relative to the session's best shots, not the ground truth.
-    return reason.replace("of the ground truth's", "of the best shots") if figure == "sharpness" \
-        else reason
+    return GateVerdict(replace(outcome, accepted=False, reason=decision.reason), figures, grade,
+                       decision)
 
 
 def session_gate(config: QualityConfig, plan_min_grade: int | None,
-                 tone_curve: ToneCurve | None, sweeping: bool = False) -> QualityGate | None:
+                 tone_curve: ToneCurve | None, sweeping: bool = False,
+                 learned: QualityScorer | None = None) -> QualityGate | None:
     """The session's gate: the plan's ``min_grade`` over rig.toml's; None when it is 1.
 
     A plan that sweeps capture conditions (room lights, bias light …) photographs them on
     purpose, glare included: rig.toml's default does not gate it (retakes could never clear
     a lit room's glare and would only fail the items); a ``min_grade`` the plan or command
-    line sets still applies.
+    line sets still applies. ``learned`` (``--quality-gate`` on a camera the frame code
+    cannot verify) gates on its own even when the full-reference gate is off.
     """
-    if plan_min_grade is None and sweeping:
-        return None
     min_grade = config.min_grade if plan_min_grade is None else plan_min_grade
-    if min_grade <= 1:
-        return None
-    return QualityGate(replace(config, min_grade=min_grade), min_grade, tone_curve)
+    if (plan_min_grade is None and sweeping) or min_grade <= 1:
+        if learned is None:
+            return None
+        min_grade = 1  # nothing grades below 1: only the learned gate refuses
+    return QualityGate(replace(config, min_grade=min_grade), min_grade, tone_curve,
+                       learned=learned)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from rig.config import QualityConfig
 from rig.quality.figures import PairFigures
@@ -18,6 +19,17 @@ from rig.quality.figures import PairFigures
 GRADES = (1, 2, 3, 4)
 GATE_REASON_PREFIX = "quality grade"  # how the live gate's refusals begin (rig.quality.gate)
 GRADE_NAMES = {4: "good", 3: "acceptable", 2: "poor", 1: "unusable"}
+
+
+class Reference(Enum):
+    """What a relative figure is measured against, in the words the sentence uses.
+
+    A stored grade (the model's label) measures sharpness against the ground truth; the
+    live gate measures it against the session's best recent shots
+    (``rig.quality.gate.SharpnessReference``), so its reasons must say so."""
+
+    TRUTH = "the ground truth's"
+    BEST_SHOTS = "the best shots"
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,11 @@ class FigureRule:
     key: str  # config stem: <key>_good[<unit>], <key>_acceptable[<unit>], <key>_poor[<unit>]
     unit: str  # suffix of the config keys ("" or "_db", "_px")
     higher_is_better: bool
-    explain: Callable[[float], str]
+    words: Callable[[float, Reference], str]  # the sentence, against that reference
+
+    def explain(self, value: float, reference: Reference = Reference.TRUTH) -> str:
+        """The reason in words: 'blurred: sharpness 0.41 of the best shots'."""
+        return self.words(value, reference)
 
 
 def _pct(value: float) -> str:
@@ -37,17 +53,18 @@ def _pct(value: float) -> str:
 
 RULES: tuple[FigureRule, ...] = (
     FigureRule("glare_fraction", "glare", "", False,
-               lambda v: f"glare covers {_pct(v)} of the image"),
+               lambda v, _: f"glare covers {_pct(v)} of the image"),
     FigureRule("sharpness", "sharpness", "", True,
-               lambda v: f"blurred: sharpness {v:.2f} of the ground truth's"),
+               lambda v, ref: f"blurred: sharpness {v:.2f} of {ref.value}"),
+    # SSIM and PSNR exist only against the ground truth (the gate never judges them).
     FigureRule("ssim", "ssim", "", True,
-               lambda v: f"structure lost: SSIM {v:.2f} against the ground truth"),
+               lambda v, _: f"structure lost: SSIM {v:.2f} against the ground truth"),
     FigureRule("psnr_db", "psnr", "_db", True,
-               lambda v: f"noisy or washed out: PSNR {v:.1f} dB against the ground truth"),
+               lambda v, _: f"noisy or washed out: PSNR {v:.1f} dB against the ground truth"),
     FigureRule("marker_residual_px", "residual", "_px", False,
-               lambda v: f"unsteady registration: marker residual {v:.1f} px"),
+               lambda v, _: f"unsteady registration: marker residual {v:.1f} px"),
     FigureRule("coverage", "coverage", "", True,
-               lambda v: f"only {_pct(v)} of the image is inside the photo"),
+               lambda v, _: f"only {_pct(v)} of the image is inside the photo"),
 )
 
 
@@ -106,15 +123,17 @@ def grade_value(value: float, cuts: tuple[float, float, float], higher_is_better
     return 1
 
 
-def grade_figures(figures: PairFigures, config: QualityConfig) -> Grade:
-    """The grade of a pair: its worst figure's; a missing figure (None) is not graded."""
+def grade_figures(figures: PairFigures, config: QualityConfig,
+                  reference: Reference = Reference.TRUTH) -> Grade:
+    """The grade of a pair: its worst figure's; a missing figure (None) is not graded.
+    ``reference``: what the relative figures (sharpness) were measured against."""
     graded: list[tuple[int, int, str, str]] = []  # (grade, rule order, name, reason)
     for order, rule in enumerate(RULES):
         value = getattr(figures, rule.name)
         if value is None:
             continue
         grade = grade_value(float(value), cutoffs(config, rule), rule.higher_is_better)
-        graded.append((grade, order, rule.name, rule.explain(float(value))))
+        graded.append((grade, order, rule.name, rule.explain(float(value), reference)))
     per_figure = {name: grade for grade, _, name, _ in graded}
     worst = min((g for g, *_ in graded), default=4)
     reasons = tuple(reason for grade, _, _, reason in sorted(graded) if grade < 4)

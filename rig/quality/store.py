@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -14,6 +14,9 @@ from rig.quality.figures import PairFigures
 from rig.quality.grading import Grade
 from rig.quality.ratings import Rating
 from rig.store.db import utc_now
+
+if TYPE_CHECKING:
+    from rig.quality.gate import GateDecision, GateVerdict
 
 
 def pair_id(session_id: str, idx: int, attempt: int) -> str:
@@ -89,23 +92,33 @@ def session_scores(db: sqlite_utils.Database, session_id: str) -> list[dict[str,
                 "ORDER BY c.idx, c.attempt, s.kind", [session_id])]
 
 
-def session_gate_counts(db: sqlite_utils.Database, session_id: str) -> dict[str, Any]:
-    """The live gate's retakes of a session, counted per failing figure."""
-    from rig.quality.figures import PairFigures
-    from rig.quality.grading import GATE_REASON_PREFIX as REASON_PREFIX
-    from rig.quality.grading import grade_figures
+def save_gate_decision(db: sqlite_utils.Database, capture_id: int, decision: GateDecision
+                       ) -> None:
+    """Store (or replace) what the live or import gate decided for one capture."""
+    with db.conn:
+        db.execute(
+            "INSERT OR REPLACE INTO gate_decisions (capture_id, gate, retake, figures, reason, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [capture_id, decision.gate, int(decision.retake), json.dumps(list(decision.figures)),
+             decision.reason, utc_now()])
 
+
+def save_verdict(db: sqlite_utils.Database, capture_id: int, photo: str, verdict: GateVerdict,
+                 config: QualityConfig) -> None:
+    """A graded capture: its grade (the label) and the gate's decision."""
+    save_grade(db, capture_id, photo, verdict.figures, verdict.grade, config)
+    save_gate_decision(db, capture_id, verdict.decision)
+
+
+def session_gate_counts(db: sqlite_utils.Database, session_id: str) -> dict[str, Any]:
+    """The gate's retakes of a session as it decided them, counted per failing figure
+    (``p_bad``: the learned gate)."""
     counts: dict[str, int] = {}
     retaken = 0
     for row in db.query(
-            "SELECT g.figures, g.cutoffs FROM quality_grades g "
-            "JOIN captures c ON c.id = g.capture_id "
-            "JOIN registrations r ON r.capture_id = g.capture_id "
-            "WHERE c.session_id = ? AND r.verdict = 'rejected' AND r.reason LIKE ?",
-            [session_id, f"{REASON_PREFIX} %"]):
-        config = QualityConfig(**json.loads(row["cutoffs"]))
-        grade = grade_figures(PairFigures.from_dict(json.loads(row["figures"])), config)
+            "SELECT d.figures FROM gate_decisions d JOIN captures c ON c.id = d.capture_id "
+            "WHERE c.session_id = ? AND d.retake = 1", [session_id]):
         retaken += 1
-        for figure in grade.retake_failing(config.min_grade):
+        for figure in json.loads(row["figures"]):
             counts[figure] = counts.get(figure, 0) + 1
     return {"retaken": retaken, "by_figure": dict(sorted(counts.items(), key=lambda kv: -kv[1]))}

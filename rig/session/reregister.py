@@ -7,6 +7,7 @@ the verdict goes through the session store like any other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,9 +47,11 @@ def verify_capture(
     capture: CaptureRecord,
     jpeg: bytes,
     refuse: str | None = None,
+    judge: Callable[[RegistrationOutcome], str | None] | None = None,
 ) -> RegistrationOutcome:
     """Register a stored photo of ``capture`` and record the verdict (``refuse`` overrides
-    an acceptance with that reason, e.g. when the item already has a verified photo)."""
+    an acceptance with that reason, e.g. when the item already has a verified photo;
+    ``judge`` may refuse an accepted photo with its reason, e.g. the learned quality gate)."""
     plan = plan.settled(project.config.display)  # a no-op for a plan stored by service.create
     layout = FiducialLayout.from_dict(plan.layout)
     prepared = prepare_item(
@@ -62,6 +65,8 @@ def verify_capture(
         plan.placement,
     )
     outcome = register_prepared(prepared, jpeg, layout)
+    if refuse is None and judge is not None and outcome.accepted:
+        refuse = judge(outcome)
     if refuse is not None and outcome.accepted:
         outcome = outcome.refused(refuse)
     aligned = project.objects.put(outcome.aligned_png) if outcome.aligned_png else None

@@ -237,11 +237,12 @@ class SessionRunner:
     def _open_quality(self, store: SessionStore) -> None:
         from rig.quality.gate import session_gate
         from rig.quality.project_grades import session_tone_curve
-        from rig.session.scoring import BackgroundScorer, scorers_for
+        from rig.session.scoring import BackgroundScorer, learned_gate_for, scorers_for
 
         config = self.project.config.quality
         curve = session_tone_curve(store.db, self.session_id)
-        self._gate = session_gate(config, self.plan.min_grade, curve, bool(self.plan.sweeps))
+        self._gate = session_gate(config, self.plan.min_grade, curve, bool(self.plan.sweeps),
+                                  learned_gate_for(self.plan.quality_gate, self.plan.camera))
         scorers = scorers_for(self.plan.quality_gate, self.plan.classifier)
         if scorers:
             loop = asyncio.get_running_loop()
@@ -626,7 +627,7 @@ class SessionRunner:
             return photo
 
     async def _register(self, capture_id: int, prepared: PreparedItem, jpeg: bytes) -> None:
-        from rig.quality.store import pair_id, save_grade
+        from rig.quality.store import pair_id, save_verdict
 
         loop = asyncio.get_running_loop()
         outcome: RegistrationOutcome
@@ -645,8 +646,7 @@ class SessionRunner:
         idx, attempt = prepared.idx, prepared.attempt
         if verdict is not None and self._gate is not None:  # graded: kept for training
             photo = pair_id(self.session_id, idx, attempt)
-            save_grade(self.store.db, capture_id, photo, verdict.figures, verdict.grade,
-                       self._gate.config)
+            save_verdict(self.store.db, capture_id, photo, verdict, self._gate.config)
         await self.store.durable()  # the verdict survives power loss before anyone hears of it
         if outcome.accepted:
             if aligned is not None:

@@ -25,7 +25,10 @@ from typing import Protocol
 
 import numpy as np
 
-QUALITY, CLASSIFY = "quality", "classify"
+from rig.quality.learned_gate import QUALITY as QUALITY  # re-exported: the kinds live here
+from rig.quality.learned_gate import QualityScorer, learned_gate_acts
+
+CLASSIFY = "classify"
 DEFAULT_QUEUE = 8
 
 
@@ -125,35 +128,6 @@ class BackgroundScorer:
 
 
 @dataclass
-class QualityScorer:
-    """P(bad) and the predicted grade from a ``rig train quality`` run (loaded lazily)."""
-
-    run_path: Path
-    kind: str = QUALITY
-    _model: object = None
-    _point: object = None
-
-    @property
-    def run(self) -> str:
-        return str(self.run_path)
-
-    def score(self, gray: np.ndarray) -> dict[str, float]:
-        from rig.ml.models.quality import predict
-        from rig.quality.patches import to_tiles
-        from rig.quality.training import QualityRun, load_quality_run_model
-
-        if self._model is None:
-            self._point = QualityRun.load(self.run_path).point()
-            self._model = load_quality_run_model(self.run_path)
-        point = self._point
-        tiles, _ = to_tiles(gray, self._model.cfg.patch)  # type: ignore[attr-defined]
-        pred = predict(self._model, tiles, point.k)  # type: ignore[arg-type, attr-defined]
-        p_bad = float(pred.p_bad or 0.0)
-        return {"p_bad": round(p_bad, 5), "grade": float(pred.grade),
-                "flagged_bad": float(p_bad >= point.threshold)}  # type: ignore[attr-defined]
-
-
-@dataclass
 class ClassifierScorer:
     """P(label) per label from a ``rig train classify`` run (``rig.ml.diagnose``)."""
 
@@ -181,3 +155,9 @@ def scorers_for(quality_gate: str | None, classifier: str | None) -> list[Scorer
     if classifier:
         out.append(ClassifierScorer(Path(classifier)))
     return out
+
+
+def learned_gate_for(quality_gate: str | None, camera: str) -> QualityScorer | None:
+    """The learned model acting as the gate: ``--quality-gate`` on a camera whose photos the
+    frame code cannot verify live (``rig.quality.learned_gate``); else None (scored only)."""
+    return QualityScorer(Path(quality_gate)) if quality_gate and learned_gate_acts(camera) else None

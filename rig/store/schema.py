@@ -284,3 +284,22 @@ def m007_rigs(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS(name="m008_gate_decisions")
+def m008_gate_decisions(db: Database) -> None:
+    # Issue 17: the quality gate's decision on a photo, stored when it decides, so that
+    # 'session show' counts exactly what the gate did (its sharpness is relative to the
+    # session's best shots, which the stored absolute figures cannot replay).
+    db.executescript(
+        """
+        CREATE TABLE gate_decisions (
+            capture_id INTEGER PRIMARY KEY REFERENCES captures(id),
+            gate TEXT NOT NULL,               -- 'grade' (full reference) | 'learned' (P(bad))
+            retake INTEGER NOT NULL,          -- 1: refused, the item is retaken
+            figures TEXT NOT NULL,            -- JSON list: the failing figures, or ["p_bad"]
+            reason TEXT,                      -- the refusal in words
+            created_at TEXT NOT NULL
+        );
+        """
+    )

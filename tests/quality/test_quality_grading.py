@@ -13,7 +13,7 @@ from quality_helpers import add_glare, camera_tone
 from rig.config import ProjectConfig, QualityConfig, dump_config, load_config
 from rig.errors import InputError
 from rig.quality.figures import PairFigures, fit_pair_tone_curve, pair_figures
-from rig.quality.grading import RULES, cutoffs, grade_figures, grade_value
+from rig.quality.grading import RULES, Reference, cutoffs, grade_figures, grade_value
 
 
 def _mask(image: np.ndarray) -> np.ndarray:
@@ -75,6 +75,18 @@ def test_reasons_in_words_worst_first() -> None:
     assert grade.reasons == ("glare covers 12 % of the image",
                              "blurred: sharpness 0.41 of the ground truth's")
     assert grade.failing(3) == ["glare_fraction", "sharpness"]
+
+
+def test_a_rule_explains_itself_against_its_reference() -> None:
+    fig = PairFigures(ssim=0.9, psnr_db=30.0, glare_fraction=0.0, saturated_fraction=0.0,
+                      sharpness=0.41, marker_residual_px=0.5, coverage=1.0)
+    label = grade_figures(fig, QualityConfig())
+    gate = grade_figures(fig, QualityConfig(), Reference.BEST_SHOTS)
+    assert label.figure_reasons["sharpness"] == "blurred: sharpness 0.41 of the ground truth's"
+    assert gate.figure_reasons["sharpness"] == "blurred: sharpness 0.41 of the best shots"
+    # Figures measured only against the ground truth say so whatever the reference.
+    assert gate.figure_reasons["ssim"] == label.figure_reasons["ssim"]
+    assert gate.grade == label.grade and gate.reasons != label.reasons
 
 
 def test_mask_limits_the_figures(truth: np.ndarray) -> None:

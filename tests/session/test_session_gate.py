@@ -156,3 +156,43 @@ def test_sharpness_is_judged_against_the_sessions_best_shots() -> None:
     for _ in range(5):  # the sharp shot ages out of the window
         ref.relative(0.3)
     assert ref.relative(0.3) == 1.0
+
+
+class SharpenedFirstCamera(GlareCamera):
+    """The simulated camera, with an unsharp mask on its first shot: that shot sets the
+    session's "best shots" sharpness far above what the camera otherwise delivers."""
+
+    async def capture(self, shown_frame: np.ndarray | None = None) -> Any:
+        photo = await self.inner.capture(shown_frame)
+        shot, self.shots = self.shots, self.shots + 1
+        if shot != 0:
+            return photo
+        image = photo.image.astype(np.float32)
+        image = np.clip(image + 6.0 * (image - cv2.GaussianBlur(image, (0, 0), 2.0)), 0, 255)
+        ok, jpeg = cv2.imencode(".jpg", image.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        assert ok
+        return replace(photo, jpeg=bytes(jpeg), image=image.astype(np.uint8))
+
+
+def test_a_relative_sharpness_retake_is_counted_under_sharpness(project: Project) -> None:
+    # Shots 1+ are as sharp as this camera gets (absolute grade 4), but judged against the
+    # sharpened first shot they fall below 3: the gate retakes them for sharpness, and
+    # session show counts what the gate decided, not what the stored figures would say.
+    # rig.toml [quality]: 'acceptable' sharpness from 0.5 (the unsharp mask roughly doubles
+    # the first shot's gain; the others then keep ~0.45 of it).
+    quality = replace(project.config.quality, sharpness_acceptable=0.5)
+    project = replace(project, config=replace(project.config, quality=quality))
+    camera = SharpenedFirstCamera("tripod-ideal", set())
+    plan = CapturePlan(**PLAN, camera="sim:tripod-ideal", limit=2, min_grade=3, max_attempts=2)
+    session_id, bus = run(project, plan, DeviceCapturer(camera, "sharpened"))
+    rejected = [e for e in bus.history if isinstance(e, ev.CaptureRejected)]
+    assert [(e.idx, e.attempt) for e in rejected] == [(1, 1), (1, 2)]
+    assert all("of the best shots" in e.reason for e in rejected)
+    gate = summarize(project, session_id).quality_gate
+    assert gate["retaken"] == 2 and gate["by_figure"] == {"sharpness": 2}
+    db = project.db()
+    stored = [r[0] for r in db.execute(
+        "SELECT g.grade FROM quality_grades g JOIN captures c ON c.id = g.capture_id "
+        "WHERE c.idx = 1")]
+    db.close()
+    assert len(stored) == 2 and min(stored) >= 3  # the labels: sharp against the ground truth
