@@ -177,3 +177,26 @@ def test_chexphoto_set_is_the_chain_on_the_whole_frame_registered_through_the_fi
     blurred, blur_record = build_chain_folder(tmp_path / "blur", spec, ChainSpec(("blur",), 4))
     assert blurred is None and blur_record["registered"] == 0
     assert len(blur_record["unregistered"]) == 2 and "markers found" in blur_record["unregistered"][0]
+
+
+@pytest.mark.parametrize("args", [["--steps", "dncnn"], ["--steps", "nosuch=5"], ["--steps", "dncnn=0"],
+                                  ["--image-px", "240"], ["--image-px", "32x32"]])
+def test_bench_restore_sizing_options_refuse_bad_values(args: list[str], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "restore", "--model", "dncnn", *args, "--work", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and args[0] in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # refused before any simulation
+
+
+def test_bench_command_reruns_a_resized_plan() -> None:
+    from dataclasses import replace
+
+    from rig.ml.bench import RestoreBenchPlan
+
+    plan = replace(RestoreBenchPlan(models=("tonecurve", "nafnet")), image_px=(360, 300),
+                   steps={"nafnet": 240, "dncnn": 600}, chexphoto=None)
+    command = plan.command()
+    assert "--image-px 360x300" in command and "--steps nafnet=240" in command and "--no-chexphoto" in command
+    assert "dncnn=" not in command  # not in the plan's models
+    assert plan.spec.rows == 360 and plan.spec.columns == 300 and plan.steps_of("nafnet") == 240
