@@ -510,6 +510,11 @@ def bench_restore(
             console.print(f"{'':12s} {set_name}: PSNR {f['psnr_before']:.2f} -> {f['psnr_after']:.2f} dB "
                           f"(drop {f['drop_db']['mean'] or 0:.2f} dB vs own test), SSIM {f['ssim_after']:.3f}, "
                           f"n {f['n_test']}", markup=False)
+    chain = meta["data"].get("chexphoto")
+    if chain:
+        console.print(f"chexphoto ({'+'.join(chain['chain'])}, level {chain['level']}): {chain['registered']} of "
+                      f"{chain['photos']} photos registered through the fiducials"
+                      + "".join(f"\n  left out {line}" for line in chain["unregistered"]), markup=False)
     _print_bench_meta(meta)
 
 
