@@ -495,11 +495,14 @@ def bench_restore(
     cross_presets: Annotated[list[str] | None, typer.Option("--cross-preset", help="Also test under this camsim preset (repeatable; default every other preset; 'none' for none).")] = None,
     no_real: Annotated[bool, typer.Option("--no-real", help="Skip the real public radiographs test set.")] = False,
     preset: Annotated[str, typer.Option("--preset", help="Camsim preset of the training (and own test) photos: one row of the cross-preset matrix.")] = "paper-lcd-iphone",
+    no_chexphoto: Annotated[bool, typer.Option("--no-chexphoto", help="Skip the CheXphoto-chain test set (glare, moire, tilt registered through the fiducials).")] = False,
+    steps: Annotated[list[str] | None, typer.Option("--steps", help="MODEL=N: optimiser steps for that model instead of its default (repeatable; fixed work).")] = None,
+    image_px: Annotated[str | None, typer.Option("--image-px", help="ROWSxCOLUMNS of the simulated images instead of 720x600 (a run sized to a busy machine).")] = None,
     work: Annotated[Path | None, typer.Option("--work", help="Folder for data and runs (kept; data reused).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train every restoration model on every seed for a fixed number of steps; evaluate on fixed simulated data,
-    the same test patients under other camera presets, and real public radiographs."""
+    the same test patients under other camera presets, real public radiographs and CheXphoto's photographic chain."""
     from dataclasses import replace
 
     from rig.ml.bench import BENCH_MODELS, RestoreBenchPlan, run_bench
@@ -519,7 +522,11 @@ def bench_restore(
 
     if preset not in preset_names():
         raise UsageError(f"--preset {preset}: choose from {', '.join(preset_names())}")
-    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real, preset=preset)
+    plan = replace(_with_budget(plan, budget_min), bf16=bf16, real=not no_real, preset=preset,
+                   steps={**plan.steps, **_model_steps(steps or [], chosen)},
+                   image_px=_image_px(image_px) if image_px else None)
+    if no_chexphoto:
+        plan = replace(plan, chexphoto=None)
     if cross_presets:
         chosen_presets = tuple(p for p in cross_presets if p != "none")
         unknown = sorted(set(chosen_presets) - set(preset_names()))
@@ -542,7 +549,30 @@ def bench_restore(
             console.print(f"{'':12s} {set_name}: PSNR {f['psnr_before']:.2f} -> {f['psnr_after']:.2f} dB "
                           f"(drop {f['drop_db']['mean'] or 0:.2f} dB vs own test), SSIM {f['ssim_after']:.3f}, "
                           f"n {f['n_test']}", markup=False)
+    chain = meta["data"].get("chexphoto")
+    if chain:
+        console.print(f"chexphoto ({'+'.join(chain['chain'])}, level {chain['level']}): {chain['registered']} of "
+                      f"{chain['photos']} photos registered through the fiducials"
+                      + "".join(f"\n  left out {line}" for line in chain["unregistered"]), markup=False)
     _print_bench_meta(meta)
+
+
+def _model_steps(values: list[str], models: tuple[str, ...]) -> dict[str, int]:
+    """``--steps MODEL=N`` options as a dict (one-line usage errors)."""
+    out: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if name not in models or not count.isdigit() or int(count) < 1:
+            raise UsageError(f"--steps {value}: give MODEL=N with N >= 1 and MODEL one of {', '.join(models)}")
+        out[name] = int(count)
+    return out
+
+
+def _image_px(value: str) -> tuple[int, int]:
+    rows, _, columns = value.lower().partition("x")
+    if not (rows.isdigit() and columns.isdigit()) or min(int(rows), int(columns)) < 64:
+        raise UsageError(f"--image-px {value}: give ROWSxCOLUMNS, each >= 64 (e.g. 360x300)")
+    return int(rows), int(columns)
 
 
 def bench_classify(

@@ -11,7 +11,10 @@ then depends on the machine, and the output says so).
 
 Every run is also scored on other test sets (issue 21): the same test patients under
 every other camsim preset (``preset:NAME``, with the drop from its own test split) and
-real public radiographs from pydicom-data photographed the same way (``real``).
+real public radiographs from pydicom-data photographed the same way (``real``), and the
+test patients through CheXphoto's photographic chain (``chexphoto``: glare, moire, tilt
+from ``rig.synth`` applied to the whole screen frame, fiducials included, registered
+back through the fiducials; photos that do not register are counted and left out).
 
 Per model and seed: test PSNR/SSIM before and after, steps, train seconds, steps/s;
 per model: mean, SD, min and max over seeds, parameters, forward GFLOPs per megapixel
@@ -38,8 +41,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from rig.ml.benchdata import (
     BENCH_PRESET,
     BenchSpec,
+    ChainSpec,
     bench_spec,
     build_bench_folder,
+    build_chain_folder,
     build_real_folder,
 )
 from rig.ml.benchkit import (
@@ -95,10 +100,15 @@ class RestoreBenchPlan(PlanMode):
     cross_presets: tuple[str, ...] | None = None
     real: bool = True
     preset: str = BENCH_PRESET
+    chexphoto: ChainSpec | None = field(default_factory=ChainSpec)
+    # Steps and image size below the defaults, for a run sized to a busy machine (still
+    # fixed work; recorded in the command line that reruns it).
+    image_px: tuple[int, int] | None = None  # rows, columns
 
     @property
     def spec(self) -> BenchSpec:
-        return replace(bench_spec(self.pairs, self.quick), preset=self.preset)
+        spec = replace(bench_spec(self.pairs, self.quick), preset=self.preset)
+        return spec if self.image_px is None else replace(spec, rows=self.image_px[0], columns=self.image_px[1])
 
     @property
     def test_presets(self) -> tuple[str, ...]:
@@ -127,6 +137,13 @@ class RestoreBenchPlan(PlanMode):
             parts.append("--bf16")
         if not self.real:
             parts.append("--no-real")
+        if self.chexphoto is None:
+            parts.append("--no-chexphoto")
+        if self.image_px is not None:
+            parts.append(f"--image-px {self.image_px[0]}x{self.image_px[1]}")
+        default_steps = self.quick_plan(self.models, self.seeds).steps if self.quick else BENCH_STEPS
+        parts += [f"--steps {m}={n}" for m, n in sorted(self.steps.items())
+                  if m in self.models and default_steps.get(m) != n]
         if self.preset != BENCH_PRESET:
             parts.append(f"--preset {self.preset}")
         if self.cross_presets is not None and self.cross_presets != (QUICK_CROSS_PRESETS if self.quick else None):
@@ -214,7 +231,7 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
     data = build_bench_folder(work_dir / "data", spec, workers or min(2, os.cpu_count() or 1))
     sim_s = time.perf_counter() - t0
     probe = load_pair(read_manifest(data).split("test")[0]).aligned
-    sets = extra_test_sets(work_dir, plan, on_status, workers)
+    sets, set_records = extra_test_sets(work_dir, plan, on_status, workers)
     results: dict[str, Any] = {}
     for name in plan.models:
         per_seed = []
@@ -238,17 +255,19 @@ def run_bench(work_dir: Path, plan: RestoreBenchPlan, workers: int | None = None
         "models": list(plan.models), "plan": {**asdict(plan), "steps": {m: plan.steps_of(m) for m in plan.models}},
         "data": {"simulator": f"rig.camsim {spec.preset}", "pairs": plan.pairs, "seed": spec.seed,
                  "image_px": [spec.columns, spec.rows], "simulation_s": round(sim_s, 1),
-                 "test_sets": {k: str(v) for k, v in sets.items()}},
+                 "test_sets": {k: str(v) for k, v in sets.items()}, **set_records},
         "machine": machine, "paired": paired_differences(results), "goals": goal_checks(results)}
     return results
 
 
 def extra_test_sets(work_dir: Path, plan: RestoreBenchPlan, on_status: Callable[[str], None],
-                    workers: int | None) -> dict[str, Path]:
+                    workers: int | None) -> tuple[dict[str, Path], dict[str, Any]]:
     """The other test sets: ``preset:NAME`` (the bench's test cases under another camsim
-    preset) and ``real`` (public radiographs, when installed)."""
+    preset), ``real`` (public radiographs, when installed) and ``chexphoto`` (CheXphoto's
+    chain, registered through the fiducials); and what the data record says of them."""
     spec = plan.spec
     sets: dict[str, Path] = {}
+    records: dict[str, Any] = {}
     for preset in plan.test_presets:
         on_status(f"simulating the test patients under preset {preset}")
         sets[f"preset:{preset}"] = build_bench_folder(
@@ -257,7 +276,13 @@ def extra_test_sets(work_dir: Path, plan: RestoreBenchPlan, on_status: Callable[
     real = build_real_folder(work_dir / "data-real", spec) if plan.real else None
     if real is not None:
         sets["real"] = real
-    return sets
+    if plan.chexphoto is not None:
+        on_status(f"putting the test patients through CheXphoto's chain ({'+'.join(plan.chexphoto.names)}, "
+                  f"level {plan.chexphoto.level}) and registering them through the fiducials")
+        folder, records["chexphoto"] = build_chain_folder(work_dir / "data-chexphoto", spec, plan.chexphoto)
+        if folder is not None:
+            sets["chexphoto"] = folder
+    return sets, records
 
 
 def set_summary(per_seed: list[dict[str, Any]]) -> dict[str, Any]:

@@ -26,6 +26,11 @@ from rig.ml.data import write_png
 SCREEN_WH = (1920, 1080)
 BORDER_PX = 64  # room for the fiducial border a real capture shows
 BENCH_PRESET = "paper-lcd-iphone"
+# CheXphoto's synthetic photographic chain (rig.synth) for the bench's "chexphoto" test
+# set: a degradation rig did not design, applied to the whole screen frame (fiducial
+# border and frame code included) and registered back through the fiducials.
+CHEXPHOTO_CHAIN = ("glare_matte", "moire", "tilt")
+CHEXPHOTO_LEVEL = 2
 
 
 @dataclass(frozen=True)
@@ -163,3 +168,80 @@ def build_real_folder(out_dir: Path, spec: BenchSpec) -> Path | None:
                      **write_pair(out_dir, pair_id, truth, aligned, mask), "photo": "",
                      "preset": spec.preset})
     return _write_manifest(out_dir, rows, stamp)
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    """CheXphoto's photographic chain as one test set: up to three ``rig.synth``
+    transforms at one level (1-4), pixel sizes scaled to the screen frame's size."""
+
+    names: tuple[str, ...] = CHEXPHOTO_CHAIN
+    level: int = CHEXPHOTO_LEVEL
+
+
+def chained_frame(truth: np.ndarray, chain: ChainSpec, seed: int, index: int) -> tuple[Any, np.ndarray]:
+    """(the screen frame the display shows for ``truth``: fiducial border, frame code;
+    that frame put through ``chain``), pixel sizes scaled to the frame's size."""
+    from calibration.fiducials import FiducialLayout
+    from calibration.framecode import FrameCode
+    from rig.imaging.screen import compose_screen_frame
+    from rig.synth import apply_chain, resolution_scale
+
+    frame = compose_screen_frame(truth, SCREEN_WH, FiducialLayout(),
+                                 FrameCode(session=seed % 256, index=index % 1024, attempt=0, frame_hash=0),
+                                 "1:1")
+    photo, _, _ = apply_chain(frame.canvas, chain.names, chain.level, seed * 100_003 + index,
+                              resolution_scale(*SCREEN_WH))
+    return frame, photo
+
+
+def chain_photo(truth: np.ndarray, chain: ChainSpec, seed: int, index: int,
+                ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(aligned grey photo, valid mask, "" | why it failed): ``truth``'s screen frame
+    through ``chain`` (``chained_frame``), registered back to the image area through the
+    fiducials, as rig registers a photo."""
+    from calibration.registration import register_photo
+    from rig.registration import FrameFile
+
+    frame, photo = chained_frame(truth, chain, seed, index)
+    area = FrameFile(Path("frame.png"), frame.canvas, frame.meta()).area
+    reg = register_photo(photo, frame.canvas, frame.layout, area=area)
+    if not reg.result.accepted or reg.aligned is None or reg.mask is None:
+        return None, None, reg.result.reason or "rejected"
+    aligned = reg.aligned if reg.aligned.ndim == 2 else cv2.cvtColor(reg.aligned, cv2.COLOR_BGR2GRAY)
+    return aligned, np.where(reg.mask > 0, 255, 0).astype(np.uint8), ""
+
+
+def build_chain_folder(out_dir: Path, spec: BenchSpec, chain: ChainSpec = ChainSpec(),
+                       ) -> tuple[Path | None, dict[str, Any]]:
+    """The bench's test patients through CheXphoto's chain (``chain_photo``): a test-only
+    folder of the photos that registered (None when none did) and the counts, with the
+    reason each failed photo gave."""
+    from rig.ml.samplesource import draw_case
+
+    stamp = repr(spec) + f" chain={chain!r}"
+    ks = [k for k in range(spec.pairs) if split_of(k, spec) == "test"]
+    record: dict[str, Any] = {"chain": list(chain.names), "level": chain.level, "photos": len(ks)}
+    failed_path = out_dir / "unregistered.txt"
+    if _is_built(out_dir, stamp):
+        failed = [line for line in failed_path.read_text().splitlines() if line] if failed_path.is_file() else []
+        return out_dir, {**record, "registered": len(ks) - len(failed), "unregistered": failed}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, failed = [], []
+    for k in ks:
+        truth, findings = draw_case(np.random.default_rng([spec.seed, k]), spec.rows, spec.columns,
+                                    spec.difficulty)
+        aligned, mask, why = chain_photo(truth, chain, spec.seed, k)
+        pair_id = f"chexphoto{k:04d}"
+        if aligned is None or mask is None:
+            failed.append(f"{pair_id}: {why}")
+            continue
+        rows.append({"pair_id": pair_id, "split": "test", "patient": f"sim{k:04d}", "study": "1",
+                     **write_pair(out_dir, pair_id, truth, aligned, mask), "photo": "",
+                     "preset": "chexphoto:" + "+".join(chain.names),
+                     **{name: findings[name] for name in sorted(findings)}})
+    write_text_atomic(failed_path, "".join(f"{line}\n" for line in failed))
+    record = {**record, "registered": len(rows), "unregistered": failed}
+    if not rows:
+        return None, record
+    return _write_manifest(out_dir, rows, stamp), record

@@ -23,17 +23,19 @@ def _bench(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
 
 def test_bench_restore_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = _bench(["restore", "--quick", "--seeds", "2", "--model", "unet", "--model", "tonecurve",
-                     "--cross-preset", "tripod-ideal", "--no-real", "--work", str(tmp_path)], capsys)
+                     "--cross-preset", "tripod-ideal", "--no-real", "--steps", "unet=6", "--work", str(tmp_path)],
+                    capsys)
     meta = result.pop("bench")
     assert meta["models"] == ["unet", "tonecurve"] and set(result) == {"unet", "tonecurve"}
     assert meta["mode"].startswith("quick") and meta["seeds"] == [0, 1]
     assert meta["command"].startswith("rig bench restore --pairs 12 --seeds 2 --model unet")
+    assert "--steps unet=6" in meta["command"]
     for key in ("cpu_model", "cpu_cores", "torch_threads", "versions", "load_avg_1min_start"):
         assert key in meta["machine"], key
     assert set(meta["machine"]["versions"]) >= {"torch", "numpy", "opencv"}
     unet, tone = result["unet"], result["tonecurve"]
     assert [r["seed"] for r in unet["per_seed"]] == [0, 1]
-    assert [r["steps"] for r in unet["per_seed"]] == [unet["steps"]] * 2 == [24, 24]
+    assert [r["steps"] for r in unet["per_seed"]] == [unet["steps"]] * 2 == [6, 6]
     assert [r["steps"] for r in tone["per_seed"]] == [0, 0]
     for r in unet["per_seed"]:
         assert r["steps_per_s"] > 0 and r["train_time_s"] > 0
@@ -46,7 +48,10 @@ def test_bench_restore_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                                   zip(unet["per_seed"], tone["per_seed"], strict=True)], abs=1e-3)
     assert tone["psnr_after"] > tone["psnr_before"]  # the closed-form curve alone lifts it
     # The other test sets, scored by every run with the tone curve among them (issue 21).
-    assert set(unet["sets"]) == set(tone["sets"]) == {"preset:tripod-ideal"}
+    assert set(unet["sets"]) == set(tone["sets"]) == {"preset:tripod-ideal", "chexphoto"}
+    chain = meta["data"]["chexphoto"]
+    assert chain["chain"] == ["glare_matte", "moire", "tilt"] and chain["photos"] == unet["n_test"]
+    assert chain["registered"] == unet["sets"]["chexphoto"]["n_test"] == chain["photos"] - len(chain["unregistered"])
     for name, figures in unet["sets"].items():
         own = [r["psnr_after"] for r in unet["per_seed"]]
         other = [r["sets"][name]["psnr_after"] for r in unet["per_seed"]]
@@ -101,7 +106,7 @@ def test_two_quick_runs_do_the_same_work_under_different_threads(tmp_path: Path)
 
     from rig.ml.bench import RestoreBenchPlan, run_bench
 
-    plan = replace(RestoreBenchPlan.quick_plan(("dncnn",), (0,)), cross_presets=(), real=False)
+    plan = replace(RestoreBenchPlan.quick_plan(("dncnn",), (0,)), cross_presets=(), real=False, chexphoto=None)
     first = run_bench(tmp_path, plan)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -146,3 +151,52 @@ def test_real_radiographs_test_set_is_photographed_like_the_bench(tmp_path: Path
         assert pair.truth.shape[0] <= spec.rows and pair.truth.shape[1] <= spec.columns
         assert max(pair.truth.shape[0] / spec.rows, pair.truth.shape[1] / spec.columns) > 0.99  # fitted
         assert pair.mask.mean() > 0.9 and abs(float(pair.aligned.mean()) - float(pair.truth.mean())) < 60
+
+
+def test_chexphoto_set_is_the_chain_on_the_whole_frame_registered_through_the_fiducials(tmp_path: Path) -> None:
+    # CheXphoto's chain tilts the whole screen frame (corners move up to 10 % of a side at
+    # level 2): only a registration through the fiducials puts the image back on the truth.
+    from calibration.metrics import psnr
+    from rig.ml.benchdata import ChainSpec, bench_spec, build_chain_folder, chained_frame
+    from rig.ml.data import load_pair, read_manifest
+
+    spec = bench_spec(10, quick=True)
+    folder, record = build_chain_folder(tmp_path / "chain", spec)
+    assert folder is not None and record["registered"] == record["photos"] == 2 and record["unregistered"] == []
+    for rec in read_manifest(folder).split("test"):
+        pair = load_pair(rec)
+        assert pair.aligned.shape == pair.truth.shape == (spec.rows, spec.columns)
+        assert pair.mask.mean() > 0.95
+        registered = psnr(pair.truth, pair.aligned, pair.mask)
+        frame, photo = chained_frame(pair.truth, ChainSpec(), spec.seed, int(rec.pair_id.removeprefix("chexphoto")))
+        p = frame.placement
+        in_place = photo[p.offset_y : p.offset_y + p.height, p.offset_x : p.offset_x + p.width]
+        assert 18.0 < registered < 45.0  # degraded (glare, moire), yet back in place
+        assert registered > psnr(pair.truth, in_place, pair.mask) + 3.0
+    # A chain that blurs the markers away is counted, named and left out, not a crash.
+    blurred, blur_record = build_chain_folder(tmp_path / "blur", spec, ChainSpec(("blur",), 4))
+    assert blurred is None and blur_record["registered"] == 0
+    assert len(blur_record["unregistered"]) == 2 and "markers found" in blur_record["unregistered"][0]
+
+
+@pytest.mark.parametrize("args", [["--steps", "dncnn"], ["--steps", "nosuch=5"], ["--steps", "dncnn=0"],
+                                  ["--image-px", "240"], ["--image-px", "32x32"]])
+def test_bench_restore_sizing_options_refuse_bad_values(args: list[str], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "restore", "--model", "dncnn", *args, "--work", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and args[0] in err and "Traceback" not in err
+    assert not (tmp_path / "data").exists()  # refused before any simulation
+
+
+def test_bench_command_reruns_a_resized_plan() -> None:
+    from dataclasses import replace
+
+    from rig.ml.bench import RestoreBenchPlan
+
+    plan = replace(RestoreBenchPlan(models=("tonecurve", "nafnet")), image_px=(360, 300),
+                   steps={"nafnet": 240, "dncnn": 600}, chexphoto=None)
+    command = plan.command()
+    assert "--image-px 360x300" in command and "--steps nafnet=240" in command and "--no-chexphoto" in command
+    assert "dncnn=" not in command  # not in the plan's models
+    assert plan.spec.rows == 360 and plan.spec.columns == 300 and plan.steps_of("nafnet") == 240
