@@ -64,3 +64,13 @@ def test_demo_placement_is_checked_before_anything_is_made(
     assert not root.exists()
     assert demo_plan(DemoConfig(placement="fit")).placement == "fit"
     assert demo_plan(DemoConfig()).placement == ""  # rig.toml decides when the session is made
+
+
+def test_full_demo_holds_out_enough_patients_for_an_auroc() -> None:
+    # Two images per sample patient; 6 held-out patients (the first calibration) left the
+    # AUROC's patient-bootstrap CI tenths wide (docs/classification.md, "The demo").
+    from rig.export.splits import parse_split, split_targets
+
+    config = DemoConfig()
+    targets = split_targets(config.images // 2, parse_split(config.split))
+    assert targets["test"] >= 12 and targets["train"] >= 36, targets
