@@ -184,10 +184,10 @@ def _paired(e: Any) -> Line:
 def _scored(e: Any) -> Line:
     # A background model's scores (rig.session.scoring): shown beside the item, never a dict.
     model = {"quality": "the quality model", "classify": "the classifier"}.get(
-        e.model, _clause(e.model) or "a model")
+        e.model, _name(e.model) or "a model")
     if e.error:
         return Line("warn", f"Scoring item {e.idx} with {model} failed: {_clause(e.error)}.")
-    scores = ", ".join(f"{_clause(k).replace('_', ' ')} {float(v):.2f}"
+    scores = ", ".join(f"{_name(k).replace('_', ' ')} {float(v):.2f}"
                        for k, v in sorted(e.scores.items()))
     return Line("info", f"Item {e.idx} scored by {model}: {scores or 'no scores'}.")
 
@@ -215,6 +215,12 @@ _TELLERS: dict[str, Callable[[Any], Line]] = {
 # -- helpers --------------------------------------------------------------------------
 def _items(n: int) -> str:
     return f"{n} item" if n == 1 else f"{n} items"
+
+
+def _name(text: str) -> str:
+    # A run or score name is free text: a typographic apostrophe keeps it from reading
+    # like a dumped Python string ("'xception':").
+    return _clause(text).replace("'", "\u2019")
 
 
 def _clause(text: str) -> str:
