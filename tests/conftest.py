@@ -29,6 +29,14 @@ def running_sessions(db_path: str) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _no_project_leaks_between_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `rig -p P cmd` run in-process sets $RIG_PROJECT for the process (rig.cli); without this
+    # a later test on the same worker silently works on an earlier test's project.
+    monkeypatch.setenv("RIG_PROJECT", "")  # records the original, so teardown restores it
+    monkeypatch.delenv("RIG_PROJECT")
+
+
+@pytest.fixture(autouse=True)
 def _no_session_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     # Asked for before the test runs, so tmp_path is torn down after this check.
     root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
