@@ -10,15 +10,13 @@ import asyncio
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
+from toy_quality import tiny_label_set
 
 from rig.camsim import load_preset
 from rig.devices.display import OffscreenDisplay
 from rig.devices.sim_camera import SimCamera
 from rig.project import Project
-from rig.quality.labelset import LABELS_NAME, LabelRow, mask_path, photo_path
 from rig.quality.learned_gate import learned_gate_acts
 from rig.quality.training import RUN_FILE, QualityTrainConfig, train_quality
 from rig.session import events as ev
@@ -33,19 +31,7 @@ PLAN = dict(screen_width=1280, screen_height=800, settle_ms=0)
 @pytest.fixture(scope="module")
 def quality_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny quality model trained on sharp (4) and blurred (1) photos of 9 patients."""
-    folder = tmp_path_factory.mktemp("qset")
-    rng = np.random.default_rng(0)
-    rows = []
-    for p in range(9):
-        sharp = (rng.random((96, 128)) * 255).astype(np.uint8)
-        for grade, image in ((4, sharp), (1, cv2.GaussianBlur(sharp, (0, 0), 3.0))):
-            row = LabelRow(f"p{p}-g{grade}", f"p{p}", "toy", 1, grade)
-            for path, data in ((photo_path(folder, row), image),
-                               (mask_path(folder, row), np.full_like(image, 255))):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(path), data)
-            rows.append(row)
-    (folder / LABELS_NAME).write_text("".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+    folder = tiny_label_set(tmp_path_factory.mktemp("qset"))
     run_dir = tmp_path_factory.mktemp("qrun")
     train_quality(folder, run_dir, QualityTrainConfig(
         backbone="tiny", epochs=1, steps_per_epoch=2, batch=2, bag_size=2, patch=64,
